@@ -1,0 +1,147 @@
+//! The operator calls: node status, membership changes, snapshots.
+//!
+//! Status and snapshots are about one specific node, so they go to that node
+//! only (no failover: asking another node would answer a different
+//! question). Membership changes go to the leader like any write.
+
+use ingressoja_proto::admin::admin_client::AdminClient;
+use ingressoja_proto::admin::{
+    AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeStatus, SnapshotReply,
+    SnapshotRequest, StatusRequest,
+};
+use tokio::time::timeout;
+use tonic::{Response, Status};
+
+use crate::classify::{classify, Verdict};
+use crate::client::Client;
+use crate::cluster::Target;
+use crate::error::ClientError;
+
+/// What one node said when asked for its status, or why it could not be asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeReport {
+    /// The `host:port` the client asked.
+    pub addr: String,
+    /// The node's own view of itself and the cluster.
+    pub status: Result<NodeStatus, ClientError>,
+}
+
+impl Client {
+    /// The status of the node at `addr` (which need not be one the client
+    /// knows; it is not added to the failover rotation). Fails with [`ClientError::Transport`] if it cannot be reached
+    /// within the request timeout.
+    pub async fn node_status(&self, addr: &str) -> Result<NodeStatus, ClientError> {
+        let target = self.cluster().target_for(addr)?;
+        self.on_node(target, |mut admin| async move {
+            admin.status(StatusRequest {}).await
+        })
+        .await
+    }
+
+    /// Asks every known node for its status at once. One report per node, in
+    /// the order [`Client::known_nodes`] lists them; a down node costs one
+    /// request timeout, not the sum.
+    pub async fn cluster_status(&self) -> Vec<NodeReport> {
+        let asks: Vec<_> = self
+            .known_nodes()
+            .into_iter()
+            .map(|addr| {
+                let client = self.clone();
+                tokio::spawn(async move {
+                    let status = client.node_status(&addr).await;
+                    NodeReport { addr, status }
+                })
+            })
+            .collect();
+        let mut reports = Vec::with_capacity(asks.len());
+        for ask in asks {
+            match ask.await {
+                Ok(report) => reports.push(report),
+                Err(join_error) => tracing::warn!(%join_error, "status query task failed"),
+            }
+        }
+        reports
+    }
+
+    /// Adds node `id`, serving Raft and gRPC at `addr`, as a learner (a
+    /// non-voting member that catches up on the log).
+    pub async fn add_learner(&self, id: u64, addr: &str) -> Result<MembershipReply, ClientError> {
+        self.with_failover(|target| {
+            let request = AddLearnerRequest {
+                id,
+                addr: addr.to_string(),
+            };
+            async move {
+                AdminClient::new(target.channel)
+                    .add_learner(request)
+                    .await
+                    .map(Response::into_inner)
+            }
+        })
+        .await
+    }
+
+    /// Makes `voters` the voting members (other members become learners or
+    /// leave, as the node decides).
+    pub async fn change_membership(
+        &self,
+        voters: Vec<u64>,
+    ) -> Result<MembershipReply, ClientError> {
+        self.with_failover(|target| {
+            let request = ChangeMembershipRequest {
+                voters: voters.clone(),
+            };
+            async move {
+                AdminClient::new(target.channel)
+                    .change_membership(request)
+                    .await
+                    .map(Response::into_inner)
+            }
+        })
+        .await
+    }
+
+    /// Makes the node at `addr` snapshot its state now (and so let it purge
+    /// its log up to there).
+    pub async fn trigger_snapshot(&self, addr: &str) -> Result<SnapshotReply, ClientError> {
+        let target = self.cluster().target_for(addr)?;
+        self.on_node(target, |mut admin| async move {
+            admin.trigger_snapshot(SnapshotRequest {}).await
+        })
+        .await
+    }
+
+    /// One admin call on one node, bounded by the request timeout.
+    async fn on_node<T, F, Fut>(&self, target: Target, op: F) -> Result<T, ClientError>
+    where
+        F: FnOnce(AdminClient<tonic::transport::Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<T>, Status>>,
+    {
+        let request_timeout = self.inner.options.request_timeout;
+        let reply = timeout(request_timeout, op(AdminClient::new(target.channel))).await;
+        match reply {
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => Err(match classify(&status) {
+                Verdict::Fail(error) => error,
+                Verdict::NotLeader { .. } => ClientError::Rejected {
+                    code: crate::classify::NOT_LEADER.to_string(),
+                    message: status.message().to_string(),
+                },
+                Verdict::Retry { reason, timed_out } => {
+                    if timed_out {
+                        self.cluster().reset_channel(&target.addr);
+                    }
+                    ClientError::Transport(format!("{}: {reason}", target.addr))
+                }
+            }),
+            Err(_elapsed) => {
+                self.cluster().reset_channel(&target.addr);
+                Err(ClientError::Transport(format!(
+                    "{}: no answer within {}",
+                    target.addr,
+                    crate::failover::pretty(request_timeout)
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! What can be typed after `ingressoja`.
+
+use clap::{Parser, Subcommand};
+use ingressoja_client::proto::ticketing::CategorySpec;
+
+use super::category::parse_category;
+
+/// Help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Talk to an IngressoJá ticketing cluster: sell tickets, inspect and change
+/// the cluster.
+#[derive(Debug, Parser)]
+#[command(name = "ingressoja", version, propagate_version = true)]
+pub struct Args {
+    /// gRPC addresses (host:port) of any cluster nodes, comma-separated; the
+    /// leader is found from there.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "INGRESSOJA_NODES",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
+    )]
+    pub nodes: Vec<String>,
+
+    /// Print replies as JSON instead of text.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Give up after this many seconds without an answer, retries included.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub timeout_secs: u64,
+
+    /// Client id of the idempotency key; with --request-id it makes a rerun
+    /// of a command a safe replay. Default: a fresh UUID.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "INGRESSOJA_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Log retries and leader redirects to stderr.
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The things the CLI can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect or change the cluster's membership.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+
+    /// Manage events.
+    #[command(subcommand)]
+    Event(EventCommand),
+
+    /// Show sold, held and available tickets per category of an event.
+    Availability {
+        /// Event id.
+        #[arg(long)]
+        event: String,
+    },
+
+    /// Hold tickets for a customer until they buy or the hold expires.
+    Hold {
+        /// Event id.
+        #[arg(long)]
+        event: String,
+        /// Category id within the event.
+        #[arg(long)]
+        category: String,
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Number of tickets.
+        #[arg(long)]
+        quantity: u32,
+        #[command(flatten)]
+        key: RequestKey,
+    },
+
+    /// Give a hold's tickets back.
+    Release {
+        /// Hold id.
+        #[arg(long)]
+        hold: u64,
+        /// Customer id (the hold's owner).
+        #[arg(long)]
+        customer: String,
+        #[command(flatten)]
+        key: RequestKey,
+    },
+
+    /// Buy the tickets of a live hold.
+    Purchase {
+        /// Hold id.
+        #[arg(long)]
+        hold: u64,
+        /// Customer id (the hold's owner).
+        #[arg(long)]
+        customer: String,
+        #[command(flatten)]
+        key: RequestKey,
+    },
+
+    /// List a customer's tickets.
+    Tickets {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+/// `ingressoja cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Show every node's role, term and log progress (exit 1 if no leader).
+    Status,
+    /// Add a node as a learner (non-voting, catching up).
+    AddLearner {
+        /// The new node's id.
+        #[arg(long)]
+        id: u64,
+        /// The new node's gRPC address (host:port).
+        #[arg(long)]
+        addr: String,
+    },
+    /// Set the voting members.
+    ChangeMembership {
+        /// Node ids of the voters, comma-separated (e.g. 1,2,3).
+        #[arg(long, value_delimiter = ',', required = true)]
+        voters: Vec<u64>,
+    },
+    /// Make one node snapshot its state now.
+    Snapshot {
+        /// The node's gRPC address (host:port).
+        #[arg(long)]
+        node: String,
+    },
+}
+
+/// `ingressoja event ...`
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Create an event and its ticket categories.
+    Create {
+        /// Event id.
+        #[arg(long)]
+        event: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A ticket category; repeat for each one.
+        #[arg(
+            long = "category",
+            required = true,
+            value_name = "ID:NAME:CAPACITY:PRICE_CENTS:LIMIT",
+            value_parser = parse_category
+        )]
+        categories: Vec<CategorySpec>,
+        #[command(flatten)]
+        key: RequestKey,
+    },
+}
+
+/// The request id of a mutating command's idempotency key.
+#[derive(Debug, clap::Args)]
+pub struct RequestKey {
+    /// Request id of the idempotency key (default: a fresh one). Rerunning
+    /// with the same --client-id and --request-id replays the first answer
+    /// instead of acting twice.
+    #[arg(long)]
+    pub request_id: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_argument_definitions_are_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn nodes_default_to_the_local_three_node_cluster() {
+        let args = Args::try_parse_from(["ingressoja", "tickets", "--customer", "alice"]).unwrap();
+        if std::env::var_os("INGRESSOJA_NODES").is_none() {
+            assert_eq!(
+                args.nodes,
+                vec!["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"]
+            );
+        }
+        assert_eq!(args.timeout_secs, 15);
+    }
+
+    #[test]
+    fn nodes_are_comma_separated_and_flags_are_global() {
+        let args = Args::try_parse_from([
+            "ingressoja",
+            "cluster",
+            "status",
+            "--nodes",
+            "a:1,b:2",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(args.nodes, vec!["a:1", "b:2"]);
+        assert!(args.json);
+    }
+
+    #[test]
+    fn voters_are_comma_separated() {
+        let args = Args::try_parse_from([
+            "ingressoja",
+            "cluster",
+            "change-membership",
+            "--voters",
+            "1,2,3",
+        ])
+        .unwrap();
+        match args.command {
+            Command::Cluster(ClusterCommand::ChangeMembership { voters }) => {
+                assert_eq!(voters, vec![1, 2, 3])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn categories_repeat() {
+        let args = Args::try_parse_from([
+            "ingressoja",
+            "event",
+            "create",
+            "--event",
+            "rock",
+            "--name",
+            "Rock",
+            "--category",
+            "pista:Pista:100:25000:4",
+            "--category",
+            "vip:VIP:10:90000:2",
+        ])
+        .unwrap();
+        match args.command {
+            Command::Event(EventCommand::Create { categories, .. }) => {
+                let ids: Vec<&str> = categories.iter().map(|c| c.category_id.as_str()).collect();
+                assert_eq!(ids, vec!["pista", "vip"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused() {
+        assert!(Args::try_parse_from([
+            "ingressoja",
+            "--timeout-secs",
+            "0",
+            "tickets",
+            "--customer",
+            "a"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! Why a command failed, and how that is told to the operator: one line on
+//! stderr and an exit code a script can branch on.
+
+use std::io;
+use std::process::ExitCode;
+
+use ingressoja_client::ClientError;
+use thiserror::Error;
+
+/// Exit code when the cluster refused the request (a domain rejection).
+pub const EXIT_REJECTED: u8 = 2;
+/// Exit code when the cluster could not be reached, or anything else failed.
+pub const EXIT_FAILED: u8 = 1;
+
+/// A failed command.
+#[derive(Debug, Error)]
+pub enum Failure {
+    /// The client call failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+
+    /// A mutating call ran out of time: it may or may not have happened.
+    /// Carries the key that replays it safely.
+    #[error("{source}")]
+    OutcomeUnknown {
+        source: ClientError,
+        action: &'static str,
+        client_id: String,
+        request_id: u64,
+    },
+
+    /// Printing the answer failed.
+    #[error("writing the output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl Failure {
+    /// Prints the failure to stderr and picks the exit code.
+    pub fn report(self) -> ExitCode {
+        match &self {
+            Failure::Client(ClientError::Rejected { code, message }) => {
+                eprintln!("error: {code}: {message}");
+                return ExitCode::from(EXIT_REJECTED);
+            }
+            Failure::OutcomeUnknown {
+                source,
+                action,
+                client_id,
+                request_id,
+            } => {
+                eprintln!("error: {source}");
+                eprintln!(
+                    "note: the {action} may or may not have happened; to retry it safely, rerun \
+                     the same command with --client-id {client_id} --request-id {request_id}"
+                );
+            }
+            other => eprintln!("error: {other}"),
+        }
+        ExitCode::from(EXIT_FAILED)
+    }
+}

@@ -1,0 +1,61 @@
+//! The `ingressoja` command line: argument parsing, running a command against
+//! the cluster and printing the outcome for a person (or, with `--json`, for
+//! a script).
+
+mod args;
+mod category;
+mod commands;
+mod failure;
+mod format;
+mod health;
+mod json;
+mod text;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ingressoja_client::{Client, ClientOptions};
+
+pub use args::Args;
+pub use failure::Failure;
+
+/// Longest wait for one attempt on one node.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sends diagnostics (retries, redirects with `-v`) to stderr, never stdout.
+pub fn init_tracing(verbose: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(if verbose {
+            "warn,ingressoja_client=debug"
+        } else {
+            "warn"
+        })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// Runs the command `args` asks for; the exit code is for the outcomes that
+/// are not errors (e.g. `cluster status` with no leader).
+pub async fn run(args: Args) -> Result<ExitCode, Failure> {
+    let overall_deadline = Duration::from_secs(args.timeout_secs);
+    let options = ClientOptions {
+        request_timeout: REQUEST_TIMEOUT.min(overall_deadline),
+        overall_deadline,
+        client_id: args.client_id.clone(),
+    };
+    let nodes: Vec<String> = args
+        .nodes
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let client = Client::connect(nodes, options).map_err(Failure::from)?;
+    commands::execute(&client, args.json, args.command).await
+}

@@ -1,0 +1,189 @@
+//! Wiring a node together: storage, Raft, gRPC server, ticker — and taking it apart again.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ingressoja_cluster_config::NodeConfig;
+use ingressoja_proto::admin::admin_server::AdminServer;
+use ingressoja_proto::raft::raft_transport_server::RaftTransportServer;
+use ingressoja_proto::ticketing::ticketing_server::TicketingServer;
+use openraft::{BasicNode, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::network::{NetworkFactory, RaftTransportService};
+use crate::raft_types::{NodeId, Raft};
+use crate::service::{AdminService, TicketingService};
+use crate::storage::{self, SharedMachine};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] storage::OpenError),
+    #[error("invalid Raft configuration: {0}")]
+    RaftConfig(String),
+    #[error("cannot start Raft: {0}")]
+    Raft(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running node. Dropping it does not stop it: call [`NodeHandle::shutdown`].
+pub struct NodeHandle {
+    /// This node's id.
+    pub id: NodeId,
+    /// The Raft instance, for tests and the admin paths.
+    pub raft: Raft,
+    /// The applied sale state.
+    pub state: SharedMachine,
+    /// The address the gRPC server actually listens on.
+    pub grpc_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The openraft configuration derived from ours.
+pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartError> {
+    let raft = openraft::Config {
+        cluster_name: "ingressoja".into(),
+        heartbeat_interval: config.raft.heartbeat_interval_ms,
+        election_timeout_min: config.raft.election_timeout_min_ms,
+        election_timeout_max: config.raft.election_timeout_max_ms,
+        install_snapshot_timeout: config.raft.rpc_timeout_ms.max(1_000),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot.logs_since_last),
+        max_in_snapshot_log_to_keep: config.snapshot.max_logs_kept_after_snapshot,
+        snapshot_max_chunk_size: config.snapshot.chunk_size_bytes,
+        ..Default::default()
+    };
+    let raft = raft
+        .validate()
+        .map_err(|e| StartError::RaftConfig(e.to_string()))?;
+    Ok(Arc::new(raft))
+}
+
+impl NodeHandle {
+    /// Opens storage, starts Raft and the gRPC server, and bootstraps the cluster if told to.
+    pub async fn start(config: &NodeConfig) -> Result<NodeHandle, StartError> {
+        let (log_store, sm_store) = storage::open(&config.data_dir)?;
+        let state = sm_store.shared();
+        let network = NetworkFactory::new(Duration::from_millis(config.raft.rpc_timeout_ms));
+        let raft = Raft::new(
+            config.id,
+            raft_config(config)?,
+            network,
+            log_store,
+            sm_store,
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let listener = TcpListener::bind(config.listen.grpc)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen.grpc,
+                source,
+            })?;
+        let grpc_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen.grpc,
+            source,
+        })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let hold_ttl = Duration::from_secs(config.sale.hold_ttl_secs);
+        let router = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(RaftTransportServer::new(RaftTransportService::new(
+                raft.clone(),
+            )))
+            .add_service(TicketingServer::new(TicketingService::new(
+                raft.clone(),
+                state.clone(),
+                hold_ttl,
+            )))
+            .add_service(AdminServer::new(AdminService::new(
+                raft.clone(),
+                state.clone(),
+                config.advertise_addr().to_string(),
+            )));
+        let mut stop = shutdown_rx.clone();
+        let server = tokio::spawn(async move {
+            let incoming = TcpListenerStream::new(listener);
+            let signal = async move {
+                let _ = stop.changed().await;
+            };
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        });
+        let ticker = tokio::spawn(crate::ticker::run(raft.clone(), state.clone(), shutdown_rx));
+
+        if config.bootstrap {
+            bootstrap(&raft, config).await?;
+        }
+        tracing::info!(node = config.id, addr = %grpc_addr, "node started");
+        Ok(NodeHandle {
+            id: config.id,
+            raft,
+            state,
+            grpc_addr,
+            shutdown,
+            tasks: vec![server, ticker],
+        })
+    }
+
+    /// Stops serving, stops Raft and releases the database, so the directory can be reopened.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!(node = self.id, "node stopped");
+    }
+}
+
+/// Initializes the cluster with the configured peers as voters, once, on pristine storage.
+async fn bootstrap(raft: &Raft, config: &NodeConfig) -> Result<(), StartError> {
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+    if initialized {
+        return Ok(());
+    }
+    let members: BTreeMap<NodeId, BasicNode> = config
+        .peers
+        .iter()
+        .map(|p| {
+            (
+                p.id,
+                BasicNode {
+                    addr: p.addr.clone(),
+                },
+            )
+        })
+        .collect();
+    match raft.initialize(members).await {
+        Ok(()) => {
+            tracing::info!(node = config.id, "cluster initialized");
+            Ok(())
+        }
+        Err(openraft::error::RaftError::APIError(
+            openraft::error::InitializeError::NotAllowed(e),
+        )) => {
+            tracing::info!(node = config.id, reason = %e, "cluster already initialized");
+            Ok(())
+        }
+        Err(e) => Err(StartError::Raft(e.to_string())),
+    }
+}

@@ -1,0 +1,20 @@
+//! The IngressoJá Raft member: the sale state machine replicated with openraft,
+//! stored in RocksDB, served over gRPC.
+//!
+//! - [`machine`]: the pure, deterministic sale rules (no I/O, no clock).
+//! - [`storage`]: the Raft log, vote and snapshots in RocksDB.
+//! - [`network`]: Raft RPCs over tonic.
+//! - [`service`]: the ticketing and admin gRPC services.
+//! - [`app`]: wiring and shutdown.
+
+pub mod app;
+pub mod error;
+pub mod machine;
+pub mod network;
+pub mod proposer;
+pub mod raft_types;
+pub mod service;
+pub mod storage;
+pub mod ticker;
+
+pub use app::{NodeHandle, StartError};

@@ -1,0 +1,112 @@
+//! What goes into the Raft log: commands, their idempotency keys, and batches.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::CategorySpec;
+use super::ids::{validate_id, CategoryId, CustomerId, EventId, HoldId};
+use super::rejection::Rejection;
+
+/// Identifies one client request so a retry is answered, not re-executed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IdempotencyKey {
+    /// Stable per client process.
+    pub client_id: String,
+    /// Increasing per request; a retry reuses it.
+    pub request_id: u64,
+}
+
+/// A change to the sale state. One file per command holds its rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Put an event with its categories on sale.
+    CreateEvent {
+        event_id: EventId,
+        name: String,
+        categories: Vec<CategorySpec>,
+    },
+    /// Reserve `quantity` tickets of a category for `ttl_ms`.
+    PlaceHold {
+        event_id: EventId,
+        category_id: CategoryId,
+        customer_id: CustomerId,
+        quantity: u32,
+        /// Set by the leader from its configuration, so every replica uses the same TTL.
+        ttl_ms: u64,
+    },
+    /// Give a live hold's tickets back.
+    ReleaseHold {
+        hold_id: HoldId,
+        customer_id: CustomerId,
+    },
+    /// Turn a live hold into tickets.
+    Purchase {
+        hold_id: HoldId,
+        customer_id: CustomerId,
+    },
+    /// Advance logical time so due holds expire even when nobody else writes.
+    Tick,
+}
+
+impl Command {
+    /// Field checks that need no state: run before proposing and again at apply.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        match self {
+            Command::CreateEvent {
+                event_id,
+                name,
+                categories,
+            } => super::event::validate_create(event_id, name, categories),
+            Command::PlaceHold {
+                event_id,
+                category_id,
+                customer_id,
+                quantity,
+                ttl_ms,
+            } => {
+                validate_id("event_id", event_id)?;
+                validate_id("category_id", category_id)?;
+                validate_id("customer_id", customer_id)?;
+                if *quantity == 0 {
+                    return Err(Rejection::invalid("quantity", "must be at least 1"));
+                }
+                if *ttl_ms == 0 {
+                    return Err(Rejection::invalid("ttl_ms", "must be positive"));
+                }
+                Ok(())
+            }
+            Command::ReleaseHold { customer_id, .. } | Command::Purchase { customer_id, .. } => {
+                validate_id("customer_id", customer_id)
+            }
+            Command::Tick => Ok(()),
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::CreateEvent { .. } => "create_event",
+            Command::PlaceHold { .. } => "place_hold",
+            Command::ReleaseHold { .. } => "release_hold",
+            Command::Purchase { .. } => "purchase",
+            Command::Tick => "tick",
+        }
+    }
+}
+
+/// A command with the key that makes it idempotent (`None` for system commands like [`Command::Tick`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub key: Option<IdempotencyKey>,
+    pub command: Command,
+}
+
+/// The payload of one Raft entry: the leader's timestamp and one or more requests.
+///
+/// Requests that arrive together share one entry (one Raft round trip, one
+/// fsync); they are applied in order as if they were separate entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Leader wall-clock time in ms since the Unix epoch when proposing.
+    pub ts_ms: u64,
+    pub requests: Vec<Request>,
+}

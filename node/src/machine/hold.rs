@@ -1,0 +1,199 @@
+//! Holds: reserving tickets of a category for a while, bounded by stock and the per-customer limit.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CategoryId, CustomerId, EventId, HoldId};
+use super::rejection::Rejection;
+use super::{Outcome, SaleMachine};
+
+/// Where a hold is in its life. Only a `Live` hold counts as held or can be bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldStatus {
+    Live,
+    Released,
+    Expired,
+    Purchased,
+}
+
+impl HoldStatus {
+    /// Lower-case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Live => "live",
+            HoldStatus::Released => "released",
+            HoldStatus::Expired => "expired",
+            HoldStatus::Purchased => "purchased",
+        }
+    }
+}
+
+/// Tickets of one category reserved for one customer until `expires_at_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub hold_id: HoldId,
+    pub event_id: EventId,
+    pub category_id: CategoryId,
+    pub customer_id: CustomerId,
+    pub quantity: u32,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    pub status: HoldStatus,
+}
+
+impl SaleMachine {
+    /// Applies [`super::Command::PlaceHold`].
+    pub(crate) fn place_hold(
+        &mut self,
+        event_id: &str,
+        category_id: &str,
+        customer_id: &str,
+        quantity: u32,
+        ttl_ms: u64,
+    ) -> Result<Outcome, Rejection> {
+        let now = self.now_ms;
+        let event = self
+            .events
+            .get_mut(event_id)
+            .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
+        let category =
+            event
+                .categories
+                .get_mut(category_id)
+                .ok_or_else(|| Rejection::UnknownCategory {
+                    event: event_id.to_string(),
+                    category: category_id.to_string(),
+                })?;
+        let mine = category.customer(customer_id);
+        let limit = category.spec.per_customer_limit;
+        if u64::from(mine.held) + u64::from(mine.bought) + u64::from(quantity) > u64::from(limit) {
+            return Err(Rejection::LimitExceeded {
+                limit,
+                held: mine.held,
+                bought: mine.bought,
+                requested: quantity,
+            });
+        }
+        let available = category.available();
+        if quantity > available {
+            return Err(Rejection::SoldOut {
+                requested: quantity,
+                available,
+            });
+        }
+        category.held += quantity;
+        category.customer_mut(customer_id).held += quantity;
+
+        let hold_id = self.next_hold_id;
+        self.next_hold_id += 1;
+        let hold = Hold {
+            hold_id,
+            event_id: event_id.to_string(),
+            category_id: category_id.to_string(),
+            customer_id: customer_id.to_string(),
+            quantity,
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(ttl_ms),
+            status: HoldStatus::Live,
+        };
+        self.expiry_index.insert((hold.expires_at_ms, hold_id));
+        self.holds.insert(hold_id, hold.clone());
+        Ok(Outcome::HoldPlaced(hold))
+    }
+
+    /// Ends a live hold with `status`, returning its tickets to the category.
+    ///
+    /// Shared by release, expiry and purchase (which then counts them as sold).
+    pub(crate) fn end_hold(&mut self, hold_id: HoldId, status: HoldStatus) -> Option<Hold> {
+        let hold = self.holds.get_mut(&hold_id)?;
+        if hold.status != HoldStatus::Live {
+            return None;
+        }
+        hold.status = status;
+        let hold = hold.clone();
+        self.expiry_index.remove(&(hold.expires_at_ms, hold_id));
+        if let Some(category) = self
+            .events
+            .get_mut(&hold.event_id)
+            .and_then(|e| e.categories.get_mut(&hold.category_id))
+        {
+            category.held -= hold.quantity;
+            if status == HoldStatus::Purchased {
+                category.sold += hold.quantity;
+            }
+            let mine = category.customer_mut(&hold.customer_id);
+            mine.held -= hold.quantity;
+            if status == HoldStatus::Purchased {
+                mine.bought += hold.quantity;
+            }
+        }
+        Some(hold)
+    }
+
+    /// Looks up a hold for `customer_id`, explaining why it cannot be used if it is not live.
+    pub(crate) fn live_hold_of(
+        &self,
+        hold_id: HoldId,
+        customer_id: &str,
+    ) -> Result<&Hold, Rejection> {
+        let hold = self
+            .holds
+            .get(&hold_id)
+            .ok_or(Rejection::HoldNotFound(hold_id))?;
+        if hold.customer_id != customer_id {
+            return Err(Rejection::HoldNotYours(hold_id));
+        }
+        match hold.status {
+            HoldStatus::Live => Ok(hold),
+            HoldStatus::Released => Err(Rejection::HoldReleased(hold_id)),
+            HoldStatus::Expired => Err(Rejection::HoldExpired(hold_id)),
+            HoldStatus::Purchased => Err(Rejection::AlreadyPurchased(hold_id)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn hold_takes_stock_and_respects_limit() {
+        let mut m = machine_with_event(5, 4);
+        let hold = hold_ok(&mut m, 2, "ana", 3);
+        assert_eq!(hold.quantity, 3);
+        assert_eq!(hold.expires_at_ms, 1_000 + TTL);
+        let cat = category(&m);
+        assert_eq!((cat.held, cat.available()), (3, 2));
+        // ana has 3 held, limit 4
+        assert!(matches!(
+            apply(&mut m, 3, 1_000, hold_cmd("ana", 2)),
+            Err(Rejection::LimitExceeded {
+                limit: 4,
+                held: 3,
+                ..
+            })
+        ));
+        assert_eq!(
+            apply(&mut m, 4, 1_000, hold_cmd("bia", 3)),
+            Err(Rejection::SoldOut {
+                requested: 3,
+                available: 2
+            })
+        );
+        assert!(matches!(
+            apply(&mut m, 5, 1_000, hold_cmd_for("nope", "pista", "bia", 1)),
+            Err(Rejection::UnknownEvent(_))
+        ));
+        assert!(matches!(
+            apply(&mut m, 6, 1_000, hold_cmd_for("rock", "vip", "bia", 1)),
+            Err(Rejection::UnknownCategory { .. })
+        ));
+    }
+
+    #[test]
+    fn quantity_zero_is_invalid() {
+        let mut m = machine_with_event(5, 4);
+        let e = apply(&mut m, 2, 1_000, hold_cmd("ana", 0)).unwrap_err();
+        assert_eq!(e.to_string(), "quantity: must be at least 1");
+    }
+}

@@ -1,0 +1,96 @@
+//! Identifiers of the sale domain.
+//!
+//! Names chosen by people (events, categories, customers) are validated
+//! strings; ids the machine hands out (holds, tickets) are numbers assigned in
+//! log order, so every replica assigns the same ones.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::rejection::Rejection;
+
+/// Longest accepted identifier, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Checks a human-chosen identifier: 1..=64 of `[A-Za-z0-9._@+-]`.
+///
+/// Exists so every id that enters the log is printable, bounded and safe to
+/// use as a storage key or in a URL.
+pub fn validate_id(field: &str, value: &str) -> Result<(), Rejection> {
+    if value.is_empty() {
+        return Err(Rejection::invalid(field, "must not be empty"));
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(Rejection::invalid(
+            field,
+            format!("longer than {MAX_ID_LEN} bytes ({} bytes)", value.len()),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-')))
+    {
+        return Err(Rejection::invalid(
+            field,
+            format!("character {c:?} not allowed (use letters, digits and . _ @ + -)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a display name: 1..=200 bytes, no control characters.
+pub fn validate_name(field: &str, value: &str) -> Result<(), Rejection> {
+    if value.trim().is_empty() {
+        return Err(Rejection::invalid(field, "must not be empty"));
+    }
+    if value.len() > 200 {
+        return Err(Rejection::invalid(field, "longer than 200 bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Rejection::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// An event on sale (a festival day), chosen by the organiser.
+pub type EventId = String;
+/// A ticket category within an event (Pista, Cadeira, ...).
+pub type CategoryId = String;
+/// The customer a hold or ticket is bound to.
+pub type CustomerId = String;
+
+/// A hold, numbered by the machine in commit order.
+pub type HoldId = u64;
+
+/// A sold ticket, numbered by the machine in commit order: unique by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TicketId(pub u64);
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TKT-{:08}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_with_field_names() {
+        assert!(validate_id("event_id", "rock-2026").is_ok());
+        let e = validate_id("event_id", "").unwrap_err();
+        assert_eq!(e.to_string(), "event_id: must not be empty");
+        let e = validate_id("customer_id", "a b").unwrap_err();
+        assert!(e.to_string().starts_with("customer_id: character ' '"));
+        assert!(validate_id("x", &"a".repeat(65)).is_err());
+        assert!(validate_name("name", "Rock in Rio — dia 1").is_ok());
+        assert!(validate_name("name", "a\u{7}").is_err());
+    }
+
+    #[test]
+    fn ticket_ids_print_with_prefix() {
+        assert_eq!(TicketId(42).to_string(), "TKT-00000042");
+    }
+}

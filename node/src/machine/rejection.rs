@@ -1,0 +1,89 @@
+//! Why the machine refused a command.
+//!
+//! A rejection is a committed, deterministic outcome: every replica reaches
+//! the same one for the same entry. Each has a stable machine-readable
+//! [`Rejection::code`] that travels to clients in gRPC metadata.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::ids::{CategoryId, EventId, HoldId};
+
+/// The typed reasons a sale command can fail.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum Rejection {
+    /// A field is malformed or out of range.
+    #[error("{field}: {reason}")]
+    InvalidField { field: String, reason: String },
+    /// No event with that id.
+    #[error("unknown event {0:?}")]
+    UnknownEvent(EventId),
+    /// The event exists but has no such category.
+    #[error("event {event:?} has no category {category:?}")]
+    UnknownCategory {
+        event: EventId,
+        category: CategoryId,
+    },
+    /// An event with that id was already created.
+    #[error("event {0:?} already exists")]
+    EventExists(EventId),
+    /// Not enough tickets left in the category.
+    #[error("sold out: {requested} requested, {available} available")]
+    SoldOut { requested: u32, available: u32 },
+    /// The customer would exceed the per-customer limit of the category.
+    #[error("limit exceeded: limit {limit} per customer, already {held} held and {bought} bought, {requested} requested")]
+    LimitExceeded {
+        limit: u32,
+        held: u32,
+        bought: u32,
+        requested: u32,
+    },
+    /// No hold with that id.
+    #[error("unknown hold {0}")]
+    HoldNotFound(HoldId),
+    /// The hold belongs to another customer.
+    #[error("hold {0} belongs to another customer")]
+    HoldNotYours(HoldId),
+    /// The hold's time ran out before the request.
+    #[error("hold {0} expired")]
+    HoldExpired(HoldId),
+    /// The hold was released before the request.
+    #[error("hold {0} was released")]
+    HoldReleased(HoldId),
+    /// The hold was already turned into tickets.
+    #[error("hold {0} was already purchased")]
+    AlreadyPurchased(HoldId),
+    /// The idempotency key was used before for a different command.
+    #[error(
+        "request id {request_id} of client {client_id:?} was already used for a different request"
+    )]
+    KeyReused { client_id: String, request_id: u64 },
+}
+
+impl Rejection {
+    /// Builds an [`Rejection::InvalidField`].
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Rejection::InvalidField {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The stable, machine-readable code of this rejection (snake_case).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::InvalidField { .. } => "invalid_field",
+            Rejection::UnknownEvent(_) => "unknown_event",
+            Rejection::UnknownCategory { .. } => "unknown_category",
+            Rejection::EventExists(_) => "event_exists",
+            Rejection::SoldOut { .. } => "sold_out",
+            Rejection::LimitExceeded { .. } => "limit_exceeded",
+            Rejection::HoldNotFound(_) => "hold_not_found",
+            Rejection::HoldNotYours(_) => "hold_not_yours",
+            Rejection::HoldExpired(_) => "hold_expired",
+            Rejection::HoldReleased(_) => "hold_released",
+            Rejection::AlreadyPurchased(_) => "already_purchased",
+            Rejection::KeyReused { .. } => "idempotency_key_reused",
+        }
+    }
+}

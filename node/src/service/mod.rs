@@ -1,0 +1,8 @@
+//! The gRPC services a node offers to clients: [`ticketing`] for buyers, [`admin`] for operators.
+
+pub mod admin;
+pub mod convert;
+pub mod ticketing;
+
+pub use admin::AdminService;
+pub use ticketing::TicketingService;

@@ -1,0 +1,57 @@
+//! RocksDB storage behind openraft's traits: the Raft log and vote ([`log_store`]),
+//! the applied sale state and its snapshots ([`state_machine`]).
+//!
+//! One RocksDB instance per node with three column families:
+//! `log` (index → entry), `meta` (vote, committed, purged) and `snapshot`
+//! (the latest snapshot of the sale state). Log appends and votes are written
+//! with `sync = true`: nothing is acknowledged before it is on disk.
+
+pub mod log_store;
+pub mod state_machine;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+
+pub use log_store::LogStore;
+pub use state_machine::{SharedMachine, StateMachineStore};
+
+/// Column family for log entries.
+pub(crate) const CF_LOG: &str = "log";
+/// Column family for the vote, the committed log id and the purge point.
+pub(crate) const CF_META: &str = "meta";
+/// Column family for the latest snapshot.
+pub(crate) const CF_SNAPSHOT: &str = "snapshot";
+
+/// Failure opening the node's database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open RocksDB at {path}: {source}")]
+    RocksDb {
+        path: String,
+        source: rocksdb::Error,
+    },
+    #[error("stored snapshot at {path} is unreadable: {reason}")]
+    Snapshot { path: String, reason: String },
+}
+
+/// Opens (or creates) the node's database and builds both stores over it.
+pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    let cfs = [CF_LOG, CF_META, CF_SNAPSHOT]
+        .into_iter()
+        .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+    let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| OpenError::RocksDb {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let db = Arc::new(db);
+    let sm = StateMachineStore::open(db.clone()).map_err(|e| OpenError::Snapshot {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok((LogStore::new(db), sm))
+}

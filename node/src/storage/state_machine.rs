@@ -1,0 +1,202 @@
+//! The applied sale state and its snapshots, behind [`RaftStateMachine`].
+//!
+//! The [`SaleMachine`] lives in memory and is shared with the gRPC services
+//! for reads. Durability comes from the fsync'd Raft log plus snapshots kept
+//! in RocksDB: after a restart the node loads its latest snapshot and openraft
+//! re-applies the committed entries after it, which gives the same bytes
+//! because the machine is deterministic.
+
+use std::io::Cursor;
+use std::sync::{Arc, RwLock};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
+use rocksdb::{WriteBatch, WriteOptions, DB};
+
+use super::CF_SNAPSHOT;
+use crate::machine::{Answer, SaleMachine};
+use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+
+const KEY_META: &[u8] = b"meta";
+const KEY_DATA: &[u8] = b"data";
+
+/// The applied state: the sale machine plus what Raft needs to know about it.
+#[derive(Debug, Default)]
+pub struct AppliedState {
+    pub machine: SaleMachine,
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+}
+
+/// Shared handle on the applied state, read by the services, written by apply.
+pub type SharedMachine = Arc<RwLock<AppliedState>>;
+
+/// The state-machine store: cheap to clone, clones share state and database.
+#[derive(Clone)]
+pub struct StateMachineStore {
+    db: Arc<DB>,
+    state: SharedMachine,
+}
+
+/// A snapshot as kept in RocksDB.
+pub struct StoredSnapshot {
+    pub meta: SnapshotMeta,
+    pub data: Vec<u8>,
+}
+
+impl StateMachineStore {
+    pub(crate) fn open(db: Arc<DB>) -> Result<Self, StorageError> {
+        let store = StateMachineStore {
+            db,
+            state: SharedMachine::default(),
+        };
+        if let Some(snapshot) = store.read_snapshot()? {
+            store.load(&snapshot)?;
+        }
+        Ok(store)
+    }
+
+    /// The shared applied state, for read paths.
+    pub fn shared(&self) -> SharedMachine {
+        self.state.clone()
+    }
+
+    fn cf(&self) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(CF_SNAPSHOT)
+            .expect("column family `snapshot` is created at open")
+    }
+
+    /// The latest stored snapshot, if any.
+    pub fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+        let read = |key| {
+            self.db
+                .get_cf(self.cf(), key)
+                .map_err(|e| StorageError::from(StorageIOError::read_snapshot(None, &e)))
+        };
+        let (Some(meta), Some(data)) = (read(KEY_META)?, read(KEY_DATA)?) else {
+            return Ok(None);
+        };
+        let meta: SnapshotMeta =
+            serde_json::from_slice(&meta).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(Some(StoredSnapshot { meta, data }))
+    }
+
+    fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
+        let meta = serde_json::to_vec(&snapshot.meta)
+            .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(), KEY_META, meta);
+        batch.put_cf(self.cf(), KEY_DATA, &snapshot.data);
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db
+            .write_opt(batch, &opts)
+            .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e).into())
+    }
+
+    fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
+        let machine = SaleMachine::decode(&snapshot.data)
+            .map_err(|e| StorageIOError::read_snapshot(Some(snapshot.meta.signature()), &e))?;
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.machine = machine;
+        state.last_applied = snapshot.meta.last_log_id;
+        state.membership = snapshot.meta.last_membership.clone();
+        Ok(())
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (data, last_applied, membership) = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            (
+                state.machine.encode(),
+                state.last_applied,
+                state.membership.clone(),
+            )
+        };
+        let snapshot_id = match last_applied {
+            Some(id) => format!(
+                "{}-{}-{}",
+                id.leader_id.term, id.leader_id.node_id, id.index
+            ),
+            None => "empty".to_string(),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot { meta, data };
+        self.write_snapshot(&stored)?;
+        tracing::info!(snapshot = %stored.meta, bytes = stored.data.len(), "snapshot built");
+        Ok(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        Ok((state.last_applied, state.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Answer>>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut replies = Vec::new();
+        for entry in entries {
+            state.last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => replies.push(Vec::new()),
+                EntryPayload::Normal(batch) => {
+                    replies.push(state.machine.apply_batch(entry.log_id.index, &batch));
+                }
+                EntryPayload::Membership(membership) => {
+                    state.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    replies.push(Vec::new());
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: snapshot.into_inner(),
+        };
+        // Decode before persisting, so a corrupt transfer never replaces a good snapshot.
+        self.load(&stored)?;
+        self.write_snapshot(&stored)?;
+        tracing::info!(snapshot = %meta, "snapshot installed");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self.read_snapshot()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}

@@ -1,0 +1,44 @@
+//! The expiry ticker: while this node leads, it proposes a `Tick` when a hold is due,
+//! so expired holds return their tickets even when nobody else is writing.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::machine::{Command, Request};
+use crate::proposer::{wall_clock_ms, Proposer};
+use crate::raft_types::Raft;
+use crate::storage::SharedMachine;
+
+/// How often the ticker looks for due holds.
+pub const TICK_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Runs until `shutdown` flips to true.
+pub async fn run(raft: Raft, state: SharedMachine, mut shutdown: watch::Receiver<bool>) {
+    let proposer = Proposer::new(raft.clone());
+    let mut interval = tokio::time::interval(TICK_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let is_leader = raft.metrics().borrow().state == openraft::ServerState::Leader;
+        if !is_leader {
+            continue;
+        }
+        let due = {
+            let s = state.read().unwrap_or_else(|p| p.into_inner());
+            s.machine.next_expiry_ms()
+        };
+        if due.is_some_and(|at| at <= wall_clock_ms()) {
+            let tick = Request {
+                key: None,
+                command: Command::Tick,
+            };
+            if let Err(e) = proposer.propose(tick).await {
+                tracing::debug!(error = %e, "expiry tick not committed");
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building IngressoJá needs on a Debian machine, or says what is missing.
+#
+# RocksDB's Rust bindings need libclang (Debian: libclang-dev). Run as root to
+# install it; otherwise this prints the command to run and exits non-zero.
+set -euo pipefail
+
+need=()
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
+  need+=(libclang-dev)
+fi
+if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+  need+=(build-essential)
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${need[*]} (needed to build RocksDB's bindings)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "error: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds and starts a local 3-node IngressoJá cluster on loopback, creates a demo
+# event, and stops everything on Ctrl-C.
+#
+#   ./scripts/run-local.sh            # keep data in .data/ between runs
+#   ./scripts/run-local.sh --fresh    # wipe .data/ first
+#   ./scripts/run-local.sh --release  # optimised build (slower first build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+profile=debug
+fresh=0
+for arg in "$@"; do
+  case "$arg" in
+    --fresh) fresh=1 ;;
+    --release) profile=release ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "error: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+./scripts/ensure-deps.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+build_flags=()
+[ "$profile" = release ] && build_flags+=(--release)
+echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
+cargo build "${build_flags[@]}" -p ingressoja-node -p ingressoja-client --bins
+bin="$CARGO_TARGET_DIR/$profile"
+
+for port in 7101 7102 7103; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: port $port is already in use (another cluster running?)" >&2
+    exit 1
+  fi
+done
+
+[ "$fresh" = 1 ] && rm -rf .data
+mkdir -p .data
+pids=()
+stop() {
+  echo
+  echo "stopping the cluster..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Nodes restarted by hand from the hint below are ours too.
+  pkill -TERM -f "ingressoja-node --config cluster-config/configs/local-3/" 2>/dev/null || true
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "stopped. Data kept in $root/.data (use --fresh to start over)."
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+for n in 1 2 3; do
+  "$bin/ingressoja-node" --config "cluster-config/configs/local-3/node$n.toml" >".data/node$n.log" 2>&1 &
+  pids+=($!)
+done
+
+export INGRESSOJA_NODES=127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
+cli="$bin/ingressoja"
+echo "waiting for a leader..."
+for _ in $(seq 1 60); do
+  if "$cli" cluster status >/dev/null 2>&1; then break; fi
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "error: node $((i + 1)) exited; its log:" >&2
+      tail -20 ".data/node$((i + 1)).log" >&2
+      exit 1
+    fi
+  done
+  sleep 0.5
+done
+"$cli" cluster status
+
+if ! out=$("$cli" event create --event rock-2026 --name "Festival de Rock 2026 — dia 1" \
+    --category pista:Pista:1000:45000:4 \
+    --category premium:Pista-Premium:200:95000:4 \
+    --category cadeira:Cadeira:500:65000:4 2>&1); then
+  case "$out" in
+    *event_exists*) echo "demo event rock-2026 already exists" ;;
+    *) echo "$out" >&2; exit 1 ;;
+  esac
+else
+  echo "$out"
+fi
+
+cat <<INFO
+
+IngressoJá is running: 3 nodes on 127.0.0.1:7101, :7102, :7103 (logs in .data/nodeN.log).
+In another terminal:
+
+  export INGRESSOJA_NODES=$INGRESSOJA_NODES
+  alias ingressoja=$cli
+  ingressoja availability --event rock-2026
+  ingressoja hold --event rock-2026 --category pista --customer ana --quantity 2
+  ingressoja purchase --hold <HOLD_ID> --customer ana
+  ingressoja tickets --customer ana
+  ingressoja cluster status
+
+Try a failure: kill one node (e.g. pkill -KILL -f local-3/node2.toml) and keep
+buying; restart it with:
+  $bin/ingressoja-node --config cluster-config/configs/local-3/node2.toml >>.data/node2.log 2>&1 &
+
+Press Ctrl-C to stop the cluster.
+INFO
+# Keep running while nodes die and come back: only Ctrl-C (or TERM) stops the cluster.
+while true; do sleep 1; done
