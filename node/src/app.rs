@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::network::{NetworkFactory, RaftTransportService};
+use crate::payment::FakeProvider;
+use crate::proposer::Proposer;
 use crate::raft_types::{NodeId, Raft};
 use crate::service::{AdminService, TicketingService};
 use crate::storage::{self, SharedMachine};
@@ -46,6 +48,8 @@ pub struct NodeHandle {
     pub state: SharedMachine,
     /// The address the gRPC server actually listens on.
     pub grpc_addr: SocketAddr,
+    /// The (fake) payment provider this node charges through.
+    pub payments: Arc<FakeProvider>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -98,6 +102,8 @@ impl NodeHandle {
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let hold_ttl = Duration::from_secs(config.sale.hold_ttl_secs);
+        let payments = Arc::new(FakeProvider::default());
+        let proposer = Proposer::new(raft.clone());
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(RaftTransportServer::new(RaftTransportService::new(
@@ -105,8 +111,10 @@ impl NodeHandle {
             )))
             .add_service(TicketingServer::new(TicketingService::new(
                 raft.clone(),
+                proposer.clone(),
                 state.clone(),
                 hold_ttl,
+                payments.clone(),
             )))
             .add_service(AdminServer::new(AdminService::new(
                 raft.clone(),
@@ -123,7 +131,12 @@ impl NodeHandle {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });
-        let ticker = tokio::spawn(crate::ticker::run(raft.clone(), state.clone(), shutdown_rx));
+        let ticker = tokio::spawn(crate::ticker::run(
+            proposer,
+            raft.clone(),
+            state.clone(),
+            shutdown_rx,
+        ));
 
         if config.bootstrap {
             bootstrap(&raft, config).await?;
@@ -134,6 +147,7 @@ impl NodeHandle {
             raft,
             state,
             grpc_addr,
+            payments,
             shutdown,
             tasks: vec![server, ticker],
         })

@@ -10,7 +10,7 @@ use crate::machine::Rejection;
 use crate::raft_types::NodeId;
 
 /// Everything a ticketing or admin call can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// The sale rules refused the command (a committed, deterministic outcome).
     #[error(transparent)]
@@ -27,6 +27,9 @@ pub enum ServiceError {
     /// A request field is missing or malformed before reaching the machine.
     #[error("{field}: {reason}")]
     BadRequest { field: String, reason: String },
+    /// Paying failed; nothing was sold. `message` says whether the hold was kept or released.
+    #[error("{message}")]
+    Payment { code: &'static str, message: String },
     /// An unknown hold or other missing item in a read.
     #[error("{0}")]
     NotFound(String),
@@ -53,6 +56,7 @@ impl ServiceError {
             ServiceError::BadRequest { .. } => "invalid_field",
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Internal(_) => "internal",
+            ServiceError::Payment { code, .. } => code,
         }
     }
 
@@ -62,8 +66,20 @@ impl ServiceError {
                 Rejection::InvalidField { .. } => Code::InvalidArgument,
                 Rejection::UnknownEvent(_)
                 | Rejection::UnknownCategory { .. }
-                | Rejection::HoldNotFound(_) => Code::NotFound,
-                Rejection::EventExists(_) | Rejection::KeyReused { .. } => Code::AlreadyExists,
+                | Rejection::HoldNotFound(_)
+                | Rejection::UnknownCustomer(_)
+                | Rejection::NotInQueue(_) => Code::NotFound,
+                Rejection::EventExists(_)
+                | Rejection::KeyReused { .. }
+                | Rejection::CustomerExists(_)
+                | Rejection::DuplicateDocument
+                | Rejection::DuplicateEmail => Code::AlreadyExists,
+                Rejection::QueueClosed { .. }
+                | Rejection::NotAdmitted(_)
+                | Rejection::SaleNotOpen { .. }
+                | Rejection::LiveHoldExists(_)
+                | Rejection::PaymentMissing(_)
+                | Rejection::PaymentMismatch { .. } => Code::FailedPrecondition,
                 Rejection::SoldOut { .. } => Code::ResourceExhausted,
                 Rejection::HoldNotYours(_) => Code::PermissionDenied,
                 Rejection::LimitExceeded { .. }
@@ -75,6 +91,7 @@ impl ServiceError {
             ServiceError::BadRequest { .. } => Code::InvalidArgument,
             ServiceError::NotFound(_) => Code::NotFound,
             ServiceError::Internal(_) => Code::Internal,
+            ServiceError::Payment { .. } => Code::FailedPrecondition,
         }
     }
 }

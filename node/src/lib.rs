@@ -11,6 +11,7 @@ pub mod app;
 pub mod error;
 pub mod machine;
 pub mod network;
+pub mod payment;
 pub mod proposer;
 pub mod raft_types;
 pub mod service;

@@ -1,5 +1,5 @@
 //! The expiry ticker: while this node leads, it proposes a `Tick` when a hold is due,
-//! so expired holds return their tickets even when nobody else is writing.
+//! so expired holds return their tickets and the queue admits people even when nobody else is writing.
 
 use std::time::Duration;
 
@@ -14,8 +14,12 @@ use crate::storage::SharedMachine;
 pub const TICK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs until `shutdown` flips to true.
-pub async fn run(raft: Raft, state: SharedMachine, mut shutdown: watch::Receiver<bool>) {
-    let proposer = Proposer::new(raft.clone());
+pub async fn run(
+    proposer: Proposer,
+    raft: Raft,
+    state: SharedMachine,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut interval = tokio::time::interval(TICK_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -29,7 +33,7 @@ pub async fn run(raft: Raft, state: SharedMachine, mut shutdown: watch::Receiver
         }
         let due = {
             let s = state.read().unwrap_or_else(|p| p.into_inner());
-            s.machine.next_expiry_ms()
+            s.machine.next_due_ms()
         };
         if due.is_some_and(|at| at <= wall_clock_ms()) {
             let tick = Request {

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::customer::{validate_registration, Registration};
 use super::event::CategorySpec;
 use super::ids::{validate_id, CategoryId, CustomerId, EventId, HoldId};
+use super::policy::SalePolicy;
 use super::rejection::Rejection;
 
 /// Identifies one client request so a retry is answered, not re-executed.
@@ -23,6 +25,14 @@ pub enum Command {
         event_id: EventId,
         name: String,
         categories: Vec<CategorySpec>,
+        policy: SalePolicy,
+    },
+    /// Open an account.
+    RegisterCustomer(Registration),
+    /// Take a place in an event's virtual queue.
+    JoinQueue {
+        event_id: EventId,
+        customer_id: CustomerId,
     },
     /// Reserve `quantity` tickets of a category for `ttl_ms`.
     PlaceHold {
@@ -38,10 +48,17 @@ pub enum Command {
         hold_id: HoldId,
         customer_id: CustomerId,
     },
-    /// Turn a live hold into tickets.
+    /// Turn a live hold into tickets, with the charge that paid for them.
     Purchase {
         hold_id: HoldId,
         customer_id: CustomerId,
+        charge: Option<Charge>,
+    },
+    /// Record that paying for a hold failed (declined, error or timeout).
+    PaymentFailed {
+        hold_id: HoldId,
+        customer_id: CustomerId,
+        failure: PaymentFailure,
     },
     /// Advance logical time so due holds expire even when nobody else writes.
     Tick,
@@ -55,7 +72,19 @@ impl Command {
                 event_id,
                 name,
                 categories,
-            } => super::event::validate_create(event_id, name, categories),
+                policy,
+            } => {
+                super::event::validate_create(event_id, name, categories)?;
+                policy.clone().validated().map(|_| ())
+            }
+            Command::RegisterCustomer(r) => validate_registration(r).map(|_| ()),
+            Command::JoinQueue {
+                event_id,
+                customer_id,
+            } => {
+                validate_id("event_id", event_id)?;
+                validate_id("customer_id", customer_id)
+            }
             Command::PlaceHold {
                 event_id,
                 category_id,
@@ -74,8 +103,23 @@ impl Command {
                 }
                 Ok(())
             }
-            Command::ReleaseHold { customer_id, .. } | Command::Purchase { customer_id, .. } => {
-                validate_id("customer_id", customer_id)
+            Command::ReleaseHold { customer_id, .. }
+            | Command::PaymentFailed { customer_id, .. } => validate_id("customer_id", customer_id),
+            Command::Purchase {
+                customer_id,
+                charge,
+                ..
+            } => {
+                validate_id("customer_id", customer_id)?;
+                if let Some(c) = charge {
+                    if c.charge_id.is_empty() || c.charge_id.len() > 128 {
+                        return Err(Rejection::invalid(
+                            "charge.charge_id",
+                            "must be 1 to 128 characters",
+                        ));
+                    }
+                }
+                Ok(())
             }
             Command::Tick => Ok(()),
         }
@@ -85,10 +129,39 @@ impl Command {
     pub fn kind(&self) -> &'static str {
         match self {
             Command::CreateEvent { .. } => "create_event",
+            Command::RegisterCustomer(_) => "register_customer",
+            Command::JoinQueue { .. } => "join_queue",
+            Command::PaymentFailed { .. } => "payment_failed",
             Command::PlaceHold { .. } => "place_hold",
             Command::ReleaseHold { .. } => "release_hold",
             Command::Purchase { .. } => "purchase",
             Command::Tick => "tick",
+        }
+    }
+}
+
+/// A successful charge by the payment provider, recorded with the sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub charge_id: String,
+    pub amount_cents: u64,
+}
+
+/// Why paying failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentFailure {
+    /// The provider refused the payment (card declined).
+    Declined,
+    /// The provider failed or did not answer in time; nothing was charged (voided).
+    Failed,
+}
+
+impl PaymentFailure {
+    /// The code customers and the event stream see.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentFailure::Declined => "payment_declined",
+            PaymentFailure::Failed => "payment_failed",
         }
     }
 }

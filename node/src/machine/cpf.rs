@@ -3,7 +3,9 @@
 use super::rejection::Rejection;
 
 /// A CPF in canonical form: 11 digits, check digits verified.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Cpf(String);
 
 impl Cpf {
@@ -40,7 +42,10 @@ impl Cpf {
         if check(9) != digits[9] || check(10) != digits[10] {
             return Err(Rejection::invalid(field, "check digits do not match"));
         }
-        Ok(Cpf(digits.iter().map(|d| char::from(b'0' + *d as u8)).collect()))
+        Ok(Cpf(digits
+            .iter()
+            .map(|d| char::from(b'0' + *d as u8))
+            .collect()))
     }
 
     /// The 11 digits.

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{validate_id, validate_name, CategoryId, CustomerId, EventId};
+use super::policy::SalePolicy;
+use super::queue::QueueState;
 use super::rejection::Rejection;
 use super::{Outcome, SaleMachine};
 
@@ -57,12 +59,24 @@ impl Category {
     }
 }
 
-/// An event with its categories, keyed by category id.
+/// What one customer has across an event: for the event-wide limit and the one-live-hold rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCustomer {
+    pub held: u32,
+    pub bought: u32,
+    /// The customer's live hold, if any.
+    pub live_hold: Option<u64>,
+}
+
+/// An event with its categories (keyed by category id), its policy and its queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub event_id: EventId,
     pub name: String,
     pub categories: BTreeMap<CategoryId, Category>,
+    pub policy: SalePolicy,
+    pub queue: Option<QueueState>,
+    pub customers: BTreeMap<CustomerId, EventCustomer>,
 }
 
 /// Field checks for [`super::Command::CreateEvent`].
@@ -118,8 +132,10 @@ impl SaleMachine {
         event_id: &str,
         name: &str,
         categories: &[CategorySpec],
+        policy: &SalePolicy,
     ) -> Result<Outcome, Rejection> {
         validate_create(event_id, name, categories)?;
+        let policy = policy.clone().validated()?;
         if self.events.contains_key(event_id) {
             return Err(Rejection::EventExists(event_id.to_string()));
         }
@@ -143,6 +159,9 @@ impl SaleMachine {
                 event_id: event_id.to_string(),
                 name: name.to_string(),
                 categories,
+                queue: policy.queue.as_ref().map(|_| QueueState::default()),
+                policy,
+                customers: BTreeMap::new(),
             },
         );
         Ok(Outcome::EventCreated {

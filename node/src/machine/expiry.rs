@@ -1,5 +1,6 @@
 //! Expiry: holds whose time has come return their tickets, decided by log time only.
 
+use super::domain_event::{DomainEvent, EventKind};
 use super::hold::HoldStatus;
 use super::SaleMachine;
 
@@ -8,15 +9,31 @@ impl SaleMachine {
     ///
     /// Runs before each applied command, so whether a hold is live at a given
     /// log index depends only on the entries up to it.
-    pub(crate) fn expire_due_holds(&mut self) -> u32 {
+    pub(crate) fn expire_due_holds(&mut self, log_index: u64) -> u32 {
         let mut expired = 0;
         while let Some(&(at, hold_id)) = self.expiry_index.first() {
             if at > self.now_ms {
                 break;
             }
-            if self.end_hold(hold_id, HoldStatus::Expired).is_none() {
+            match self.end_hold(hold_id, HoldStatus::Expired) {
+                Some(h) => {
+                    self.emit(
+                        log_index,
+                        DomainEvent {
+                            kind: Some(EventKind::HoldExpired),
+                            event_id: h.event_id,
+                            category_id: h.category_id,
+                            customer_id: h.customer_id,
+                            hold_id: Some(h.hold_id),
+                            quantity: h.quantity,
+                            ..DomainEvent::default()
+                        },
+                    );
+                }
                 // Not live any more: drop the stale index entry.
-                self.expiry_index.remove(&(at, hold_id));
+                None => {
+                    self.expiry_index.remove(&(at, hold_id));
+                }
             }
             expired += 1;
         }

@@ -51,10 +51,47 @@ impl SaleMachine {
         ttl_ms: u64,
     ) -> Result<Outcome, Rejection> {
         let now = self.now_ms;
+        self.customers.require(customer_id)?;
+        self.require_admission(event_id, customer_id)?;
         let event = self
             .events
             .get_mut(event_id)
             .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
+        let policy = &event.policy;
+        if now < policy.sale_opens_at_ms {
+            return Err(Rejection::SaleNotOpen {
+                opens_at_ms: policy.sale_opens_at_ms,
+                now_ms: now,
+            });
+        }
+        if policy.max_per_hold > 0 && quantity > policy.max_per_hold {
+            return Err(Rejection::invalid(
+                "quantity",
+                format!("at most {} tickets per hold", policy.max_per_hold),
+            ));
+        }
+        let theirs = event
+            .customers
+            .get(customer_id)
+            .copied()
+            .unwrap_or_default();
+        if policy.one_live_hold {
+            if let Some(live) = theirs.live_hold {
+                return Err(Rejection::LiveHoldExists(live));
+            }
+        }
+        let event_limit = policy.per_customer_event_limit;
+        if event_limit > 0
+            && u64::from(theirs.held) + u64::from(theirs.bought) + u64::from(quantity)
+                > u64::from(event_limit)
+        {
+            return Err(Rejection::LimitExceeded {
+                limit: event_limit,
+                held: theirs.held,
+                bought: theirs.bought,
+                requested: quantity,
+            });
+        }
         let category =
             event
                 .categories
@@ -82,8 +119,11 @@ impl SaleMachine {
         }
         category.held += quantity;
         category.customer_mut(customer_id).held += quantity;
-
         let hold_id = self.next_hold_id;
+        let theirs = event.customers.entry(customer_id.to_string()).or_default();
+        theirs.held += quantity;
+        theirs.live_hold = Some(hold_id);
+
         self.next_hold_id += 1;
         let hold = Hold {
             hold_id,
@@ -111,6 +151,17 @@ impl SaleMachine {
         hold.status = status;
         let hold = hold.clone();
         self.expiry_index.remove(&(hold.expires_at_ms, hold_id));
+        if let Some(event) = self.events.get_mut(&hold.event_id) {
+            if let Some(theirs) = event.customers.get_mut(&hold.customer_id) {
+                theirs.held -= hold.quantity;
+                if status == HoldStatus::Purchased {
+                    theirs.bought += hold.quantity;
+                }
+                if theirs.live_hold == Some(hold_id) {
+                    theirs.live_hold = None;
+                }
+            }
+        }
         if let Some(category) = self
             .events
             .get_mut(&hold.event_id)

@@ -84,12 +84,10 @@ mod tests {
         let hold = hold_ok(&mut m, 2, "ana", 2);
         let req = Request {
             key: Some(key("c1", 7)),
-            command: Command::Purchase {
-                hold_id: hold.hold_id,
-                customer_id: "ana".into(),
-            },
+            command: purchase_cmd_for(&m, hold.hold_id, "ana"),
         };
         let first = m.apply_request(3, &req);
+        assert!(first.reply.is_ok(), "{first:?}");
         let again = m.apply_request(4, &req);
         assert_eq!(first, again);
         assert_eq!(first.log_index, 3);

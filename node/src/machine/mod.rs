@@ -5,13 +5,19 @@
 //! the same entries reach the same bytes (see [`SaleMachine::state_hash`]).
 //! One file per command holds its rules and its unit tests.
 
+mod audit;
 mod command;
+mod cpf;
+mod customer;
+mod domain_event;
 mod event;
 mod expiry;
 mod hold;
 mod idempotency;
 mod ids;
+mod policy;
 mod purchase;
+mod queue;
 mod rejection;
 mod release;
 
@@ -25,21 +31,39 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use command::{Batch, Command, IdempotencyKey, Request};
-pub use event::{Category, CategorySpec, CustomerCount, Event};
+pub use audit::{record_hash, verify_chain, AuditLog, AuditRecord, ChainError};
+pub use command::{Batch, Charge, Command, IdempotencyKey, PaymentFailure, Request};
+pub use cpf::Cpf;
+pub use customer::{Customer, Customers, Registration};
+pub use domain_event::{DomainEvent, EventFeed, EventKind};
+pub use event::{Category, CategorySpec, CustomerCount, Event, EventCustomer};
 pub use hold::{Hold, HoldStatus};
 pub use idempotency::{Remembered, ReplyCache};
 pub use ids::{validate_id, CategoryId, CustomerId, EventId, HoldId, TicketId};
+pub use policy::{QueuePolicy, SalePolicy};
 pub use purchase::Ticket;
+pub use queue::{shuffle, Admission, QueuePosition, QueueState};
 pub use rejection::Rejection;
 
 /// What an accepted command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
-    EventCreated { event_id: EventId },
+    EventCreated {
+        event_id: EventId,
+    },
     HoldPlaced(Hold),
     HoldReleased(Hold),
     Purchased(Vec<Ticket>),
+    Registered {
+        customer_id: CustomerId,
+    },
+    Queued(QueuePosition),
+    /// Paying failed: nothing sold; the hold was kept or released per the event's policy.
+    PaymentRejected {
+        hold: Hold,
+        released: bool,
+        failure: PaymentFailure,
+    },
     Ticked,
 }
 
@@ -80,6 +104,9 @@ pub struct SaleMachine {
     next_hold_id: HoldId,
     next_ticket_id: u64,
     replies: ReplyCache,
+    customers: Customers,
+    feed: EventFeed,
+    audit: AuditLog,
 }
 
 impl SaleMachine {
@@ -101,27 +128,40 @@ impl SaleMachine {
     /// Applies one request at the current logical time. Total: never panics, always replies.
     pub fn apply_request(&mut self, log_index: u64, request: &Request) -> Answer {
         self.last_index = self.last_index.max(log_index);
-        self.expire_due_holds();
+        self.expire_due_holds(log_index);
+        self.advance_queues(log_index);
         self.replies.forget_idle(self.now_ms);
+        let actor = request
+            .key
+            .as_ref()
+            .map(|k| k.client_id.clone())
+            .unwrap_or_else(|| "system".to_string());
         let fingerprint = request.key.as_ref().map(|_| fingerprint(&request.command));
         if let (Some(key), Some(fp)) = (&request.key, fingerprint) {
             if let Some(seen) = self.replies.get(key) {
-                if seen.fingerprint == fp {
-                    return Answer {
+                let answer = if seen.fingerprint == fp {
+                    Answer {
                         log_index: seen.log_index,
                         reply: seen.reply.clone(),
-                    };
-                }
-                return Answer {
-                    log_index,
-                    reply: Err(Rejection::KeyReused {
-                        client_id: key.client_id.clone(),
-                        request_id: key.request_id,
-                    }),
+                    }
+                } else {
+                    Answer {
+                        log_index,
+                        reply: Err(Rejection::KeyReused {
+                            client_id: key.client_id.clone(),
+                            request_id: key.request_id,
+                        }),
+                    }
                 };
+                let action = format!("retry:{}", request.command.kind());
+                self.audit_record(log_index, actor, action, &request.command, &answer.reply);
+                return answer;
             }
         }
         let reply = self.execute(&request.command);
+        let action = request.command.kind().to_string();
+        self.audit_record(log_index, actor, action, &request.command, &reply);
+        self.emit_for(log_index, &request.command, &reply);
         if let (Some(key), Some(fingerprint)) = (&request.key, fingerprint) {
             let remembered = Remembered {
                 fingerprint,
@@ -140,7 +180,18 @@ impl SaleMachine {
                 event_id,
                 name,
                 categories,
-            } => self.create_event(event_id, name, categories),
+                policy,
+            } => self.create_event(event_id, name, categories, policy),
+            Command::RegisterCustomer(r) => self.register(r),
+            Command::JoinQueue {
+                event_id,
+                customer_id,
+            } => self.join_queue(event_id, customer_id),
+            Command::PaymentFailed {
+                hold_id,
+                customer_id,
+                failure,
+            } => self.payment_failed(*hold_id, customer_id, *failure),
             Command::PlaceHold {
                 event_id,
                 category_id,
@@ -155,8 +206,224 @@ impl SaleMachine {
             Command::Purchase {
                 hold_id,
                 customer_id,
-            } => self.purchase(*hold_id, customer_id),
+                charge,
+            } => self.purchase(*hold_id, customer_id, charge.as_ref()),
             Command::Tick => Ok(Outcome::Ticked),
+        }
+    }
+
+    /// The event, category and customer a command concerns (looked up through its hold if needed).
+    fn subject(&self, command: &Command) -> (String, String, String, Option<HoldId>) {
+        let via_hold = |hold_id: &HoldId, customer: &str| {
+            let (event, category) = self
+                .holds
+                .get(hold_id)
+                .map(|h| (h.event_id.clone(), h.category_id.clone()))
+                .unwrap_or_default();
+            (event, category, customer.to_string(), Some(*hold_id))
+        };
+        match command {
+            Command::CreateEvent { event_id, .. } => {
+                (event_id.clone(), String::new(), String::new(), None)
+            }
+            Command::RegisterCustomer(r) => {
+                (String::new(), String::new(), r.customer_id.clone(), None)
+            }
+            Command::JoinQueue {
+                event_id,
+                customer_id,
+            } => (event_id.clone(), String::new(), customer_id.clone(), None),
+            Command::PlaceHold {
+                event_id,
+                category_id,
+                customer_id,
+                ..
+            } => (
+                event_id.clone(),
+                category_id.clone(),
+                customer_id.clone(),
+                None,
+            ),
+            Command::ReleaseHold {
+                hold_id,
+                customer_id,
+            }
+            | Command::Purchase {
+                hold_id,
+                customer_id,
+                ..
+            }
+            | Command::PaymentFailed {
+                hold_id,
+                customer_id,
+                ..
+            } => via_hold(hold_id, customer_id),
+            Command::Tick => Default::default(),
+        }
+    }
+
+    /// Appends the audit record of one applied request.
+    fn audit_record(
+        &mut self,
+        log_index: u64,
+        actor: String,
+        action: String,
+        command: &Command,
+        reply: &Reply,
+    ) {
+        let (event, category, customer, hold) = self.subject(command);
+        let mut ids = Vec::new();
+        for (kind, id) in [
+            ("event", &event),
+            ("category", &category),
+            ("customer", &customer),
+        ] {
+            if !id.is_empty() {
+                ids.push(format!("{kind}:{id}"));
+            }
+        }
+        let hold = hold.or(match reply {
+            Ok(Outcome::HoldPlaced(h)) => Some(h.hold_id),
+            _ => None,
+        });
+        if let Some(h) = hold {
+            ids.push(format!("hold:{h}"));
+        }
+        if let Ok(Outcome::Purchased(tickets)) = reply {
+            ids.extend(tickets.iter().map(|t| format!("ticket:{}", t.ticket_id)));
+            if let Some(t) = tickets.first() {
+                ids.push(format!("charge:{}", t.charge_id));
+            }
+        }
+        let outcome = match reply {
+            Ok(_) => "ok".to_string(),
+            Err(r) => r.code().to_string(),
+        };
+        self.audit
+            .append(log_index, self.now_ms, actor, action, outcome, ids);
+    }
+
+    /// Appends a domain event stamped with the current entry.
+    pub(crate) fn emit(&mut self, log_index: u64, mut event: DomainEvent) {
+        event.log_index = log_index;
+        event.ts_ms = self.now_ms;
+        self.feed.push(event);
+    }
+
+    /// Emits the domain events that one applied command's reply stands for.
+    fn emit_for(&mut self, log_index: u64, command: &Command, reply: &Reply) {
+        let (event_id, category_id, customer_id, hold_id) = self.subject(command);
+        let base = DomainEvent {
+            event_id,
+            category_id,
+            customer_id,
+            hold_id,
+            ..DomainEvent::default()
+        };
+        let hold_event = |kind, h: &Hold| DomainEvent {
+            kind: Some(kind),
+            event_id: h.event_id.clone(),
+            category_id: h.category_id.clone(),
+            customer_id: h.customer_id.clone(),
+            hold_id: Some(h.hold_id),
+            quantity: h.quantity,
+            ..DomainEvent::default()
+        };
+        let events = match reply {
+            Ok(Outcome::EventCreated { .. }) => vec![DomainEvent {
+                kind: Some(EventKind::EventCreated),
+                ..base
+            }],
+            Ok(Outcome::Registered { .. }) => vec![DomainEvent {
+                kind: Some(EventKind::CustomerRegistered),
+                ..base
+            }],
+            Ok(Outcome::HoldPlaced(h)) => vec![hold_event(EventKind::HoldCreated, h)],
+            Ok(Outcome::HoldReleased(h)) => vec![hold_event(EventKind::HoldReleased, h)],
+            Ok(Outcome::Purchased(tickets)) => vec![DomainEvent {
+                kind: Some(EventKind::PurchaseConfirmed),
+                quantity: tickets.len() as u32,
+                ticket_ids: tickets.iter().map(|t| t.ticket_id.to_string()).collect(),
+                ..base
+            }],
+            Ok(Outcome::PaymentRejected {
+                hold,
+                released,
+                failure,
+            }) => {
+                let mut v = vec![DomainEvent {
+                    reason: failure.code().to_string(),
+                    ..hold_event(EventKind::PaymentDeclined, hold)
+                }];
+                if *released {
+                    v.push(hold_event(EventKind::HoldReleased, hold));
+                }
+                v
+            }
+            Ok(Outcome::Queued(_)) | Ok(Outcome::Ticked) => Vec::new(),
+            Err(r) if !base.customer_id.is_empty() => vec![DomainEvent {
+                kind: Some(EventKind::Rejected),
+                reason: r.code().to_string(),
+                ..base
+            }],
+            Err(_) => Vec::new(),
+        };
+        for e in events {
+            self.emit(log_index, e);
+        }
+    }
+
+    /// Domain events with `seq >= from`, at most `limit`.
+    pub fn events_since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
+        self.feed.since(from, limit)
+    }
+
+    /// The seq the next domain event will get.
+    pub fn next_event_seq(&self) -> u64 {
+        self.feed.next_seq()
+    }
+
+    /// The oldest domain event still kept.
+    pub fn oldest_event_seq(&self) -> u64 {
+        self.feed.oldest_seq()
+    }
+
+    /// The audit chain.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Registered customers.
+    pub fn customers(&self) -> &Customers {
+        &self.customers
+    }
+
+    /// The first answer remembered for `key`, so a retry is answered without re-running side effects.
+    pub fn remembered(&self, key: &IdempotencyKey) -> Option<Answer> {
+        self.replies.get(key).map(|r| Answer {
+            log_index: r.log_index,
+            reply: r.reply.clone(),
+        })
+    }
+
+    /// When the leader should next propose a tick: the earliest hold expiry or queue step.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let holds = self.next_expiry_ms();
+        let queues = self
+            .events
+            .values()
+            .filter_map(|e| {
+                let policy = e.policy.queue.as_ref()?;
+                let empty = QueueState::default();
+                e.queue
+                    .as_ref()
+                    .unwrap_or(&empty)
+                    .next_due_ms(policy, e.policy.sale_opens_at_ms)
+            })
+            .min();
+        match (holds, queues) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

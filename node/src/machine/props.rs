@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::testing::*;
+use super::testing::{apply, hold_cmd_for, key, machine_with_event, purchase_cmd_for, TTL};
 use super::*;
 
 /// One step of a random history.
@@ -72,10 +72,9 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
                 hold_id: *hold as u64,
                 customer_id: CUSTOMERS[*customer].into(),
             },
-            Step::Purchase { hold, customer } => Command::Purchase {
-                hold_id: *hold as u64,
-                customer_id: CUSTOMERS[*customer].into(),
-            },
+            Step::Purchase { hold, customer } => {
+                purchase_cmd_for(&m, *hold as u64, CUSTOMERS[*customer])
+            }
             Step::Advance(ms) => {
                 now += ms;
                 Command::Tick
@@ -183,20 +182,127 @@ proptest! {
     #[test]
     fn retries_never_change_the_answer(steps in prop::collection::vec(step(), 1..80)) {
         // Re-sending every request (same key, same command) at the end returns the
-        // first reply and leaves the state byte-for-byte unchanged.
+        // first reply and changes no sale state: only the audit chain records the retries.
         let (mut m, replies, sent) = run_keeping_requests(&steps);
-        let hash_before = m.state_hash();
+        let sale_before = (m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone());
+        let audit_before = m.audit.len();
         let now = m.now_ms();
         for (request, first) in sent.iter().zip(replies.iter()) {
             let batch = Batch { ts_ms: now, requests: vec![request.clone()] };
             let again = m.apply_batch(2, &batch).remove(0).reply;
             prop_assert_eq!(&again, first);
         }
-        prop_assert_eq!(m.state_hash(), hash_before);
+        prop_assert_eq!((m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone()), sale_before);
+        prop_assert_eq!(m.audit.len(), audit_before + sent.len());
+        prop_assert!(verify_chain(m.audit.records()).is_ok());
+    }
+
+    #[test]
+    fn audit_chain_verifies_and_any_single_byte_change_breaks_it(
+        steps in prop::collection::vec(step(), 1..60),
+        pick in any::<prop::sample::Index>(),
+        field in 0..8usize,
+        byte in any::<prop::sample::Index>(),
+        flip in 1..=255u8,
+    ) {
+        let (m, _) = run(&steps);
+        let mut records = m.audit.records().to_vec();
+        prop_assert_eq!(verify_chain(&records), Ok(m.audit.head()));
+        let r = &mut records[pick.index(m.audit.len())];
+        fn flip_str(s: &mut String, at: usize, flip: u8) {
+            let mut bytes = std::mem::take(s).into_bytes();
+            if bytes.is_empty() {
+                bytes.push(flip);
+            } else {
+                let i = at % bytes.len();
+                bytes[i] ^= flip;
+            }
+            *s = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        let at = byte.index(64);
+        match field {
+            0 => r.ts_ms ^= u64::from(flip) << (8 * (at % 8)),
+            1 => r.log_index ^= u64::from(flip) << (8 * (at % 8)),
+            2 => flip_str(&mut r.actor, at, flip),
+            3 => flip_str(&mut r.action, at, flip),
+            4 => flip_str(&mut r.outcome, at, flip),
+            5 => match r.ids.first_mut() {
+                Some(id) => flip_str(id, at, flip),
+                None => r.ids.push("x".into()),
+            },
+            6 => r.prev_hash[at % 32] ^= flip,
+            _ => r.hash[at % 32] ^= flip,
+        }
+        prop_assert!(verify_chain(&records).is_err(), "a changed record still verifies");
+    }
+
+    #[test]
+    fn admission_order_is_the_shuffled_pre_queue_then_join_order(
+        before in 0..30usize,
+        after in 0..30usize,
+        opening_index in 100..10_000u64,
+    ) {
+        let people: Vec<String> = (0..before + after).map(|i| format!("c{i}")).collect();
+        let run_once = || {
+            let mut m = super::testing::queued_machine(10_000, 0, 1_000);
+            let mut index = 2;
+            for (i, c) in people.iter().enumerate() {
+                let cpf = valid_cpf(i as u64 + 1);
+                apply(&mut m, index, 1_000, super::testing::register_cmd(c, &cpf)).expect("registered");
+                index += 1;
+            }
+            for c in &people[..before] {
+                apply(&mut m, index, 5_000, super::testing::join_cmd(c)).expect("pre-queue join");
+                index += 1;
+            }
+            // The sale opens at the entry with log index `opening_index`.
+            apply(&mut m, opening_index, 10_000, Command::Tick).expect("tick");
+            index = opening_index + 1;
+            for c in &people[before..] {
+                apply(&mut m, index, 11_000, super::testing::join_cmd(c)).expect("join");
+                index += 1;
+            }
+            apply(&mut m, index, 12_000, Command::Tick).expect("tick");
+            m
+        };
+        let a = run_once();
+        let b = run_once();
+        prop_assert_eq!(a.state_hash(), b.state_hash());
+        let mut expected: Vec<String> = people[..before].to_vec();
+        super::queue::shuffle(&mut expected, super::queue::opening_seed("rock", opening_index));
+        expected.extend(people[before..].iter().cloned());
+        let admitted: Vec<String> = a
+            .events_since(0, usize::MAX)
+            .into_iter()
+            .filter(|e| e.kind == Some(EventKind::Admitted))
+            .map(|e| e.customer_id)
+            .collect();
+        prop_assert_eq!(admitted, expected);
     }
 
     #[test]
     fn decode_never_panics_on_garbage(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = SaleMachine::decode(&bytes);
     }
+}
+
+/// A valid CPF derived from `n` (check digits computed).
+fn valid_cpf(n: u64) -> String {
+    let mut d: Vec<u32> = format!("{:09}", n % 1_000_000_000)
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .collect();
+    if d.iter().all(|&x| x == d[0]) {
+        d[8] = (d[8] + 1) % 10;
+    }
+    for len in [9usize, 10] {
+        let sum: u32 = d
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (len as u32 + 1 - i as u32))
+            .sum();
+        let rest = (sum * 10) % 11;
+        d.push(if rest == 10 { 0 } else { rest });
+    }
+    d.iter().map(|x| char::from(b'0' + *x as u8)).collect()
 }

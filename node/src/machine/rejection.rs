@@ -53,6 +53,39 @@ pub enum Rejection {
     /// The hold was already turned into tickets.
     #[error("hold {0} was already purchased")]
     AlreadyPurchased(HoldId),
+    /// No registered customer with that id.
+    #[error("unknown customer {0:?}")]
+    UnknownCustomer(String),
+    /// That customer id is taken.
+    #[error("customer {0:?} already exists")]
+    CustomerExists(String),
+    /// Another account already uses this CPF: one account per person.
+    #[error("an account with this CPF already exists")]
+    DuplicateDocument,
+    /// Another account already uses this e-mail.
+    #[error("an account with this e-mail already exists")]
+    DuplicateEmail,
+    /// The event's queue does not take joins.
+    #[error("queue of event {event:?} is closed: {reason}")]
+    QueueClosed { event: String, reason: String },
+    /// The customer is not in the event's queue.
+    #[error("customer {0:?} is not in this queue")]
+    NotInQueue(String),
+    /// Holding requires a live admission from the queue.
+    #[error("customer {0:?} has not been admitted from the queue (or the admission lapsed)")]
+    NotAdmitted(String),
+    /// The sale has not opened yet.
+    #[error("the sale opens at {opens_at_ms} (cluster time now {now_ms})")]
+    SaleNotOpen { opens_at_ms: u64, now_ms: u64 },
+    /// The customer already has a live hold for this event.
+    #[error("customer already has live hold {0} for this event")]
+    LiveHoldExists(HoldId),
+    /// A purchase arrived without a charge record.
+    #[error("purchase of hold {0} carries no payment")]
+    PaymentMissing(HoldId),
+    /// The charge does not match the hold's price.
+    #[error("charge of {charged} cents does not match the price {expected} cents")]
+    PaymentMismatch { charged: u64, expected: u64 },
     /// The idempotency key was used before for a different command.
     #[error(
         "request id {request_id} of client {client_id:?} was already used for a different request"
@@ -84,6 +117,17 @@ impl Rejection {
             Rejection::HoldReleased(_) => "hold_released",
             Rejection::AlreadyPurchased(_) => "already_purchased",
             Rejection::KeyReused { .. } => "idempotency_key_reused",
+            Rejection::UnknownCustomer(_) => "unknown_customer",
+            Rejection::CustomerExists(_) => "customer_exists",
+            Rejection::DuplicateDocument => "duplicate_document",
+            Rejection::DuplicateEmail => "duplicate_email",
+            Rejection::QueueClosed { .. } => "queue_closed",
+            Rejection::NotInQueue(_) => "not_in_queue",
+            Rejection::NotAdmitted(_) => "not_admitted",
+            Rejection::SaleNotOpen { .. } => "sale_not_open",
+            Rejection::LiveHoldExists(_) => "live_hold_exists",
+            Rejection::PaymentMissing(_) => "payment_missing",
+            Rejection::PaymentMismatch { .. } => "payment_mismatch",
         }
     }
 }

@@ -4,6 +4,40 @@ use super::*;
 
 /// Hold TTL used by the tests.
 pub const TTL: u64 = 60_000;
+/// Admission TTL used by the queue tests.
+pub const ADMISSION_TTL: u64 = 120_000;
+/// Customers registered by [`machine_with_event`], with valid distinct CPFs.
+pub const CUSTOMERS: [(&str, &str); 7] = [
+    ("ana", "12345678909"),
+    ("bia", "98765432100"),
+    ("caio", "11144477735"),
+    ("davi", "52998224725"),
+    ("eva", "20030040094"),
+    ("fabio", "31415926590"),
+    ("gil", "27182818205"),
+];
+
+pub fn registration(customer: &str, cpf: &str) -> Registration {
+    Registration {
+        customer_id: customer.into(),
+        email: format!("{customer}@example.com"),
+        cpf: cpf.into(),
+        display_name: customer.to_uppercase(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: None,
+    }
+}
+
+pub fn register_cmd(customer: &str, cpf: &str) -> Command {
+    Command::RegisterCustomer(registration(customer, cpf))
+}
+
+/// Registers `customer` with the `n`-th test CPF.
+pub fn register(m: &mut SaleMachine, customer: &str, n: usize) {
+    let index = m.last_index() + 1;
+    let ts = m.now_ms();
+    apply(m, index, ts, register_cmd(customer, CUSTOMERS[n].1)).expect("registered");
+}
 
 pub fn key(client: &str, request_id: u64) -> IdempotencyKey {
     IdempotencyKey {
@@ -22,7 +56,17 @@ pub fn apply(m: &mut SaleMachine, index: u64, ts: u64, command: Command) -> Repl
 }
 
 pub fn create_event_cmd(event: &str, capacity: u32, limit: u32) -> Command {
+    create_event_with_policy(event, capacity, limit, SalePolicy::default())
+}
+
+pub fn create_event_with_policy(
+    event: &str,
+    capacity: u32,
+    limit: u32,
+    policy: SalePolicy,
+) -> Command {
     Command::CreateEvent {
+        policy,
         event_id: event.into(),
         name: "Rock Festival".into(),
         categories: vec![
@@ -44,11 +88,91 @@ pub fn create_event_cmd(event: &str, capacity: u32, limit: u32) -> Command {
     }
 }
 
-/// A machine at time 1000 with event "rock" (categories pista and cadeira).
+/// A machine at time 1000 with event "rock" (categories pista and cadeira)
+/// and every customer of [`CUSTOMERS`] registered.
 pub fn machine_with_event(capacity: u32, limit: u32) -> SaleMachine {
     let mut m = SaleMachine::default();
     apply(&mut m, 1, 1_000, create_event_cmd("rock", capacity, limit)).unwrap();
+    for (n, (c, _)) in CUSTOMERS.iter().enumerate() {
+        register(&mut m, c, n);
+    }
     m
+}
+
+/// Like [`machine_with_event`] (capacity 5, limit 4) with `policy`.
+pub fn machine_with_policy(policy: SalePolicy) -> SaleMachine {
+    let mut m = SaleMachine::default();
+    apply(
+        &mut m,
+        1,
+        1_000,
+        create_event_with_policy("rock", 5, 4, policy),
+    )
+    .unwrap();
+    for (n, (c, _)) in CUSTOMERS.iter().enumerate() {
+        register(&mut m, c, n);
+    }
+    m
+}
+
+/// An event "rock" with a queue opening at `opens_at`; no customers registered.
+pub fn queued_machine(opens_at: u64, admit_per_minute: u32, max_active: u32) -> SaleMachine {
+    let mut m = SaleMachine::default();
+    let policy = SalePolicy {
+        sale_opens_at_ms: opens_at,
+        queue: Some(QueuePolicy {
+            admit_per_minute,
+            max_active,
+            admission_ttl_ms: ADMISSION_TTL,
+        }),
+        ..SalePolicy::default()
+    };
+    apply(
+        &mut m,
+        1,
+        500,
+        create_event_with_policy("rock", 100, 4, policy),
+    )
+    .unwrap();
+    m
+}
+
+pub fn join_cmd(customer: &str) -> Command {
+    Command::JoinQueue {
+        event_id: "rock".into(),
+        customer_id: customer.into(),
+    }
+}
+
+/// A purchase paid with the right amount for the hold (0 if the hold is unknown).
+pub fn purchase_cmd_for(m: &SaleMachine, hold_id: HoldId, customer: &str) -> Command {
+    let amount = m
+        .hold(hold_id)
+        .and_then(|h| {
+            let price = m
+                .event(&h.event_id)
+                .ok()?
+                .categories
+                .get(&h.category_id)?
+                .spec
+                .price_cents;
+            Some(price * u64::from(h.quantity))
+        })
+        .unwrap_or(0);
+    Command::Purchase {
+        hold_id,
+        customer_id: customer.into(),
+        charge: Some(Charge {
+            charge_id: format!("ch_{hold_id}"),
+            amount_cents: amount,
+        }),
+    }
+}
+
+/// Pays for and buys `hold_id` at `(index, ts)`.
+pub fn buy(m: &mut SaleMachine, index: u64, ts: u64, hold_id: HoldId, customer: &str) -> Reply {
+    let command = purchase_cmd_for(m, hold_id, customer);
+    apply(m, index, ts, command)
 }
 
 pub fn hold_cmd_for(event: &str, category: &str, customer: &str, quantity: u32) -> Command {

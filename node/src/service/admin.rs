@@ -68,9 +68,14 @@ impl Admin for AdminService {
             })
             .map(|n| n.addr)
             .unwrap_or_default();
-        let state_hash = {
+        let (state_hash, audit_head, audit_len) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            hex::encode(state.machine.state_hash())
+            let audit = state.machine.audit();
+            (
+                hex::encode(state.machine.state_hash()),
+                hex::encode(audit.head()),
+                audit.len() as u64,
+            )
         };
         Ok(Response::new(pb::NodeStatus {
             id: metrics.id,
@@ -85,6 +90,8 @@ impl Admin for AdminService {
             purged_index: metrics.purged.map(|l| l.index).unwrap_or(0),
             members: self.members(),
             state_hash,
+            audit_head,
+            audit_len,
         }))
     }
 
@@ -128,6 +135,40 @@ impl Admin for AdminService {
         Ok(Response::new(pb::MembershipReply {
             members: self.members(),
             log_index: response.log_id.index,
+        }))
+    }
+
+    async fn export_audit(
+        &self,
+        request: Request<pb::AuditRequest>,
+    ) -> Result<Response<pb::AuditPage>, Status> {
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => 1_000,
+            n => n.min(10_000) as usize,
+        };
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let audit = state.machine.audit();
+        let records = audit
+            .page(r.from_seq, limit)
+            .iter()
+            .map(|a| pb::AuditRecord {
+                seq: a.seq,
+                log_index: a.log_index,
+                ts_ms: a.ts_ms,
+                actor: a.actor.clone(),
+                action: a.action.clone(),
+                outcome: a.outcome.clone(),
+                ids: a.ids.clone(),
+                prev_hash: hex::encode(a.prev_hash),
+                hash: hex::encode(a.hash),
+            })
+            .collect();
+        Ok(Response::new(pb::AuditPage {
+            records,
+            audit_len: audit.len() as u64,
+            audit_head: hex::encode(audit.head()),
+            applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
         }))
     }
 

@@ -3,7 +3,9 @@
 use ingressoja_proto::ticketing as pb;
 
 use crate::error::ServiceError;
-use crate::machine::{CategorySpec, Hold, IdempotencyKey, Ticket};
+use crate::machine::{
+    CategorySpec, DomainEvent, Hold, IdempotencyKey, QueuePolicy, QueuePosition, SalePolicy, Ticket,
+};
 
 /// The idempotency key of a mutating request; required.
 pub fn key(key: Option<pb::IdempotencyKey>) -> Result<IdempotencyKey, ServiceError> {
@@ -56,5 +58,60 @@ pub fn ticket(t: &Ticket) -> pb::Ticket {
         hold_id: t.hold_id,
         price_cents: t.price_cents,
         sold_at_ms: t.sold_at_ms,
+    }
+}
+
+/// A sale policy as the machine takes it (absent: no limits, no queue).
+pub fn sale_policy(p: Option<pb::SalePolicy>) -> SalePolicy {
+    let Some(p) = p else {
+        return SalePolicy::default();
+    };
+    SalePolicy {
+        per_customer_event_limit: p.per_customer_event_limit,
+        max_per_hold: p.max_per_hold,
+        one_live_hold: p.one_live_hold,
+        sale_opens_at_ms: p.sale_opens_at_ms,
+        queue: p.queue_enabled.then_some(QueuePolicy {
+            admit_per_minute: p.admit_per_minute,
+            max_active: p.max_active_shoppers,
+            admission_ttl_ms: p.admission_ttl_ms,
+        }),
+        release_hold_on_payment_failure: p.release_hold_on_payment_failure,
+    }
+}
+
+/// A queue position as clients see it.
+pub fn queue_status(p: &QueuePosition, log_index: u64) -> pb::QueueStatus {
+    let admission = p.admission.as_ref();
+    pb::QueueStatus {
+        event_id: p.event_id.clone(),
+        customer_id: p.customer_id.clone(),
+        seq: p.seq,
+        in_pre_queue: p.in_pre_queue,
+        people_ahead: p.people_ahead,
+        admitted_up_to: p.admitted_up_to,
+        admitted: admission.is_some(),
+        admission_expires_at_ms: admission.map(|a| a.expires_at_ms).unwrap_or(0),
+        estimated_wait_ms: p.estimated_wait_ms,
+        queue_length: p.queue_length,
+        log_index,
+        admission_over: admission.is_some_and(|a| a.over),
+    }
+}
+
+/// A domain event as clients see it.
+pub fn domain_event(e: &DomainEvent) -> pb::DomainEvent {
+    pb::DomainEvent {
+        seq: e.seq,
+        log_index: e.log_index,
+        ts_ms: e.ts_ms,
+        kind: e.kind.map(|k| k.as_str()).unwrap_or("unknown").to_string(),
+        event_id: e.event_id.clone(),
+        customer_id: e.customer_id.clone(),
+        hold_id: e.hold_id.unwrap_or(0),
+        category_id: e.category_id.clone(),
+        quantity: e.quantity,
+        ticket_ids: e.ticket_ids.clone(),
+        reason: e.reason.clone(),
     }
 }

@@ -4,35 +4,54 @@
 //! leader's address); reads wait for a linearizable read index first, so an
 //! answer never shows a state older than an acknowledged write.
 
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::Stream;
 use ingressoja_proto::ticketing as pb;
 use ingressoja_proto::ticketing::ticketing_server::Ticketing;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::error::ServiceError;
-use crate::machine::{self, Command, Outcome};
+use crate::machine::{
+    self, Charge, Command, IdempotencyKey, Outcome, PaymentFailure, Registration,
+};
+use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
 use crate::proposer::Proposer;
 use crate::raft_types::Raft;
 use crate::storage::SharedMachine;
 
-/// Serves buyers: holds, releases, purchases and linearizable reads.
+/// Serves buyers: registration, queue, holds, payment and purchases, linearizable reads
+/// and the domain event stream.
 pub struct TicketingService {
     raft: Raft,
     proposer: Proposer,
     state: SharedMachine,
     hold_ttl: Duration,
+    payments: Arc<dyn PaymentProvider>,
 }
+
+/// Most events sent per read of the feed.
+const EVENT_PAGE: usize = 1_000;
 
 impl TicketingService {
     /// A service over this node's Raft and applied state; holds last `hold_ttl`.
-    pub fn new(raft: Raft, state: SharedMachine, hold_ttl: Duration) -> Self {
+    pub fn new(
+        raft: Raft,
+        proposer: Proposer,
+        state: SharedMachine,
+        hold_ttl: Duration,
+        payments: Arc<dyn PaymentProvider>,
+    ) -> Self {
         TicketingService {
-            proposer: Proposer::new(raft.clone()),
+            proposer,
             raft,
             state,
             hold_ttl,
+            payments,
         }
     }
 
@@ -41,12 +60,70 @@ impl TicketingService {
         key: Option<pb::IdempotencyKey>,
         command: Command,
     ) -> Result<(Outcome, u64), ServiceError> {
+        self.write_keyed(convert::key(key)?, command).await
+    }
+
+    async fn write_keyed(
+        &self,
+        key: IdempotencyKey,
+        command: Command,
+    ) -> Result<(Outcome, u64), ServiceError> {
         let request = machine::Request {
-            key: Some(convert::key(key)?),
+            key: Some(key),
             command,
         };
         let committed = self.proposer.propose(request).await?;
         Ok((committed.outcome, committed.log_index))
+    }
+
+    /// Charges for a live hold, or records why paying failed (and fails with it).
+    async fn pay(
+        &self,
+        key: &IdempotencyKey,
+        hold_id: u64,
+        customer_id: &str,
+        amount_cents: u64,
+        token: String,
+    ) -> Result<Charge, ServiceError> {
+        let request = ChargeRequest {
+            key: format!("{}:{}", key.client_id, key.request_id),
+            customer_id: customer_id.to_string(),
+            amount_cents,
+            token,
+        };
+        let result =
+            match tokio::time::timeout(PAYMENT_TIMEOUT, self.payments.charge(&request)).await {
+                Ok(r) => r,
+                Err(_) => Err(PaymentError::Timeout),
+            };
+        let error = match result {
+            Ok(charge_id) => {
+                return Ok(Charge {
+                    charge_id,
+                    amount_cents,
+                })
+            }
+            Err(e) => e,
+        };
+        if error == PaymentError::Timeout {
+            // The outcome is unknown: void it so nothing stays charged.
+            if let Err(e) = self.payments.refund(&request.key).await {
+                tracing::error!(key = %request.key, error = %e, "could not void a timed-out charge");
+            }
+        }
+        let failure = match error {
+            PaymentError::Declined(_) => PaymentFailure::Declined,
+            PaymentError::Failed(_) | PaymentError::Timeout => PaymentFailure::Failed,
+        };
+        let command = Command::PaymentFailed {
+            hold_id,
+            customer_id: customer_id.to_string(),
+            failure,
+        };
+        let (outcome, log_index) = self.write_keyed(key.clone(), command).await?;
+        Err(purchase_reply(outcome, log_index)
+            .err()
+            .unwrap_or_else(|| ServiceError::Internal("payment failure recorded as a sale".into())))
     }
 
     /// Waits until this node may serve a linearizable read; returns the read index.
@@ -65,6 +142,45 @@ fn unexpected(outcome: Outcome) -> ServiceError {
     ServiceError::Internal(format!("unexpected outcome {outcome:?}"))
 }
 
+/// The purchase reply for a committed outcome (a failed payment becomes a typed error).
+fn purchase_reply(outcome: Outcome, log_index: u64) -> Result<pb::PurchaseReply, ServiceError> {
+    match outcome {
+        Outcome::Purchased(tickets) => Ok(pb::PurchaseReply {
+            charge_id: tickets
+                .first()
+                .map(|t| t.charge_id.clone())
+                .unwrap_or_default(),
+            tickets: tickets.iter().map(convert::ticket).collect(),
+            log_index,
+        }),
+        Outcome::PaymentRejected {
+            hold,
+            released,
+            failure,
+        } => {
+            let what = match failure {
+                PaymentFailure::Declined => "payment declined",
+                PaymentFailure::Failed => "payment failed (nothing was charged)",
+            };
+            let message = if released {
+                format!("{what}; hold {} was released", hold.hold_id)
+            } else {
+                format!(
+                    "{what}; hold {} is kept until {} ms — try another payment",
+                    hold.hold_id, hold.expires_at_ms
+                )
+            };
+            Err(ServiceError::Payment {
+                code: failure.code(),
+                message,
+            })
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::DomainEvent, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl Ticketing for TicketingService {
     async fn create_event(
@@ -80,6 +196,7 @@ impl Ticketing for TicketingService {
                 .into_iter()
                 .map(convert::category_spec)
                 .collect(),
+            policy: convert::sale_policy(r.policy),
         };
         match self.write(r.key, command).await? {
             (Outcome::EventCreated { event_id }, log_index) => {
@@ -136,16 +253,58 @@ impl Ticketing for TicketingService {
         request: Request<pb::PurchaseRequest>,
     ) -> Result<Response<pb::PurchaseReply>, Status> {
         let r = request.into_inner();
+        let key = convert::key(r.key)?;
+        machine::validate_id("customer_id", &r.customer_id).map_err(ServiceError::from)?;
+        // A retry gets its first answer without touching the payment provider again.
+        self.read_barrier().await?;
+        if let Some(answer) = self.read(|m| m.remembered(&key)) {
+            let outcome = answer.reply.map_err(ServiceError::from)?;
+            return Ok(Response::new(purchase_reply(outcome, answer.log_index)?));
+        }
+        // Charge only for a live hold of this customer; otherwise the machine
+        // commits the precise refusal (expired, released, not yours...).
+        let amount = self.read(|m| {
+            let hold = m.hold(r.hold_id)?;
+            if hold.customer_id != r.customer_id || hold.status != machine::HoldStatus::Live {
+                return None;
+            }
+            let category = m
+                .event(&hold.event_id)
+                .ok()?
+                .categories
+                .get(&hold.category_id)?;
+            Some(
+                category
+                    .spec
+                    .price_cents
+                    .saturating_mul(u64::from(hold.quantity)),
+            )
+        });
+        let charge = match amount {
+            Some(amount) => Some(
+                self.pay(&key, r.hold_id, &r.customer_id, amount, r.payment_token)
+                    .await?,
+            ),
+            None => None,
+        };
         let command = Command::Purchase {
             hold_id: r.hold_id,
             customer_id: r.customer_id,
+            charge: charge.clone(),
         };
-        match self.write(r.key, command).await? {
-            (Outcome::Purchased(tickets), log_index) => Ok(Response::new(pb::PurchaseReply {
-                tickets: tickets.iter().map(convert::ticket).collect(),
-                log_index,
-            })),
-            (other, _) => Err(unexpected(other).into()),
+        match self.write_keyed(key.clone(), command).await {
+            Ok((outcome, log_index)) => Ok(Response::new(purchase_reply(outcome, log_index)?)),
+            Err(ServiceError::Rejected(rejection)) => {
+                if charge.is_some() {
+                    // Charged, then refused (the hold lapsed meanwhile): give the money back.
+                    let refund_key = format!("{}:{}", key.client_id, key.request_id);
+                    if let Err(e) = self.payments.refund(&refund_key).await {
+                        tracing::error!(key = %refund_key, error = %e, "refund after refused purchase failed");
+                    }
+                }
+                Err(ServiceError::Rejected(rejection).into())
+            }
+            Err(other) => Err(other.into()),
         }
     }
 
@@ -214,5 +373,114 @@ impl Ticketing for TicketingService {
             tickets,
             read_index,
         }))
+    }
+
+    async fn register(
+        &self,
+        request: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterReply>, Status> {
+        let r = request.into_inner();
+        let command = Command::RegisterCustomer(Registration {
+            customer_id: r.customer_id,
+            email: r.email,
+            cpf: r.cpf,
+            display_name: r.display_name,
+            password_hash: r.password_hash,
+            totp_secret: (!r.totp_secret.is_empty()).then_some(r.totp_secret),
+        });
+        match self.write(r.key, command).await? {
+            (Outcome::Registered { customer_id }, log_index) => {
+                Ok(Response::new(pb::RegisterReply {
+                    customer_id,
+                    log_index,
+                }))
+            }
+            (other, _) => Err(unexpected(other).into()),
+        }
+    }
+
+    async fn join_queue(
+        &self,
+        request: Request<pb::JoinQueueRequest>,
+    ) -> Result<Response<pb::QueueStatus>, Status> {
+        let r = request.into_inner();
+        let command = Command::JoinQueue {
+            event_id: r.event_id,
+            customer_id: r.customer_id,
+        };
+        match self.write(r.key, command).await? {
+            (Outcome::Queued(position), log_index) => {
+                Ok(Response::new(convert::queue_status(&position, log_index)))
+            }
+            (other, _) => Err(unexpected(other).into()),
+        }
+    }
+
+    async fn get_queue_status(
+        &self,
+        request: Request<pb::QueueStatusRequest>,
+    ) -> Result<Response<pb::QueueStatus>, Status> {
+        let r = request.into_inner();
+        machine::validate_id("event_id", &r.event_id).map_err(ServiceError::from)?;
+        machine::validate_id("customer_id", &r.customer_id).map_err(ServiceError::from)?;
+        let read_index = self.read_barrier().await?;
+        let position = self
+            .read(|m| m.queue_position(&r.event_id, &r.customer_id))
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(convert::queue_status(&position, read_index)))
+    }
+
+    type WatchEventsStream = EventStream;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let r = request.into_inner();
+        let customer = (!r.customer_id.is_empty()).then_some(r.customer_id);
+        let state = self.state.clone();
+        let mut applied = self.raft.metrics();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut next = r.from_seq;
+            loop {
+                let (events, oldest) = {
+                    let s = state.read().unwrap_or_else(|p| p.into_inner());
+                    (
+                        s.machine.events_since(next, EVENT_PAGE),
+                        s.machine.oldest_event_seq(),
+                    )
+                };
+                if next < oldest {
+                    if r.from_seq == 0 {
+                        next = oldest;
+                        continue;
+                    }
+                    let gone = Status::out_of_range(format!(
+                        "events before seq {oldest} are no longer kept (asked from {next})"
+                    ));
+                    let _ = tx.send(Err(gone)).await;
+                    return;
+                }
+                let full = events.len() == EVENT_PAGE;
+                for e in events {
+                    next = e.seq + 1;
+                    if customer.as_ref().is_some_and(|c| c != &e.customer_id) {
+                        continue;
+                    }
+                    if tx.send(Ok(convert::domain_event(&e))).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

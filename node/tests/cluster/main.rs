@@ -4,6 +4,7 @@
 //! Every fault test asserts on data (tickets, counters, state hashes), not only
 //! on the absence of errors.
 
+mod sale_rules;
 mod util;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,11 +12,11 @@ use std::time::Duration;
 
 use ingressoja_client::proto::ticketing::CategorySpec;
 use ingressoja_client::{Client, ClientError};
-use util::{ClusterOptions, TestCluster};
+use util::{register, ClusterOptions, TestCluster};
 
-const ELECTION: Duration = Duration::from_secs(15);
+pub(crate) const ELECTION: Duration = Duration::from_secs(15);
 
-fn category(id: &str, capacity: u32, limit: u32) -> CategorySpec {
+pub(crate) fn category(id: &str, capacity: u32, limit: u32) -> CategorySpec {
     CategorySpec {
         category_id: id.into(),
         name: id.to_uppercase(),
@@ -25,7 +26,7 @@ fn category(id: &str, capacity: u32, limit: u32) -> CategorySpec {
     }
 }
 
-async fn create_event(client: &Client, capacity: u32, limit: u32) {
+pub(crate) async fn create_event(client: &Client, capacity: u32, limit: u32) {
     client
         .create_event(
             "rock",
@@ -42,14 +43,21 @@ async fn create_event(client: &Client, capacity: u32, limit: u32) {
 /// Acknowledged purchases: ticket id → customer.
 type Sold = BTreeMap<String, String>;
 
-/// `workers` concurrent customers each run `rounds` of hold (1-2 tickets) then purchase.
+/// `workers` concurrent customers (registered first; `batch` keeps names unique) each run `rounds` of hold (1-2 tickets) then purchase.
 /// Returns every ticket whose purchase was acknowledged, and how many operations committed.
-async fn buy_concurrently(client: &Client, workers: usize, rounds: usize) -> (Sold, usize) {
+async fn buy_concurrently(
+    client: &Client,
+    batch: u64,
+    workers: usize,
+    rounds: usize,
+) -> (Sold, usize) {
     let mut tasks = Vec::new();
     for w in 0..workers {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            let customer = format!("fan{w}");
+            // Distinct customers (and CPFs) per batch and worker.
+            let customer = format!("b{batch}-fan{w}");
+            register(&client, &customer, 1_000 + batch * 1_000 + w as u64).await;
             let mut sold = Sold::new();
             let mut ops = 0;
             for r in 0..rounds {
@@ -129,7 +137,7 @@ async fn commits_survive_leader_loss_and_restart() {
     create_event(&client, 10_000, 1_000).await;
 
     // 1 000 committed holds and purchases from 20 concurrent clients.
-    let (mut sold, ops) = buy_concurrently(&client, 20, 25).await;
+    let (mut sold, ops) = buy_concurrently(&client, 1, 20, 25).await;
     assert_eq!(ops, 1_000);
     assert_all_present(&client, &sold).await;
     cluster.assert_same_state().await;
@@ -141,7 +149,7 @@ async fn commits_survive_leader_loss_and_restart() {
     assert_all_present(&client, &sold).await;
 
     // The cluster keeps selling with one node down.
-    let (more, _) = buy_concurrently(&client, 4, 5).await;
+    let (more, _) = buy_concurrently(&client, 2, 4, 5).await;
     for (ticket, customer) in more {
         assert!(sold.insert(ticket, customer).is_none());
     }
@@ -167,13 +175,13 @@ async fn wiped_node_rejoins_through_snapshot_install() {
     let leader = cluster.wait_for_leader(ELECTION).await;
     let client = cluster.client(None);
     create_event(&client, 5_000, 500).await;
-    let (sold, _) = buy_concurrently(&client, 8, 20).await;
+    let (sold, _) = buy_concurrently(&client, 1, 8, 20).await;
     cluster.assert_same_state().await;
 
     let victim = (1..=3).find(|&id| id != leader).expect("a follower");
     cluster.kill(victim).await;
     // More writes while it is down, then a snapshot and a purge on the leader.
-    let (more, _) = buy_concurrently(&client, 4, 10).await;
+    let (more, _) = buy_concurrently(&client, 2, 4, 10).await;
     let leader_now = cluster.wait_for_leader(ELECTION).await;
     let leader_addr = cluster.configs[&leader_now].advertise_addr().to_string();
     let snap = client
@@ -224,6 +232,7 @@ async fn retried_purchase_after_leader_change_sells_nothing_twice() {
     let leader = cluster.wait_for_leader(ELECTION).await;
     let client = cluster.client(Some("retrying-buyer"));
     create_event(&client, 10, 4).await;
+    register(&client, "ana", 1).await;
 
     let hold = client
         .place_hold("rock", "pista", "ana", 3)
@@ -278,6 +287,8 @@ async fn typed_errors_and_not_leader_answers() {
     let leader = cluster.wait_for_leader(ELECTION).await;
     let client = cluster.client(None);
     create_event(&client, 2, 2).await;
+    register(&client, "ana", 1).await;
+    register(&client, "bia", 2).await;
 
     let code = |e: ClientError| e.rejection_code().map(str::to_string);
     let e = client

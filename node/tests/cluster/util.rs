@@ -221,19 +221,45 @@ impl TestCluster {
             .collect()
     }
 
-    /// Asserts that every running node holds byte-identical sale state.
+    /// Asserts that every running node holds byte-identical sale state at the same applied index.
+    ///
+    /// The leader's expiry ticker may commit while we look, so the hashes are
+    /// compared only once every node reports the same applied index (read
+    /// together with the hash, under the state lock).
     pub async fn assert_same_state(&self) {
         self.wait_converged(Duration::from_secs(20)).await;
-        let hashes = self.state_hashes();
-        let first = hashes.values().next().copied();
-        assert!(
-            hashes.values().all(|h| Some(*h) == first),
-            "replicas diverged: {:?}",
-            hashes
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen: BTreeMap<u64, (u64, [u8; 32])> = self
+                .nodes
                 .iter()
-                .map(|(id, h)| (id, hex::encode(&h[..6])))
-                .collect::<Vec<_>>()
-        );
+                .map(|(id, n)| {
+                    let s = n.state.read().unwrap();
+                    let applied = s.last_applied.map(|l| l.index).unwrap_or(0);
+                    (*id, (applied, s.machine.state_hash()))
+                })
+                .collect();
+            let first = seen.values().next().copied();
+            if seen
+                .values()
+                .all(|(applied, _)| Some(*applied) == first.map(|f| f.0))
+            {
+                assert!(
+                    seen.values().all(|v| Some(*v) == first),
+                    "replicas diverged at applied index {:?}: {:?}",
+                    first.map(|f| f.0),
+                    seen.iter()
+                        .map(|(id, (_, h))| (id, hex::encode(&h[..6])))
+                        .collect::<Vec<_>>()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes never reached the same applied index: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Stops every node.
@@ -243,4 +269,40 @@ impl TestCluster {
             self.kill(id).await;
         }
     }
+}
+
+/// A valid CPF (check digits computed) derived from `n`: distinct for distinct `n < 10^9`.
+pub fn valid_cpf(n: u64) -> String {
+    let mut digits: Vec<u32> = format!("{:09}", n % 1_000_000_000)
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .collect();
+    if digits.iter().all(|&d| d == digits[0]) {
+        digits[8] = (digits[8] + 1) % 10;
+    }
+    for len in [9usize, 10] {
+        let sum: u32 = digits
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d * (len as u32 + 1 - i as u32))
+            .sum();
+        let rest = (sum * 10) % 11;
+        digits.push(if rest == 10 { 0 } else { rest });
+    }
+    digits.iter().map(|d| char::from(b'0' + *d as u8)).collect()
+}
+
+/// Registers `customer` (CPF derived from `n`).
+pub async fn register(client: &Client, customer: &str, n: u64) {
+    client
+        .register(
+            customer,
+            &format!("{customer}@example.com"),
+            &valid_cpf(n),
+            customer,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register {customer}: {e}"));
 }

@@ -1,0 +1,96 @@
+//! Domain events: what happened in the sale, produced at apply time and tagged with the log index.
+//!
+//! Every replica produces the same events in the same order, so a gateway may
+//! follow any node and resume from the last `seq` it saw.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+/// How many recent events each replica keeps for resuming streams.
+pub const EVENTS_KEPT: usize = 200_000;
+
+/// The kinds of things customers and operators are told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    EventCreated,
+    CustomerRegistered,
+    SaleOpened,
+    Admitted,
+    HoldCreated,
+    HoldReleased,
+    HoldExpired,
+    PurchaseConfirmed,
+    PaymentDeclined,
+    Rejected,
+}
+
+impl EventKind {
+    /// Snake-case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::EventCreated => "event_created",
+            EventKind::CustomerRegistered => "customer_registered",
+            EventKind::SaleOpened => "sale_opened",
+            EventKind::Admitted => "admitted",
+            EventKind::HoldCreated => "hold_created",
+            EventKind::HoldReleased => "hold_released",
+            EventKind::HoldExpired => "hold_expired",
+            EventKind::PurchaseConfirmed => "purchase_confirmed",
+            EventKind::PaymentDeclined => "payment_declined",
+            EventKind::Rejected => "rejected",
+        }
+    }
+}
+
+/// One domain event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub seq: u64,
+    pub log_index: u64,
+    pub ts_ms: u64,
+    pub kind: Option<EventKind>,
+    pub event_id: String,
+    pub customer_id: String,
+    pub hold_id: Option<u64>,
+    pub category_id: String,
+    pub quantity: u32,
+    pub ticket_ids: Vec<String>,
+    pub reason: String,
+}
+
+/// The bounded, replicated feed of recent events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFeed {
+    next_seq: u64,
+    recent: VecDeque<DomainEvent>,
+}
+
+impl EventFeed {
+    /// Appends `event`, numbering it; forgets the oldest beyond [`EVENTS_KEPT`].
+    pub fn push(&mut self, mut event: DomainEvent) {
+        event.seq = self.next_seq;
+        self.next_seq += 1;
+        self.recent.push_back(event);
+        while self.recent.len() > EVENTS_KEPT {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Events with `seq >= from`, at most `limit`.
+    pub fn since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
+        let first = self.recent.front().map(|e| e.seq).unwrap_or(self.next_seq);
+        let skip = from.saturating_sub(first) as usize;
+        self.recent.iter().skip(skip).take(limit).cloned().collect()
+    }
+
+    /// The seq the next event will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The oldest seq still kept.
+    pub fn oldest_seq(&self) -> u64 {
+        self.recent.front().map(|e| e.seq).unwrap_or(self.next_seq)
+    }
+}

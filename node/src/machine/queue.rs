@@ -1,0 +1,404 @@
+//! The virtual queue ("fila de espera"): FIFO by commit order, a pre-queue shuffled once at
+//! opening with a seed from the log, and admissions at a configured rate / maximum of shoppers.
+//!
+//! Everything is decided from log time and log indexes, so every replica
+//! admits the same people at the same entries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::domain_event::{DomainEvent, EventKind};
+use super::ids::CustomerId;
+use super::policy::QueuePolicy;
+use super::rejection::Rejection;
+use super::{Outcome, SaleMachine};
+
+/// One person's admission to shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    pub seq: u64,
+    pub admitted_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// Lapsed or spent on a purchase.
+    pub over: bool,
+}
+
+/// The queue of one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueState {
+    pub opened: bool,
+    pub opened_at_ms: u64,
+    /// Joins before the opening, in arrival order (shuffled at opening).
+    pub pre_queue: Vec<CustomerId>,
+    /// The line: `line[i]` has seq `i + 1`.
+    pub line: Vec<CustomerId>,
+    pub seq_of: BTreeMap<CustomerId, u64>,
+    /// Everyone with seq <= this was admitted.
+    pub admitted_up_to: u64,
+    pub admissions: BTreeMap<CustomerId, Admission>,
+    /// Live admissions by expiry.
+    pub live: BTreeSet<(u64, CustomerId)>,
+}
+
+/// A customer's view of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePosition {
+    pub event_id: String,
+    pub customer_id: String,
+    /// 0 while in the pre-queue.
+    pub seq: u64,
+    pub in_pre_queue: bool,
+    pub people_ahead: u64,
+    pub admitted_up_to: u64,
+    pub admission: Option<Admission>,
+    pub estimated_wait_ms: u64,
+    pub queue_length: u64,
+}
+
+/// A deterministic permutation of `items` from `seed` (Fisher–Yates over SplitMix64).
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The shuffle seed: a hash of the event id and the log index of the opening entry.
+pub fn opening_seed(event_id: &str, log_index: u64) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(event_id.as_bytes())
+        .chain_update(log_index.to_be_bytes())
+        .finalize();
+    u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+}
+
+impl QueueState {
+    fn live_count(&self) -> u64 {
+        self.live.len() as u64
+    }
+
+    /// How many people the rate allows to have been admitted by `now`.
+    fn allowed_by_rate(&self, policy: &QueuePolicy, now: u64) -> u64 {
+        if policy.admit_per_minute == 0 {
+            return u64::MAX;
+        }
+        let burst = u64::from(policy.max_active.max(1));
+        let elapsed = now.saturating_sub(self.opened_at_ms);
+        elapsed.saturating_mul(u64::from(policy.admit_per_minute)) / 60_000 + burst
+    }
+
+    /// When the next admission could happen, for the leader's ticker.
+    pub fn next_due_ms(&self, policy: &QueuePolicy, opens_at: u64) -> Option<u64> {
+        if !self.opened {
+            return Some(opens_at);
+        }
+        let mut due = self.live.first().map(|(at, _)| *at);
+        let waiting = self.admitted_up_to < self.line.len() as u64;
+        let room = policy.max_active == 0 || self.live_count() < u64::from(policy.max_active);
+        if waiting && room {
+            let at = if policy.admit_per_minute == 0 {
+                self.opened_at_ms
+            } else {
+                let burst = u64::from(policy.max_active.max(1));
+                let needed = (self.admitted_up_to + 1).saturating_sub(burst);
+                let rate = u64::from(policy.admit_per_minute);
+                self.opened_at_ms + (needed * 60_000).div_ceil(rate)
+            };
+            due = Some(due.map_or(at, |d| d.min(at)));
+        }
+        due
+    }
+}
+
+impl SaleMachine {
+    /// Opens due sales, lapses admissions and admits the next people, for every queued event.
+    pub(crate) fn advance_queues(&mut self, log_index: u64) {
+        let now = self.now_ms;
+        let mut produced = Vec::new();
+        for event in self.events.values_mut() {
+            let Some(policy) = event.policy.queue.clone() else {
+                continue;
+            };
+            let queue = event.queue.get_or_insert_with(QueueState::default);
+            if !queue.opened {
+                if now < event.policy.sale_opens_at_ms {
+                    continue;
+                }
+                let mut line = std::mem::take(&mut queue.pre_queue);
+                shuffle(&mut line, opening_seed(&event.event_id, log_index));
+                for (i, c) in line.iter().enumerate() {
+                    queue.seq_of.insert(c.clone(), i as u64 + 1);
+                }
+                queue.line = line;
+                queue.opened = true;
+                queue.opened_at_ms = now;
+                produced.push(DomainEvent {
+                    kind: Some(EventKind::SaleOpened),
+                    event_id: event.event_id.clone(),
+                    ..DomainEvent::default()
+                });
+            }
+            while let Some((at, customer)) = queue.live.first().cloned() {
+                if at > now {
+                    break;
+                }
+                queue.live.pop_first();
+                if let Some(a) = queue.admissions.get_mut(&customer) {
+                    a.over = true;
+                }
+            }
+            let allowed = queue.allowed_by_rate(&policy, now);
+            while queue.admitted_up_to < queue.line.len() as u64
+                && queue.admitted_up_to < allowed
+                && (policy.max_active == 0 || queue.live_count() < u64::from(policy.max_active))
+            {
+                queue.admitted_up_to += 1;
+                let customer = queue.line[(queue.admitted_up_to - 1) as usize].clone();
+                let admission = Admission {
+                    seq: queue.admitted_up_to,
+                    admitted_at_ms: now,
+                    expires_at_ms: now.saturating_add(policy.admission_ttl_ms),
+                    over: false,
+                };
+                queue
+                    .live
+                    .insert((admission.expires_at_ms, customer.clone()));
+                queue.admissions.insert(customer.clone(), admission);
+                produced.push(DomainEvent {
+                    kind: Some(EventKind::Admitted),
+                    event_id: event.event_id.clone(),
+                    customer_id: customer,
+                    ..DomainEvent::default()
+                });
+            }
+        }
+        for e in produced {
+            self.emit(log_index, e);
+        }
+    }
+
+    /// Applies [`super::Command::JoinQueue`]: joining twice returns the same place.
+    pub(crate) fn join_queue(
+        &mut self,
+        event_id: &str,
+        customer_id: &str,
+    ) -> Result<Outcome, Rejection> {
+        self.customers.require(customer_id)?;
+        let event = self
+            .events
+            .get_mut(event_id)
+            .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
+        if event.policy.queue.is_none() {
+            return Err(Rejection::QueueClosed {
+                event: event_id.to_string(),
+                reason: "this event has no queue".into(),
+            });
+        }
+        let sold_out = event.categories.values().all(|c| c.sold == c.spec.capacity);
+        let queue = event.queue.get_or_insert_with(QueueState::default);
+        let known = queue.seq_of.contains_key(customer_id)
+            || queue.pre_queue.iter().any(|c| c == customer_id);
+        if !known {
+            if sold_out {
+                return Err(Rejection::QueueClosed {
+                    event: event_id.to_string(),
+                    reason: "sold out".into(),
+                });
+            }
+            if queue.opened {
+                queue.line.push(customer_id.to_string());
+                queue
+                    .seq_of
+                    .insert(customer_id.to_string(), queue.line.len() as u64);
+            } else {
+                queue.pre_queue.push(customer_id.to_string());
+            }
+        }
+        Ok(Outcome::Queued(self.queue_position(event_id, customer_id)?))
+    }
+
+    /// Where `customer_id` stands in `event_id`'s queue.
+    pub fn queue_position(
+        &self,
+        event_id: &str,
+        customer_id: &str,
+    ) -> Result<QueuePosition, Rejection> {
+        let event = self.event(event_id)?;
+        let policy = event
+            .policy
+            .queue
+            .as_ref()
+            .ok_or_else(|| Rejection::QueueClosed {
+                event: event_id.to_string(),
+                reason: "this event has no queue".into(),
+            })?;
+        let empty = QueueState::default();
+        let queue = event.queue.as_ref().unwrap_or(&empty);
+        let in_pre_queue = queue.pre_queue.iter().any(|c| c == customer_id);
+        let seq = match queue.seq_of.get(customer_id) {
+            Some(seq) => *seq,
+            None if in_pre_queue => 0,
+            None => return Err(Rejection::NotInQueue(customer_id.to_string())),
+        };
+        let admission = queue.admissions.get(customer_id).cloned();
+        let people_ahead = if in_pre_queue {
+            queue.pre_queue.len() as u64
+        } else {
+            seq.saturating_sub(queue.admitted_up_to + 1)
+        };
+        let estimated_wait_ms = if admission.is_some() {
+            0
+        } else {
+            let elapsed = self.now_ms.saturating_sub(queue.opened_at_ms);
+            if queue.opened && queue.admitted_up_to > 0 && elapsed > 0 {
+                // Observed rate: admissions so far over time since opening.
+                (people_ahead + 1).saturating_mul(elapsed) / queue.admitted_up_to
+            } else if policy.admit_per_minute > 0 {
+                (people_ahead + 1).saturating_mul(60_000) / u64::from(policy.admit_per_minute)
+            } else {
+                0
+            }
+        };
+        Ok(QueuePosition {
+            event_id: event_id.to_string(),
+            customer_id: customer_id.to_string(),
+            seq,
+            in_pre_queue,
+            people_ahead,
+            admitted_up_to: queue.admitted_up_to,
+            admission,
+            estimated_wait_ms,
+            queue_length: (queue.line.len() + queue.pre_queue.len()) as u64,
+        })
+    }
+
+    /// Fails unless `customer_id` holds a live admission for `event_id` (or the event has no queue).
+    pub(crate) fn require_admission(
+        &self,
+        event_id: &str,
+        customer_id: &str,
+    ) -> Result<(), Rejection> {
+        let Ok(event) = self.event(event_id) else {
+            return Ok(());
+        };
+        if event.policy.queue.is_none() {
+            return Ok(());
+        }
+        let live = event
+            .queue
+            .as_ref()
+            .and_then(|q| q.admissions.get(customer_id))
+            .is_some_and(|a| !a.over && a.expires_at_ms > self.now_ms);
+        if live {
+            Ok(())
+        } else {
+            Err(Rejection::NotAdmitted(customer_id.to_string()))
+        }
+    }
+
+    /// Ends an admission after a purchase, freeing the slot for the next in line.
+    pub(crate) fn spend_admission(&mut self, event_id: &str, customer_id: &str) {
+        if let Some(queue) = self.events.get_mut(event_id).and_then(|e| e.queue.as_mut()) {
+            if let Some(a) = queue.admissions.get_mut(customer_id) {
+                if !a.over {
+                    a.over = true;
+                    queue
+                        .live
+                        .remove(&(a.expires_at_ms, customer_id.to_string()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::machine::Command;
+
+    #[test]
+    fn shuffle_depends_only_on_seed() {
+        let mut a: Vec<u32> = (0..100).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, 42);
+        shuffle(&mut b, 42);
+        assert_eq!(a, b);
+        let mut c: Vec<u32> = (0..100).collect();
+        shuffle(&mut c, 43);
+        assert_ne!(a, c);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn joins_after_opening_are_fifo_and_admitted_at_the_rate() {
+        // Opens at 1000, 60 admissions per minute (1 per second), at most 2 active.
+        let mut m = queued_machine(1_000, 60, 2);
+        for (i, c) in ["ana", "bia", "caio", "davi"].iter().enumerate() {
+            register(&mut m, c, i);
+        }
+        for (i, c) in ["ana", "bia", "caio", "davi"].iter().enumerate() {
+            let Ok(Outcome::Queued(p)) = apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) else {
+                panic!()
+            };
+            assert_eq!(p.seq, i as u64 + 1);
+        }
+        // Joining twice keeps the place.
+        let Ok(Outcome::Queued(p)) = apply(&mut m, 20, 2_000, join_cmd("bia")) else {
+            panic!()
+        };
+        assert_eq!(p.seq, 2);
+        // At 2000: burst of 2 admitted (max_active 2).
+        assert_eq!(m.queue_position("rock", "caio").unwrap().admitted_up_to, 2);
+        assert!(m.require_admission("rock", "ana").is_ok());
+        assert_eq!(
+            m.require_admission("rock", "caio"),
+            Err(Rejection::NotAdmitted("caio".into()))
+        );
+        // ana buys: her slot frees and caio is admitted at the next entry.
+        let hold = match apply(&mut m, 21, 2_000, hold_cmd("ana", 1)) {
+            Ok(Outcome::HoldPlaced(h)) => h,
+            other => panic!("{other:?}"),
+        };
+        buy(&mut m, 22, 2_000, hold.hold_id, "ana").unwrap();
+        apply(&mut m, 23, 3_000, Command::Tick).unwrap();
+        assert_eq!(m.queue_position("rock", "davi").unwrap().admitted_up_to, 3);
+        assert!(m.require_admission("rock", "caio").is_ok());
+    }
+
+    #[test]
+    fn unused_admissions_lapse() {
+        let mut m = queued_machine(1_000, 0, 1);
+        register(&mut m, "ana", 0);
+        register(&mut m, "bia", 1);
+        apply(&mut m, 10, 2_000, join_cmd("ana")).unwrap();
+        apply(&mut m, 11, 2_000, join_cmd("bia")).unwrap();
+        assert!(m.require_admission("rock", "ana").is_ok());
+        assert!(m.require_admission("rock", "bia").is_err());
+        apply(&mut m, 12, 2_000 + ADMISSION_TTL, Command::Tick).unwrap();
+        assert!(m.require_admission("rock", "ana").is_err());
+        assert!(m.require_admission("rock", "bia").is_ok());
+    }
+
+    #[test]
+    fn holding_without_admission_is_refused() {
+        let mut m = queued_machine(1_000, 0, 1);
+        register(&mut m, "ana", 0);
+        assert_eq!(
+            apply(&mut m, 10, 2_000, hold_cmd("ana", 1)),
+            Err(Rejection::NotAdmitted("ana".into()))
+        );
+    }
+}

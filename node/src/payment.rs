@@ -1,0 +1,151 @@
+//! The payment step between hold and purchase.
+//!
+//! The leader charges through a [`PaymentProvider`] before proposing the
+//! purchase, with the request's idempotency key, so a retried purchase never
+//! charges twice. A charge whose purchase is then refused (the hold lapsed in
+//! between) is refunded; a failed or timed-out charge is voided. No path
+//! charges without selling or sells without a charge record.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What the provider is asked to charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// Idempotency key: the same key never charges twice.
+    pub key: String,
+    pub customer_id: String,
+    pub amount_cents: u64,
+    /// The buyer's payment token (a card token in a real provider).
+    pub token: String,
+}
+
+/// Why a charge did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The provider refused (e.g. card declined). Nothing was charged.
+    #[error("payment declined: {0}")]
+    Declined(String),
+    /// The provider failed. Nothing was charged.
+    #[error("payment provider failed: {0}")]
+    Failed(String),
+    /// No answer in time: the outcome is unknown until voided.
+    #[error("payment provider timed out")]
+    Timeout,
+}
+
+/// A payment provider, behind a trait so tests and demos use a fake one.
+#[tonic::async_trait]
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// Charges once per `key`; repeating a key returns the first result.
+    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError>;
+    /// Gives back a charge (after a purchase was refused) or voids an unknown one by key.
+    async fn refund(&self, key: &str) -> Result<(), PaymentError>;
+}
+
+/// How long the leader waits for the provider before voiding the charge.
+pub const PAYMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A fake provider whose answer is chosen by the token:
+/// `approve` (or empty), `decline`, `fail`, `timeout`.
+#[derive(Default)]
+pub struct FakeProvider {
+    ledger: Mutex<BTreeMap<String, FakeCharge>>,
+}
+
+/// One charge in the fake provider's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeCharge {
+    pub charge_id: String,
+    pub amount_cents: u64,
+    pub refunded: bool,
+}
+
+impl FakeProvider {
+    /// A copy of the ledger, for tests: key → charge.
+    pub fn ledger(&self) -> BTreeMap<String, FakeCharge> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentProvider for FakeProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+        match request.token.as_str() {
+            "" | "approve" => {}
+            "decline" => return Err(PaymentError::Declined("card declined (fake token)".into())),
+            "fail" => return Err(PaymentError::Failed("provider error (fake token)".into())),
+            "timeout" => return Err(PaymentError::Timeout),
+            other => {
+                return Err(PaymentError::Declined(format!(
+                    "unknown fake payment token {other:?} (use approve, decline, fail or timeout)"
+                )))
+            }
+        }
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let next = ledger.len() + 1;
+        let charge = ledger
+            .entry(request.key.clone())
+            .or_insert_with(|| FakeCharge {
+                charge_id: format!("fake_ch_{next:08}"),
+                amount_cents: request.amount_cents,
+                refunded: false,
+            });
+        Ok(charge.charge_id.clone())
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = ledger.get_mut(key) {
+            c.refunded = true;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(key: &str, token: &str) -> ChargeRequest {
+        ChargeRequest {
+            key: key.into(),
+            customer_id: "ana".into(),
+            amount_cents: 100,
+            token: token.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn same_key_charges_once() {
+        let p = FakeProvider::default();
+        let a = p.charge(&request("k1", "approve")).await.unwrap();
+        let b = p.charge(&request("k1", "")).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(p.ledger().len(), 1);
+        p.refund("k1").await.unwrap();
+        assert!(p.ledger()["k1"].refunded);
+    }
+
+    #[tokio::test]
+    async fn tokens_choose_the_failure() {
+        let p = FakeProvider::default();
+        assert!(matches!(
+            p.charge(&request("a", "decline")).await,
+            Err(PaymentError::Declined(_))
+        ));
+        assert!(matches!(
+            p.charge(&request("b", "fail")).await,
+            Err(PaymentError::Failed(_))
+        ));
+        assert_eq!(
+            p.charge(&request("c", "timeout")).await,
+            Err(PaymentError::Timeout)
+        );
+        assert!(p.ledger().is_empty(), "no failed path charges");
+    }
+}
