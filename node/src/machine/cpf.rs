@@ -26,20 +26,7 @@ impl Cpf {
         if digits.iter().all(|&d| d == digits[0]) {
             return Err(Rejection::invalid(field, "a CPF cannot repeat one digit"));
         }
-        let check = |len: usize| {
-            let sum: u32 = digits[..len]
-                .iter()
-                .enumerate()
-                .map(|(i, d)| d * (len as u32 + 1 - i as u32))
-                .sum();
-            let rest = (sum * 10) % 11;
-            if rest == 10 {
-                0
-            } else {
-                rest
-            }
-        };
-        if check(9) != digits[9] || check(10) != digits[10] {
+        if check_digit(&digits[..9]) != digits[9] || check_digit(&digits[..10]) != digits[10] {
             return Err(Rejection::invalid(field, "check digits do not match"));
         }
         Ok(Cpf(digits
@@ -48,9 +35,43 @@ impl Cpf {
             .collect()))
     }
 
+    /// The valid CPF whose first nine digits are `base` (mod 10^9), check digits computed.
+    ///
+    /// For demos, load tests and test fixtures that need many distinct valid CPFs.
+    pub fn from_base(base: u64) -> Cpf {
+        let mut digits: Vec<u32> = format!("{:09}", base % 1_000_000_000)
+            .chars()
+            .filter_map(|c| c.to_digit(10))
+            .collect();
+        if digits.iter().all(|&d| d == digits[0]) {
+            // Repeated digits are never valid: nudge the last base digit.
+            digits[8] = (digits[8] + 1) % 10;
+        }
+        for len in [9usize, 10] {
+            digits.push(check_digit(&digits[..len]));
+        }
+        Cpf(digits.iter().map(|d| char::from(b'0' + *d as u8)).collect())
+    }
+
     /// The 11 digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The check digit that follows `digits` (9 or 10 of them), by the CPF rule.
+fn check_digit(digits: &[u32]) -> u32 {
+    let weight = digits.len() as u32 + 1;
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d * (weight - i as u32))
+        .sum();
+    let rest = (sum * 10) % 11;
+    if rest == 10 {
+        0
+    } else {
+        rest
     }
 }
 
@@ -65,6 +86,15 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.as_str(), "52998224725");
         assert!(Cpf::parse("cpf", "111.444.777-35").is_ok());
+    }
+
+    #[test]
+    fn generated_cpfs_are_valid_and_distinct() {
+        let a = Cpf::from_base(1);
+        assert_eq!(Cpf::parse("cpf", a.as_str()).unwrap(), a);
+        assert_ne!(Cpf::from_base(2), a);
+        assert_eq!(Cpf::from_base(529_982_247).as_str(), "52998224725");
+        assert!(Cpf::parse("cpf", Cpf::from_base(111_111_111).as_str()).is_ok());
     }
 
     #[test]

@@ -247,8 +247,8 @@ proptest! {
             let mut m = super::testing::queued_machine(10_000, 0, 1_000);
             let mut index = 2;
             for (i, c) in people.iter().enumerate() {
-                let cpf = valid_cpf(i as u64 + 1);
-                apply(&mut m, index, 1_000, super::testing::register_cmd(c, &cpf)).expect("registered");
+                let cpf = Cpf::from_base(i as u64 + 1);
+                apply(&mut m, index, 1_000, super::testing::register_cmd(c, cpf.as_str())).expect("registered");
                 index += 1;
             }
             for c in &people[..before] {
@@ -286,23 +286,3 @@ proptest! {
     }
 }
 
-/// A valid CPF derived from `n` (check digits computed).
-fn valid_cpf(n: u64) -> String {
-    let mut d: Vec<u32> = format!("{:09}", n % 1_000_000_000)
-        .chars()
-        .filter_map(|c| c.to_digit(10))
-        .collect();
-    if d.iter().all(|&x| x == d[0]) {
-        d[8] = (d[8] + 1) % 10;
-    }
-    for len in [9usize, 10] {
-        let sum: u32 = d
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x * (len as u32 + 1 - i as u32))
-            .sum();
-        let rest = (sum * 10) % 11;
-        d.push(if rest == 10 { 0 } else { rest });
-    }
-    d.iter().map(|x| char::from(b'0' + *x as u8)).collect()
-}

@@ -9,6 +9,7 @@ use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
     ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
 };
+use ingressoja_node::machine::Cpf;
 use ingressoja_node::NodeHandle;
 use openraft::ServerState;
 use tempfile::TempDir;
@@ -271,34 +272,13 @@ impl TestCluster {
     }
 }
 
-/// A valid CPF (check digits computed) derived from `n`: distinct for distinct `n < 10^9`.
-pub fn valid_cpf(n: u64) -> String {
-    let mut digits: Vec<u32> = format!("{:09}", n % 1_000_000_000)
-        .chars()
-        .filter_map(|c| c.to_digit(10))
-        .collect();
-    if digits.iter().all(|&d| d == digits[0]) {
-        digits[8] = (digits[8] + 1) % 10;
-    }
-    for len in [9usize, 10] {
-        let sum: u32 = digits
-            .iter()
-            .enumerate()
-            .map(|(i, d)| d * (len as u32 + 1 - i as u32))
-            .sum();
-        let rest = (sum * 10) % 11;
-        digits.push(if rest == 10 { 0 } else { rest });
-    }
-    digits.iter().map(|d| char::from(b'0' + *d as u8)).collect()
-}
-
 /// Registers `customer` (CPF derived from `n`).
 pub async fn register(client: &Client, customer: &str, n: u64) {
     client
         .register(
             customer,
             &format!("{customer}@example.com"),
-            &valid_cpf(n),
+            Cpf::from_base(n).as_str(),
             customer,
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
             None,
