@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::testing::{apply, hold_cmd_for, key, machine_with_event, purchase_cmd_for, TTL};
+use super::testing::{apply, hold_cmd_for, key, machine_with, purchase_cmd_for, TTL};
 use super::*;
 
 /// One step of a random history.
 #[derive(Debug, Clone)]
 enum Step {
+    /// Pay for and buy the customer's own live hold, if any.
+    BuyOwn(usize),
     Hold {
         category: usize,
         customer: usize,
@@ -31,12 +33,25 @@ const CATEGORIES: [&str; 2] = ["pista", "cadeira"];
 const CUSTOMERS: [&str; 5] = ["ana", "bia", "caio", "davi", "eva"];
 const CAPACITY: u32 = 12;
 const LIMIT: u32 = 4;
+/// Event-wide limit across both categories (the "4 per CPF per day" rule, here 6).
+const EVENT_LIMIT: u32 = 6;
+
+/// The policy every random history runs under.
+fn policy() -> SalePolicy {
+    SalePolicy {
+        per_customer_event_limit: EVENT_LIMIT,
+        max_per_hold: 3,
+        one_live_hold: true,
+        ..SalePolicy::default()
+    }
+}
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => (0..2usize, 0..5usize, 0..6u32).prop_map(|(category, customer, quantity)| Step::Hold { category, customer, quantity }),
         1 => (0..40usize, 0..5usize).prop_map(|(hold, customer)| Step::Release { hold, customer }),
         3 => (0..40usize, 0..5usize).prop_map(|(hold, customer)| Step::Purchase { hold, customer }),
+        4 => (0..5usize).prop_map(Step::BuyOwn),
         1 => (0..(2 * TTL)).prop_map(Step::Advance),
         1 => (0..40usize).prop_map(Step::Retry),
     ]
@@ -51,7 +66,7 @@ fn run(steps: &[Step]) -> (SaleMachine, Vec<Reply>) {
 /// Like [`run`], also returning the first-time requests paired with their replies' order
 /// (retries are not in `sent`, and their replies are not in the returned first replies).
 fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request>) {
-    let mut m = machine_with_event(CAPACITY, LIMIT);
+    let mut m = machine_with(CAPACITY, LIMIT, policy());
     let mut now = 1_000;
     let mut sent: Vec<Request> = Vec::new();
     let mut replies = Vec::new();
@@ -72,6 +87,17 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
                 hold_id: *hold as u64,
                 customer_id: CUSTOMERS[*customer].into(),
             },
+            Step::BuyOwn(customer) => {
+                let who = CUSTOMERS[*customer];
+                let own = m
+                    .holds
+                    .values()
+                    .filter(|h| h.customer_id == who && h.status == HoldStatus::Live)
+                    .map(|h| h.hold_id)
+                    .last()
+                    .unwrap_or(u64::MAX);
+                purchase_cmd_for(&m, own, who)
+            }
             Step::Purchase { hold, customer } => {
                 purchase_cmd_for(&m, *hold as u64, CUSTOMERS[*customer])
             }
@@ -126,6 +152,26 @@ fn check_invariants(m: &SaleMachine) {
             "ticket {} sold twice",
             t.ticket_id
         );
+    }
+    for customer in CUSTOMERS {
+        let live_holds = m
+            .holds
+            .values()
+            .filter(|h| h.status == HoldStatus::Live && h.customer_id == customer)
+            .count();
+        assert!(live_holds <= 1, "{customer} has {live_holds} live holds");
+        let mut total = 0;
+        for cat in event.categories.values() {
+            let c = cat.customer(customer);
+            total += c.held + c.bought;
+        }
+        assert!(
+            total <= EVENT_LIMIT,
+            "{customer} exceeds the event limit: {total}"
+        );
+    }
+    for h in m.holds.values() {
+        assert!(h.quantity <= 3, "hold above max_per_hold: {h:?}");
     }
     for (cid, cat) in &event.categories {
         // Conservation: sold + held + available == capacity (available cannot underflow).
@@ -285,4 +331,3 @@ proptest! {
         let _ = SaleMachine::decode(&bytes);
     }
 }
-

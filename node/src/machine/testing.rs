@@ -101,12 +101,17 @@ pub fn machine_with_event(capacity: u32, limit: u32) -> SaleMachine {
 
 /// Like [`machine_with_event`] (capacity 5, limit 4) with `policy`.
 pub fn machine_with_policy(policy: SalePolicy) -> SaleMachine {
+    machine_with(5, 4, policy)
+}
+
+/// Like [`machine_with_event`] with `policy`.
+pub fn machine_with(capacity: u32, limit: u32, policy: SalePolicy) -> SaleMachine {
     let mut m = SaleMachine::default();
     apply(
         &mut m,
         1,
         1_000,
-        create_event_with_policy("rock", 5, 4, policy),
+        create_event_with_policy("rock", capacity, limit, policy),
     )
     .unwrap();
     for (n, (c, _)) in CUSTOMERS.iter().enumerate() {

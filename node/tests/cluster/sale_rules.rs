@@ -26,7 +26,7 @@ async fn create_queued_event(client: &Client, event: &str, policy: SalePolicy) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn burst_of_joins_is_admitted_in_commit_order() {
     const PEOPLE: u64 = 10_000;
-    const CLIENTS: u64 = 64;
+    const CLIENTS: u64 = 256;
     let cluster = TestCluster::start(ClusterOptions::default()).await;
     cluster.wait_for_leader(ELECTION).await;
     let client = cluster.client(None);
