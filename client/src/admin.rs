@@ -1,4 +1,4 @@
-//! The operator calls: node status, membership changes, snapshots.
+//! The operator calls: node status, membership changes, snapshots, audit export.
 //!
 //! Status and snapshots are about one specific node, so they go to that node
 //! only (no failover: asking another node would answer a different
@@ -6,8 +6,8 @@
 
 use ingressoja_proto::admin::admin_client::AdminClient;
 use ingressoja_proto::admin::{
-    AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeStatus, SnapshotReply,
-    SnapshotRequest, StatusRequest,
+    AddLearnerRequest, AuditPage, AuditRequest, ChangeMembershipRequest, MembershipReply,
+    NodeStatus, SnapshotReply, SnapshotRequest, StatusRequest,
 };
 use tokio::time::timeout;
 use tonic::{Response, Status};
@@ -107,6 +107,22 @@ impl Client {
         let target = self.cluster().target_for(addr)?;
         self.on_node(target, |mut admin| async move {
             admin.trigger_snapshot(SnapshotRequest {}).await
+        })
+        .await
+    }
+
+    /// Up to `limit` audit records of the node at `addr` from seq `from_seq`
+    /// on (`limit` 0 lets the node pick, 1000). Each node answers from its
+    /// own chain, leader or not, so nodes can be compared.
+    pub async fn export_audit(
+        &self,
+        addr: &str,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<AuditPage, ClientError> {
+        let target = self.cluster().target_for(addr)?;
+        self.on_node(target, |mut admin| async move {
+            admin.export_audit(AuditRequest { from_seq, limit }).await
         })
         .await
     }

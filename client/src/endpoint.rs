@@ -83,6 +83,30 @@ pub(crate) fn endpoint(
         .tcp_nodelay(true))
 }
 
+/// How often an idle event stream is pinged to tell a dead node from a quiet one.
+pub(crate) const STREAM_KEEPALIVE: Duration = Duration::from_secs(5);
+
+/// Builds the tonic endpoint for a long-lived server stream to `address`:
+/// connecting is bounded like [`endpoint`], but the call is not (a quiet
+/// stream is fine). HTTP/2 pings, answered within `request_timeout`, tell a
+/// dead or frozen node from a quiet one.
+pub(crate) fn stream_endpoint(
+    address: &Address,
+    request_timeout: Duration,
+) -> Result<Endpoint, ClientError> {
+    let endpoint =
+        Endpoint::from_shared(address.uri.clone()).map_err(|err| ClientError::InvalidEndpoint {
+            endpoint: address.addr.clone(),
+            reason: err.to_string(),
+        })?;
+    Ok(endpoint
+        .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
+        .http2_keep_alive_interval(STREAM_KEEPALIVE)
+        .keep_alive_timeout(request_timeout.max(Duration::from_secs(1)))
+        .keep_alive_while_idle(true)
+        .tcp_nodelay(true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,13 @@
 //! Failures come back as a typed [`ClientError`]: a domain rejection
 //! (`sold_out`, `hold_expired`, ...) is returned at once and never retried.
 //!
+//! Beyond the writes and reads, [`Client::watch_events`] follows the
+//! cluster's domain events from any node with no gap and no repeat across
+//! node failures, and [`Client::audit_verify`] fetches every node's
+//! hash-chained audit log, checks it with [`audit::verify_chain`] and
+//! compares the nodes. [`password::hash_password`] makes the argon2id hash
+//! that [`Client::register`] sends instead of a password.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), ingressoja_client::ClientError> {
 //! use ingressoja_client::{Client, ClientOptions};
@@ -28,20 +35,31 @@
 //! ```
 
 mod admin;
+pub mod audit;
+mod audit_fetch;
+mod audit_report;
 mod backoff;
 mod classify;
 mod client;
 mod cluster;
+mod customer;
 mod endpoint;
 mod error;
 mod failover;
 mod options;
+pub mod password;
+mod purchase;
+mod queue;
 mod ticketing;
+mod watch;
 
 pub use admin::NodeReport;
+pub use audit::{verify_chain, ChainError, ChainFault};
+pub use audit_report::{AuditReport, AuditVerdict, NodeAudit};
 pub use client::Client;
 pub use error::ClientError;
 pub use options::ClientOptions;
+pub use watch::EventWatch;
 
 /// The gRPC contract, re-exported so callers need not depend on `ingressoja-proto` directly.
 pub use ingressoja_proto as proto;

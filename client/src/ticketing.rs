@@ -1,4 +1,6 @@
-//! The buyer-facing calls: events, holds, purchases and the reads about them.
+//! The buyer-facing calls: events, holds and the reads about them.
+//! Purchases are in `purchase.rs`, customers in `customer.rs`, the virtual
+//! queue in `queue.rs`.
 //!
 //! Each mutating call comes in two forms: `x(..)` takes a fresh request id
 //! from [`Client::next_request_id`], `x_with_request_id(.., request_id)`
@@ -10,7 +12,7 @@ use ingressoja_proto::ticketing::ticketing_client::TicketingClient;
 use ingressoja_proto::ticketing::{
     AvailabilityReply, AvailabilityRequest, CategorySpec, CreateEventReply, CreateEventRequest,
     GetHoldReply, GetHoldRequest, HoldReply, HoldRequest, ListTicketsReply, ListTicketsRequest,
-    PurchaseReply, PurchaseRequest, ReleaseReply, ReleaseRequest,
+    ReleaseReply, ReleaseRequest, SalePolicy,
 };
 use tonic::Response;
 
@@ -38,12 +40,55 @@ impl Client {
         categories: Vec<CategorySpec>,
         request_id: u64,
     ) -> Result<CreateEventReply, ClientError> {
+        self.send_create_event(event_id, name, categories, None, request_id)
+            .await
+    }
+
+    /// Creates an event with its ticket categories and sale rules (limits
+    /// per customer and per hold, opening time, virtual queue, what a failed
+    /// payment does to the hold).
+    pub async fn create_event_with_policy(
+        &self,
+        event_id: &str,
+        name: &str,
+        categories: Vec<CategorySpec>,
+        policy: SalePolicy,
+    ) -> Result<CreateEventReply, ClientError> {
+        let request_id = self.next_request_id();
+        self.create_event_with_policy_and_request_id(event_id, name, categories, policy, request_id)
+            .await
+    }
+
+    /// [`create_event_with_policy`](Self::create_event_with_policy) with a
+    /// forced request id.
+    pub async fn create_event_with_policy_and_request_id(
+        &self,
+        event_id: &str,
+        name: &str,
+        categories: Vec<CategorySpec>,
+        policy: SalePolicy,
+        request_id: u64,
+    ) -> Result<CreateEventReply, ClientError> {
+        self.send_create_event(event_id, name, categories, Some(policy), request_id)
+            .await
+    }
+
+    /// Sends one `CreateEvent` (no policy: no limits beyond the categories', no queue).
+    async fn send_create_event(
+        &self,
+        event_id: &str,
+        name: &str,
+        categories: Vec<CategorySpec>,
+        policy: Option<SalePolicy>,
+        request_id: u64,
+    ) -> Result<CreateEventReply, ClientError> {
         self.with_key(request_id, |key, target| {
             let request = CreateEventRequest {
                 key: Some(key),
                 event_id: event_id.to_string(),
                 name: name.to_string(),
                 categories: categories.clone(),
+                policy,
             };
             async move {
                 TicketingClient::new(target.channel)
@@ -123,42 +168,6 @@ impl Client {
             async move {
                 TicketingClient::new(target.channel)
                     .release_hold(request)
-                    .await
-                    .map(Response::into_inner)
-            }
-        })
-        .await
-    }
-
-    /// Turns a live hold into tickets. Retried with the same key, so it buys
-    /// at most once however many attempts it takes.
-    pub async fn purchase(
-        &self,
-        hold_id: u64,
-        customer_id: &str,
-    ) -> Result<PurchaseReply, ClientError> {
-        let request_id = self.next_request_id();
-        self.purchase_with_request_id(hold_id, customer_id, request_id)
-            .await
-    }
-
-    /// [`purchase`](Self::purchase) with a forced request id: calling it
-    /// twice with the same id returns the first purchase's tickets.
-    pub async fn purchase_with_request_id(
-        &self,
-        hold_id: u64,
-        customer_id: &str,
-        request_id: u64,
-    ) -> Result<PurchaseReply, ClientError> {
-        self.with_key(request_id, |key, target| {
-            let request = PurchaseRequest {
-                key: Some(key),
-                hold_id,
-                customer_id: customer_id.to_string(),
-            };
-            async move {
-                TicketingClient::new(target.channel)
-                    .purchase(request)
                     .await
                     .map(Response::into_inner)
             }

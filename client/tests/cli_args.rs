@@ -200,3 +200,151 @@ fn cluster_status_as_json_is_parseable() {
     assert_eq!(value["nodes"][0]["addr"], addr.as_str());
     assert_eq!(value["nodes"][0]["reachable"], false);
 }
+
+#[test]
+fn a_bad_opens_at_names_the_flag_and_the_expected_forms() {
+    for bad in ["tomorrow", "+5m", "2025-13-01T00:00:00Z"] {
+        let output = ingressoja(&[
+            "event",
+            "create",
+            "--event",
+            "rock",
+            "--name",
+            "Rock",
+            "--category",
+            "pista:Pista:10:100:4",
+            "--opens-at",
+            bad,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let err = stderr(&output);
+        assert!(err.contains("--opens-at"), "{err}");
+        assert!(err.contains(bad), "{err}");
+    }
+}
+
+#[test]
+fn queue_tuning_needs_the_queue() {
+    let output = ingressoja(&[
+        "event",
+        "create",
+        "--event",
+        "rock",
+        "--name",
+        "Rock",
+        "--category",
+        "pista:Pista:10:100:4",
+        "--admit-per-minute",
+        "60",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--queue"), "{err}");
+}
+
+#[test]
+fn zero_limits_are_refused() {
+    for flag in ["--event-limit", "--max-per-hold"] {
+        let output = ingressoja(&[
+            "event",
+            "create",
+            "--event",
+            "rock",
+            "--name",
+            "Rock",
+            "--category",
+            "pista:Pista:10:100:4",
+            flag,
+            "0",
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(stderr(&output).contains(flag), "{}", stderr(&output));
+    }
+}
+
+const REGISTER: [&str; 9] = [
+    "register",
+    "--customer",
+    "alice",
+    "--email",
+    "alice@example.com",
+    "--name",
+    "Alice",
+    "--cpf",
+    "529.982.247-25",
+];
+
+#[test]
+fn register_needs_a_cpf() {
+    let mut args = REGISTER[..7].to_vec();
+    args.extend(["--password", "s3cret"]);
+    let output = ingressoja(&args);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--cpf"), "{}", stderr(&output));
+}
+
+#[test]
+fn register_needs_exactly_one_of_password_and_hash() {
+    let output = ingressoja(&REGISTER);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--password"), "{err}");
+
+    let mut both = REGISTER.to_vec();
+    both.extend([
+        "--password",
+        "s3cret",
+        "--password-hash",
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+    ]);
+    let output = ingressoja(&both);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot be used with"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_password_hash_must_be_argon2id() {
+    let mut args = REGISTER.to_vec();
+    args.extend(["--password-hash", "hunter2"]);
+    let output = ingressoja(&args);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--password-hash"), "{err}");
+    assert!(err.contains("not a PHC password hash"), "{err}");
+}
+
+#[test]
+fn queue_status_needs_an_event() {
+    let output = ingressoja(&["queue", "status", "--customer", "alice"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--event"), "{}", stderr(&output));
+}
+
+#[test]
+fn events_watch_count_must_be_positive() {
+    let output = ingressoja(&["events", "watch", "--count", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--count"), "{}", stderr(&output));
+}
+
+#[test]
+fn audit_export_needs_a_node() {
+    let output = ingressoja(&["audit", "export"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--node"), "{}", stderr(&output));
+}
+
+#[test]
+fn audit_verify_with_no_node_reachable_exits_1_and_lists_them() {
+    let addr = closed_addr();
+    let output = ingressoja(&["--nodes", &addr, "--timeout-secs", "1", "audit", "verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains(&addr), "{out}");
+    assert!(out.contains("unreachable: "), "{out}");
+    assert!(out.contains("AUDIT CHECK FAILED"), "{out}");
+}

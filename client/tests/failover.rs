@@ -2,271 +2,13 @@
 //! redirects through status metadata, dead and slow nodes, node restarts.
 //! No Raft here; each fake node is told whether it leads.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+mod fake;
+
 use std::time::{Duration, Instant};
 
-use ingressoja_client::proto::admin::admin_server::{Admin, AdminServer};
-use ingressoja_client::proto::admin::{
-    AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeStatus, SnapshotReply,
-    SnapshotRequest, StatusRequest,
-};
-use ingressoja_client::proto::ticketing::ticketing_server::{Ticketing, TicketingServer};
-use ingressoja_client::proto::ticketing::*;
-use ingressoja_client::proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY};
+use fake::{client, closed_addr, serve, Fake};
+use ingressoja_client::proto::ticketing::SalePolicy;
 use ingressoja_client::{Client, ClientError, ClientOptions};
-use tokio::sync::oneshot;
-use tonic::metadata::MetadataValue;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::Server;
-use tonic::{Request, Response, Status};
-
-/// One fake node's behaviour and what it saw.
-#[derive(Clone, Default)]
-struct Fake {
-    id: u64,
-    /// `None`: this node leads. `Some(addr)`: redirect there ("" = unknown).
-    redirect_to: Option<String>,
-    /// Purchases to stall (longer than the client's request timeout) first.
-    stall_first: Arc<Mutex<u32>>,
-    /// Idempotency keys of the purchases that reached this node.
-    keys: Arc<Mutex<Vec<IdempotencyKey>>>,
-}
-
-impl Fake {
-    fn leader(id: u64) -> Fake {
-        Fake {
-            id,
-            ..Fake::default()
-        }
-    }
-
-    fn follower(id: u64, leader_addr: &str) -> Fake {
-        Fake {
-            id,
-            redirect_to: Some(leader_addr.to_string()),
-            ..Fake::default()
-        }
-    }
-
-    fn keys(&self) -> Vec<IdempotencyKey> {
-        self.keys.lock().unwrap().clone()
-    }
-
-    fn refuse_unless_leader(&self) -> Result<(), Status> {
-        match &self.redirect_to {
-            None => Ok(()),
-            Some(leader) => {
-                let mut status = Status::failed_precondition("not the leader");
-                let meta = status.metadata_mut();
-                meta.insert(ERROR_CODE_KEY, MetadataValue::from_static("not_leader"));
-                meta.insert(
-                    LEADER_ADDR_KEY,
-                    MetadataValue::try_from(leader.as_str()).unwrap(),
-                );
-                Err(status)
-            }
-        }
-    }
-}
-
-fn rejection(code: &'static str, message: &str) -> Status {
-    let mut status = Status::failed_precondition(message);
-    status
-        .metadata_mut()
-        .insert(ERROR_CODE_KEY, MetadataValue::from_static(code));
-    status
-}
-
-#[tonic::async_trait]
-impl Ticketing for Fake {
-    async fn create_event(
-        &self,
-        _: Request<CreateEventRequest>,
-    ) -> Result<Response<CreateEventReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn place_hold(
-        &self,
-        request: Request<HoldRequest>,
-    ) -> Result<Response<HoldReply>, Status> {
-        self.refuse_unless_leader()?;
-        let request = request.into_inner();
-        if request.quantity > 10 {
-            return Err(rejection(
-                "sold_out",
-                "sold out: 11 requested, 10 available",
-            ));
-        }
-        Ok(Response::new(HoldReply {
-            hold: Some(Hold {
-                hold_id: 1,
-                event_id: request.event_id,
-                category_id: request.category_id,
-                customer_id: request.customer_id,
-                quantity: request.quantity,
-                expires_at_ms: 0,
-                status: "live".into(),
-                created_at_ms: 0,
-            }),
-            log_index: 1,
-        }))
-    }
-
-    async fn release_hold(
-        &self,
-        _: Request<ReleaseRequest>,
-    ) -> Result<Response<ReleaseReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn purchase(
-        &self,
-        request: Request<PurchaseRequest>,
-    ) -> Result<Response<PurchaseReply>, Status> {
-        self.refuse_unless_leader()?;
-        let request = request.into_inner();
-        self.keys
-            .lock()
-            .unwrap()
-            .push(request.key.clone().unwrap_or_default());
-        let stall = {
-            let mut stall = self.stall_first.lock().unwrap();
-            let now = *stall > 0;
-            *stall = stall.saturating_sub(1);
-            now
-        };
-        if stall {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        }
-        Ok(Response::new(PurchaseReply {
-            tickets: vec![Ticket {
-                ticket_id: "TKT-00000001".into(),
-                hold_id: request.hold_id,
-                customer_id: request.customer_id,
-                ..Ticket::default()
-            }],
-            log_index: 2,
-        }))
-    }
-
-    async fn availability(
-        &self,
-        request: Request<AvailabilityRequest>,
-    ) -> Result<Response<AvailabilityReply>, Status> {
-        self.refuse_unless_leader()?;
-        Ok(Response::new(AvailabilityReply {
-            event_id: request.into_inner().event_id,
-            ..AvailabilityReply::default()
-        }))
-    }
-
-    async fn get_hold(&self, _: Request<GetHoldRequest>) -> Result<Response<GetHoldReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn list_tickets(
-        &self,
-        _: Request<ListTicketsRequest>,
-    ) -> Result<Response<ListTicketsReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-}
-
-#[tonic::async_trait]
-impl Admin for Fake {
-    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<NodeStatus>, Status> {
-        Ok(Response::new(NodeStatus {
-            id: self.id,
-            role: if self.redirect_to.is_none() {
-                "leader"
-            } else {
-                "follower"
-            }
-            .into(),
-            ..NodeStatus::default()
-        }))
-    }
-
-    async fn add_learner(
-        &self,
-        _: Request<AddLearnerRequest>,
-    ) -> Result<Response<MembershipReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn change_membership(
-        &self,
-        request: Request<ChangeMembershipRequest>,
-    ) -> Result<Response<MembershipReply>, Status> {
-        self.refuse_unless_leader()?;
-        Ok(Response::new(MembershipReply {
-            members: vec![],
-            log_index: request.into_inner().voters.len() as u64,
-        }))
-    }
-
-    async fn trigger_snapshot(
-        &self,
-        _: Request<SnapshotRequest>,
-    ) -> Result<Response<SnapshotReply>, Status> {
-        Ok(Response::new(SnapshotReply { snapshot_index: 7 }))
-    }
-}
-
-/// A running fake node; dropping it does not stop it, `stop` does.
-struct Running {
-    addr: String,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.done).await;
-    }
-}
-
-async fn serve(fake: Fake, at: Option<SocketAddr>) -> Running {
-    let bind = at.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
-    let incoming = TcpIncoming::bind(bind).expect("bind fake node");
-    let addr = incoming.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        Server::builder()
-            .add_service(TicketingServer::new(fake.clone()))
-            .add_service(AdminServer::new(fake))
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("fake node serves");
-    });
-    Running {
-        addr,
-        stop: Some(stop),
-        done,
-    }
-}
-
-/// An address where nothing listens.
-fn closed_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-fn client(endpoints: Vec<String>) -> Client {
-    let options = ClientOptions {
-        request_timeout: Duration::from_millis(300),
-        overall_deadline: Duration::from_secs(5),
-        client_id: Some("test".into()),
-    };
-    Client::connect(endpoints, options).unwrap()
-}
 
 #[tokio::test]
 async fn a_follower_redirects_to_the_leader() {
@@ -422,6 +164,80 @@ async fn admin_calls_reach_the_right_node() {
     assert!(!client.known_nodes().contains(&other.addr));
 }
 
+#[tokio::test]
+async fn a_payment_token_is_sent_and_the_charge_comes_back() {
+    let leader_fake = Fake::leader(1);
+    let leader = serve(leader_fake.clone(), None).await;
+    let client = client(vec![leader.addr.clone()]);
+
+    let reply = client.purchase(1, "alice").await.unwrap();
+    assert_eq!(reply.charge_id, "ch_1");
+    client
+        .purchase_with_payment(2, "alice", "approve")
+        .await
+        .unwrap();
+    let error = client
+        .purchase_with_payment_and_request_id(3, "alice", "decline", 99)
+        .await
+        .unwrap_err();
+    assert_eq!(error.rejection_code(), Some("payment_declined"));
+    assert_eq!(
+        *leader_fake.tokens.lock().unwrap(),
+        vec!["", "approve", "decline"]
+    );
+    assert_eq!(leader_fake.keys()[2].request_id, 99);
+}
+
+#[tokio::test]
+async fn a_policy_is_sent_only_when_given() {
+    let leader = serve(Fake::leader(1), None).await;
+    let client = client(vec![leader.addr.clone()]);
+    // The fake answers with the policy's event limit as the log index.
+    let plain = client.create_event("rock", "Rock", vec![]).await.unwrap();
+    assert_eq!(plain.log_index, 0);
+    let policy = SalePolicy {
+        per_customer_event_limit: 4,
+        ..SalePolicy::default()
+    };
+    let with_policy = client
+        .create_event_with_policy("rock", "Rock", vec![], policy)
+        .await
+        .unwrap();
+    assert_eq!(with_policy.log_index, 4);
+}
+
+#[tokio::test]
+async fn register_and_queue_calls_follow_the_leader() {
+    let leader = serve(Fake::leader(1), None).await;
+    let follower = serve(Fake::follower(2, &leader.addr), None).await;
+    let client = client(vec![follower.addr.clone()]);
+
+    // The fake answers with the TOTP secret's length as the log index.
+    let reply = client
+        .register(
+            "alice",
+            "a@x.com",
+            "529.982.247-25",
+            "Alice",
+            "$argon2id$",
+            Some("JBSWY3DP"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((reply.customer_id.as_str(), reply.log_index), ("alice", 8));
+    let error = client
+        .register("taken", "t@x.com", "52998224725", "T", "$argon2id$", None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.rejection_code(), Some("customer_exists"));
+
+    let joined = client.join_queue("rock", "alice").await.unwrap();
+    assert_eq!((joined.seq, joined.people_ahead), (7, 6));
+    let status = client.queue_status("rock", "alice").await.unwrap();
+    assert!(status.admitted);
+    assert_eq!(client.leader_hint(), Some(leader.addr.clone()));
+}
+
 #[test]
 fn client_futures_can_be_spawned() {
     fn assert_send<T: Send>(_: T) {}
@@ -431,6 +247,15 @@ fn client_futures_can_be_spawned() {
     assert_send(client.availability("e"));
     assert_send(client.cluster_status());
     assert_send(client.node_status("127.0.0.1:1"));
+    assert_send(client.purchase_with_payment(1, "a", "approve"));
+    assert_send(client.register("a", "e", "c", "n", "h", None));
+    assert_send(client.join_queue("e", "a"));
+    assert_send(client.queue_status("e", "a"));
+    assert_send(client.export_audit("127.0.0.1:1", 0, 10));
+    assert_send(client.audit_verify());
+    let mut watch = client.watch_events(0, None);
+    assert_send(watch.next());
+    assert_send(client.watch_events(0, Some("a")).into_stream());
 }
 
 fn client_without_runtime() -> Client {

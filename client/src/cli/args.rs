@@ -3,7 +3,12 @@
 use clap::{Parser, Subcommand};
 use ingressoja_client::proto::ticketing::CategorySpec;
 
+use super::audit::AuditCommand;
 use super::category::parse_category;
+use super::events::EventsCommand;
+use super::policy::PolicyArgs;
+use super::queue::QueueCommand;
+use super::register::RegisterArgs;
 
 /// Help heading of the options every command takes.
 const GLOBAL: &str = "Global options";
@@ -108,9 +113,28 @@ pub enum Command {
         /// Customer id (the hold's owner).
         #[arg(long)]
         customer: String,
+        /// Payment token for the provider (the fake provider understands
+        /// approve, decline, fail and timeout; default: approve).
+        #[arg(long, value_name = "TOKEN")]
+        payment_token: Option<String>,
         #[command(flatten)]
         key: RequestKey,
     },
+
+    /// Register a customer (the password is hashed here, never sent).
+    Register(RegisterArgs),
+
+    /// Join an event's virtual queue, or see one's place in it.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+
+    /// Follow the cluster's domain events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+
+    /// Export or verify the nodes' hash-chained audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 
     /// List a customer's tickets.
     Tickets {
@@ -167,6 +191,8 @@ pub enum EventCommand {
             value_parser = parse_category
         )]
         categories: Vec<CategorySpec>,
+        #[command(flatten)]
+        policy: PolicyArgs,
         #[command(flatten)]
         key: RequestKey,
     },

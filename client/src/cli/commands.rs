@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::args::{ClusterCommand, Command, EventCommand, RequestKey};
 use super::failure::Failure;
-use super::{health, json, text};
+use super::{audit, events, health, json, queue, register, text};
 
 /// Runs `command` against the cluster and prints its answer.
 pub async fn execute(
@@ -19,17 +19,34 @@ pub async fn execute(
     let out = Output { json: as_json };
     match command {
         Command::Cluster(command) => return cluster(client, out, command).await,
+        Command::Register(args) => return register::run(client, out, args).await,
+        Command::Queue(command) => return queue::run(client, out, command).await,
+        Command::Events(command) => return events::run(client, out, command).await,
+        Command::Audit(command) => return audit::run(client, out, command).await,
         Command::Event(EventCommand::Create {
             event,
             name,
             categories,
+            policy,
             key,
         }) => {
             let request_id = key.resolve(client);
-            let reply = client
-                .create_event_with_request_id(&event, &name, categories, request_id)
-                .await
-                .map_err(|e| mutation_failed(e, "event creation", client, request_id))?;
+            let created = match policy.policy() {
+                Some(policy) => {
+                    client
+                        .create_event_with_policy_and_request_id(
+                            &event, &name, categories, policy, request_id,
+                        )
+                        .await
+                }
+                None => {
+                    client
+                        .create_event_with_request_id(&event, &name, categories, request_id)
+                        .await
+                }
+            };
+            let reply =
+                created.map_err(|e| mutation_failed(e, "event creation", client, request_id))?;
             out.emit(
                 || json!({ "event_id": reply.event_id, "log_index": reply.log_index }),
                 || {
@@ -79,11 +96,13 @@ pub async fn execute(
         Command::Purchase {
             hold,
             customer,
+            payment_token,
             key,
         } => {
             let request_id = key.resolve(client);
+            let token = payment_token.as_deref().unwrap_or_default();
             let reply = client
-                .purchase_with_request_id(hold, &customer, request_id)
+                .purchase_with_payment_and_request_id(hold, &customer, token, request_id)
                 .await
                 .map_err(|e| mutation_failed(e, "purchase", client, request_id))?;
             out.emit(|| json::purchase(&reply), || text::purchased(&reply))?;
@@ -151,14 +170,14 @@ async fn cluster(
 
 impl RequestKey {
     /// The request id to send: the one given, or a fresh one.
-    fn resolve(&self, client: &Client) -> u64 {
+    pub(super) fn resolve(&self, client: &Client) -> u64 {
         self.request_id.unwrap_or_else(|| client.next_request_id())
     }
 }
 
 /// A failed mutation: if the cluster was unreachable, the outcome is unknown
 /// and the operator is told how to replay it safely.
-fn mutation_failed(
+pub(super) fn mutation_failed(
     error: ClientError,
     action: &'static str,
     client: &Client,
@@ -178,14 +197,14 @@ fn mutation_failed(
 
 /// Where and how replies are printed.
 #[derive(Debug, Clone, Copy)]
-struct Output {
+pub(super) struct Output {
     json: bool,
 }
 
 impl Output {
     /// Prints the reply: `as_json()` with `--json`, else `as_text()`. A
     /// closed stdout (`| head`) is not an error.
-    fn emit(
+    pub(super) fn emit(
         self,
         as_json: impl FnOnce() -> Value,
         as_text: impl FnOnce() -> String,
@@ -195,13 +214,35 @@ impl Output {
         } else {
             as_text()
         };
-        let mut stdout = io::stdout().lock();
-        match stdout
-            .write_all(rendered.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(Failure::Output(err)),
-            _ => Ok(()),
-        }
+        write_out(&rendered).map(|_| ())
+    }
+
+    /// Prints one item of a stream of answers, flushed at once: a compact
+    /// JSON line with `--json`, else `as_text()` (one line). Returns false
+    /// when stdout was closed, so the caller can stop.
+    pub(super) fn line(
+        self,
+        as_json: impl FnOnce() -> Value,
+        as_text: impl FnOnce() -> String,
+    ) -> Result<bool, Failure> {
+        let rendered = if self.json {
+            format!("{}\n", as_json())
+        } else {
+            as_text()
+        };
+        write_out(&rendered)
+    }
+}
+
+/// Writes to stdout and flushes; `Ok(false)` if the reader went away.
+fn write_out(rendered: &str) -> Result<bool, Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(Failure::Output(err)),
     }
 }

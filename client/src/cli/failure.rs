@@ -2,8 +2,10 @@
 //! stderr and an exit code a script can branch on.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ingressoja_client::password::PasswordError;
 use ingressoja_client::ClientError;
 use thiserror::Error;
 
@@ -32,6 +34,14 @@ pub enum Failure {
     /// Printing the answer failed.
     #[error("writing the output: {0}")]
     Output(#[from] io::Error),
+
+    /// A file named on the command line could not be written.
+    #[error("writing {}: {source}", path.display())]
+    File { path: PathBuf, source: io::Error },
+
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
 }
 
 impl Failure {

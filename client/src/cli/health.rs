@@ -45,6 +45,25 @@ pub fn divergences(reports: &[NodeReport]) -> Vec<u64> {
         .collect()
 }
 
+/// Audit chain lengths at which reachable nodes report different head
+/// hashes: audit logs that diverged, which must never happen.
+pub fn audit_divergences(reports: &[NodeReport]) -> Vec<u64> {
+    let mut heads: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for status in reports.iter().filter_map(|r| r.status.as_ref().ok()) {
+        if !status.audit_head.is_empty() {
+            heads
+                .entry(status.audit_len)
+                .or_default()
+                .push(&status.audit_head);
+        }
+    }
+    heads
+        .into_iter()
+        .filter(|(_, hs)| hs.windows(2).any(|pair| pair[0] != pair[1]))
+        .map(|(len, _)| len)
+        .collect()
+}
+
 /// The node's advertised address, or the one it was reached at.
 fn addr_of(status: &NodeStatus, reached_at: &str) -> String {
     if status.addr.is_empty() {
@@ -121,6 +140,22 @@ mod tests {
             node(3, "follower", 3, 1, 9, "cc"),
         ];
         assert_eq!(divergences(&reports), vec![10]);
+    }
+
+    #[test]
+    fn equal_audit_length_different_head_is_a_divergence() {
+        let mut reports = vec![
+            node(1, "leader", 3, 1, 10, "aa"),
+            node(2, "follower", 3, 1, 10, "aa"),
+            node(3, "follower", 3, 1, 9, "aa"),
+        ];
+        for (report, (len, head)) in reports.iter_mut().zip([(5, "h1"), (5, "h2"), (4, "h3")]) {
+            if let Ok(status) = report.status.as_mut() {
+                status.audit_len = len;
+                status.audit_head = head.into();
+            }
+        }
+        assert_eq!(audit_divergences(&reports), vec![5]);
     }
 
     #[test]

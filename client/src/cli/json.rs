@@ -40,11 +40,12 @@ pub fn ticket(t: &Ticket) -> Value {
     })
 }
 
-/// A purchase's tickets.
+/// A purchase's tickets and charge.
 pub fn purchase(reply: &PurchaseReply) -> Value {
     json!({
         "tickets": reply.tickets.iter().map(ticket).collect::<Vec<_>>(),
         "log_index": reply.log_index,
+        "charge_id": reply.charge_id,
     })
 }
 
@@ -108,6 +109,8 @@ pub fn node_status(s: &NodeStatus) -> Value {
         "purged_index": s.purged_index,
         "members": s.members.iter().map(member).collect::<Vec<_>>(),
         "state_hash": s.state_hash,
+        "audit_head": s.audit_head,
+        "audit_len": s.audit_len,
     })
 }
 
@@ -137,5 +140,6 @@ pub fn cluster_status(reports: &[NodeReport]) -> Value {
         "leader": leader,
         "nodes": nodes,
         "diverged_at": health::divergences(reports),
+        "audit_diverged_at": health::audit_divergences(reports),
     })
 }

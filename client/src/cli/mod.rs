@@ -3,12 +3,18 @@
 //! a script).
 
 mod args;
+mod audit;
 mod category;
 mod commands;
+mod events;
 mod failure;
 mod format;
 mod health;
 mod json;
+mod policy;
+mod queue;
+mod register;
+mod rfc3339;
 mod text;
 
 use std::process::ExitCode;

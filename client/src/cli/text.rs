@@ -15,7 +15,8 @@ const HASH_PREFIX: usize = 12;
 /// `cluster status`: one row per node, then the leader and any divergence.
 pub fn cluster_status(reports: &[NodeReport]) -> String {
     let header = [
-        "NODE", "ADDR", "ROLE", "TERM", "LEADER", "LAST LOG", "APPLIED", "SNAPSHOT", "STATE",
+        "NODE", "ADDR", "ROLE", "TERM", "LEADER", "LAST LOG", "APPLIED", "SNAPSHOT", "AUDIT",
+        "STATE",
     ];
     let rows: Vec<Vec<String>> = reports
         .iter()
@@ -33,6 +34,7 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
                 s.last_log_index.to_string(),
                 s.applied_index.to_string(),
                 s.snapshot_index.to_string(),
+                s.audit_len.to_string(),
                 s.state_hash.chars().take(HASH_PREFIX).collect(),
             ],
             Err(error) => vec![
@@ -42,7 +44,7 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
             ],
         })
         .collect();
-    let mut out = table(&header, &rows, &[0, 3, 4, 5, 6, 7]);
+    let mut out = table(&header, &rows, &[0, 3, 4, 5, 6, 7, 8]);
     match health::leader(reports) {
         Some((id, addr)) => out.push_str(&format!("leader: node {id} at {addr}\n")),
         None => out.push_str("leader: none known (election in progress or quorum lost)\n"),
@@ -52,11 +54,17 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
             "WARNING: replicas at applied index {index} report different state hashes\n"
         ));
     }
+    for len in health::audit_divergences(reports) {
+        out.push_str(&format!(
+            "WARNING: replicas with {len} audit records report different audit heads \
+             (run `ingressoja audit verify`)\n"
+        ));
+    }
     out
 }
 
 /// Why a node is missing from the table, without repeating its address.
-fn unreachable(addr: &str, error: &ClientError) -> String {
+pub fn unreachable(addr: &str, error: &ClientError) -> String {
     match error {
         ClientError::Transport(reason) => {
             let reason = reason
@@ -97,10 +105,15 @@ pub fn released(reply: &ReleaseReply) -> String {
     }
 }
 
-/// `purchase`: every ticket id, one per line.
+/// `purchase`: the charge, then every ticket id, one per line.
 pub fn purchased(reply: &PurchaseReply) -> String {
+    let charge = if reply.charge_id.is_empty() {
+        String::new()
+    } else {
+        format!("charge {}, ", reply.charge_id)
+    };
     let mut out = format!(
-        "purchased {} ticket(s) (log index {}):\n",
+        "purchased {} ticket(s) ({charge}log index {}):\n",
         reply.tickets.len(),
         reply.log_index
     );
@@ -279,9 +292,13 @@ mod tests {
         let reply = PurchaseReply {
             tickets: vec![ticket("TKT-00000001"), ticket("TKT-00000002")],
             log_index: 9,
+            charge_id: "ch_42".into(),
         };
         let out = purchased(&reply);
-        assert!(out.starts_with("purchased 2 ticket(s)"), "{out}");
+        assert!(
+            out.starts_with("purchased 2 ticket(s) (charge ch_42, log index 9):\n"),
+            "{out}"
+        );
         assert!(out.contains("\nTKT-00000001  rock"), "{out}");
         assert!(out.contains("\nTKT-00000002  rock"), "{out}");
         assert!(out.contains("250.00"), "{out}");

@@ -1,0 +1,440 @@
+//! In-process fake nodes speaking real gRPC, shared by the integration
+//! tests. No Raft here: each fake is told whether it leads, which domain
+//! events it can stream and which audit chain it holds.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{stream, Stream, StreamExt};
+use ingressoja_client::proto::admin::admin_server::{Admin, AdminServer};
+use ingressoja_client::proto::admin::{
+    AddLearnerRequest, AuditPage, AuditRecord, AuditRequest, ChangeMembershipRequest,
+    MembershipReply, NodeStatus, SnapshotReply, SnapshotRequest, StatusRequest,
+};
+use ingressoja_client::proto::ticketing::ticketing_server::{Ticketing, TicketingServer};
+use ingressoja_client::proto::ticketing::*;
+use ingressoja_client::proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY};
+use ingressoja_client::{Client, ClientOptions};
+use tokio::sync::oneshot;
+use tonic::metadata::MetadataValue;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+use tonic::{Request, Response, Status};
+
+/// How a fake node's event stream ends after its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Stays open, sending nothing more.
+    #[default]
+    Open,
+    /// Ends cleanly after this many events.
+    EndAfter(usize),
+    /// Fails with `unavailable` after this many events.
+    FailAfter(usize),
+}
+
+/// One fake node's behaviour and what it saw.
+#[derive(Clone, Default)]
+pub struct Fake {
+    pub id: u64,
+    /// `None`: this node leads. `Some(addr)`: redirect there ("" = unknown).
+    pub redirect_to: Option<String>,
+    /// Purchases to stall (longer than the client's request timeout) first.
+    pub stall_first: Arc<Mutex<u32>>,
+    /// Idempotency keys of the purchases that reached this node.
+    pub keys: Arc<Mutex<Vec<IdempotencyKey>>>,
+    /// Payment tokens of the purchases that reached this node.
+    pub tokens: Arc<Mutex<Vec<String>>>,
+    /// The domain events this node can stream, by seq.
+    pub events: Arc<Mutex<Vec<DomainEvent>>>,
+    /// How each stream ends.
+    pub stream_end: StreamEnd,
+    /// Streams start this many events before the asked seq (replays).
+    pub overlap: u64,
+    /// The watch requests that reached this node.
+    pub watches: Arc<Mutex<Vec<WatchEventsRequest>>>,
+    /// This node's audit chain.
+    pub audit: Arc<Mutex<Vec<AuditRecord>>>,
+    /// The registrations that reached this node.
+    pub registered: Arc<Mutex<Vec<RegisterRequest>>>,
+}
+
+impl Fake {
+    pub fn leader(id: u64) -> Fake {
+        Fake {
+            id,
+            ..Fake::default()
+        }
+    }
+
+    pub fn follower(id: u64, leader_addr: &str) -> Fake {
+        Fake {
+            id,
+            redirect_to: Some(leader_addr.to_string()),
+            ..Fake::default()
+        }
+    }
+
+    pub fn keys(&self) -> Vec<IdempotencyKey> {
+        self.keys.lock().unwrap().clone()
+    }
+
+    pub fn watches(&self) -> Vec<WatchEventsRequest> {
+        self.watches.lock().unwrap().clone()
+    }
+
+    fn refuse_unless_leader(&self) -> Result<(), Status> {
+        match &self.redirect_to {
+            None => Ok(()),
+            Some(leader) => {
+                let mut status = Status::failed_precondition("not the leader");
+                let meta = status.metadata_mut();
+                meta.insert(ERROR_CODE_KEY, MetadataValue::from_static("not_leader"));
+                meta.insert(
+                    LEADER_ADDR_KEY,
+                    MetadataValue::try_from(leader.as_str()).unwrap(),
+                );
+                Err(status)
+            }
+        }
+    }
+}
+
+pub fn rejection(code: &'static str, message: &str) -> Status {
+    let mut status = Status::failed_precondition(message);
+    status
+        .metadata_mut()
+        .insert(ERROR_CODE_KEY, MetadataValue::from_static(code));
+    status
+}
+
+/// `count` domain events, seq 0.., alternating between two customers.
+pub fn domain_events(count: u64) -> Vec<DomainEvent> {
+    (0..count)
+        .map(|seq| DomainEvent {
+            seq,
+            log_index: 100 + seq,
+            kind: "hold_created".into(),
+            event_id: "rock".into(),
+            customer_id: if seq % 2 == 0 { "alice" } else { "bob" }.into(),
+            hold_id: seq + 1,
+            ..DomainEvent::default()
+        })
+        .collect()
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<DomainEvent, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Ticketing for Fake {
+    type WatchEventsStream = EventStream;
+
+    async fn create_event(
+        &self,
+        request: Request<CreateEventRequest>,
+    ) -> Result<Response<CreateEventReply>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        // The log index tells the test whether a policy arrived.
+        let log_index = request
+            .policy
+            .map_or(0, |p| u64::from(p.per_customer_event_limit));
+        Ok(Response::new(CreateEventReply {
+            event_id: request.event_id,
+            log_index,
+        }))
+    }
+
+    async fn place_hold(
+        &self,
+        request: Request<HoldRequest>,
+    ) -> Result<Response<HoldReply>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        if request.quantity > 10 {
+            return Err(rejection(
+                "sold_out",
+                "sold out: 11 requested, 10 available",
+            ));
+        }
+        Ok(Response::new(HoldReply {
+            hold: Some(Hold {
+                hold_id: 1,
+                event_id: request.event_id,
+                category_id: request.category_id,
+                customer_id: request.customer_id,
+                quantity: request.quantity,
+                expires_at_ms: 0,
+                status: "live".into(),
+                created_at_ms: 0,
+            }),
+            log_index: 1,
+        }))
+    }
+
+    async fn release_hold(
+        &self,
+        _: Request<ReleaseRequest>,
+    ) -> Result<Response<ReleaseReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn purchase(
+        &self,
+        request: Request<PurchaseRequest>,
+    ) -> Result<Response<PurchaseReply>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        self.keys
+            .lock()
+            .unwrap()
+            .push(request.key.clone().unwrap_or_default());
+        self.tokens
+            .lock()
+            .unwrap()
+            .push(request.payment_token.clone());
+        let stall = {
+            let mut stall = self.stall_first.lock().unwrap();
+            let now = *stall > 0;
+            *stall = stall.saturating_sub(1);
+            now
+        };
+        if stall {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        if request.payment_token == "decline" {
+            return Err(rejection("payment_declined", "payment declined"));
+        }
+        Ok(Response::new(PurchaseReply {
+            tickets: vec![Ticket {
+                ticket_id: "TKT-00000001".into(),
+                hold_id: request.hold_id,
+                customer_id: request.customer_id,
+                ..Ticket::default()
+            }],
+            log_index: 2,
+            charge_id: "ch_1".into(),
+        }))
+    }
+
+    async fn availability(
+        &self,
+        request: Request<AvailabilityRequest>,
+    ) -> Result<Response<AvailabilityReply>, Status> {
+        self.refuse_unless_leader()?;
+        Ok(Response::new(AvailabilityReply {
+            event_id: request.into_inner().event_id,
+            ..AvailabilityReply::default()
+        }))
+    }
+
+    async fn get_hold(&self, _: Request<GetHoldRequest>) -> Result<Response<GetHoldReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn list_tickets(
+        &self,
+        _: Request<ListTicketsRequest>,
+    ) -> Result<Response<ListTicketsReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn register(
+        &self,
+        request: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterReply>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        self.registered.lock().unwrap().push(request.clone());
+        if request.customer_id == "taken" {
+            return Err(rejection("customer_exists", "customer taken exists"));
+        }
+        Ok(Response::new(RegisterReply {
+            customer_id: request.customer_id,
+            log_index: request.totp_secret.len() as u64,
+        }))
+    }
+
+    async fn join_queue(
+        &self,
+        request: Request<JoinQueueRequest>,
+    ) -> Result<Response<QueueStatus>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        Ok(Response::new(QueueStatus {
+            event_id: request.event_id,
+            customer_id: request.customer_id,
+            seq: 7,
+            people_ahead: 6,
+            ..QueueStatus::default()
+        }))
+    }
+
+    async fn get_queue_status(
+        &self,
+        request: Request<QueueStatusRequest>,
+    ) -> Result<Response<QueueStatus>, Status> {
+        self.refuse_unless_leader()?;
+        let request = request.into_inner();
+        Ok(Response::new(QueueStatus {
+            event_id: request.event_id,
+            customer_id: request.customer_id,
+            seq: 7,
+            admitted: true,
+            ..QueueStatus::default()
+        }))
+    }
+
+    async fn watch_events(
+        &self,
+        request: Request<WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let request = request.into_inner();
+        self.watches.lock().unwrap().push(request.clone());
+        if request.customer_id.contains('!') {
+            return Err(Status::invalid_argument("customer_id: not a valid id"));
+        }
+        let start = request.from_seq.saturating_sub(self.overlap);
+        let events: Vec<DomainEvent> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.seq >= start)
+            .filter(|e| request.customer_id.is_empty() || e.customer_id == request.customer_id)
+            .cloned()
+            .collect();
+        let (events, tail): (Vec<_>, EventStream) = match self.stream_end {
+            StreamEnd::Open => (events, stream::pending().boxed()),
+            StreamEnd::EndAfter(n) => (
+                events.into_iter().take(n).collect(),
+                stream::empty().boxed(),
+            ),
+            StreamEnd::FailAfter(n) => (
+                events.into_iter().take(n).collect(),
+                stream::once(async { Err(Status::unavailable("node going away")) }).boxed(),
+            ),
+        };
+        let stream = stream::iter(events.into_iter().map(Ok)).chain(tail);
+        Ok(Response::new(stream.boxed()))
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for Fake {
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<NodeStatus>, Status> {
+        Ok(Response::new(NodeStatus {
+            id: self.id,
+            role: if self.redirect_to.is_none() {
+                "leader"
+            } else {
+                "follower"
+            }
+            .into(),
+            audit_len: self.audit.lock().unwrap().len() as u64,
+            ..NodeStatus::default()
+        }))
+    }
+
+    async fn add_learner(
+        &self,
+        _: Request<AddLearnerRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn change_membership(
+        &self,
+        request: Request<ChangeMembershipRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        self.refuse_unless_leader()?;
+        Ok(Response::new(MembershipReply {
+            members: vec![],
+            log_index: request.into_inner().voters.len() as u64,
+        }))
+    }
+
+    async fn trigger_snapshot(
+        &self,
+        _: Request<SnapshotRequest>,
+    ) -> Result<Response<SnapshotReply>, Status> {
+        Ok(Response::new(SnapshotReply { snapshot_index: 7 }))
+    }
+
+    async fn export_audit(
+        &self,
+        request: Request<AuditRequest>,
+    ) -> Result<Response<AuditPage>, Status> {
+        let request = request.into_inner();
+        let audit = self.audit.lock().unwrap();
+        let limit = if request.limit == 0 {
+            1000
+        } else {
+            request.limit
+        } as usize;
+        let start = (request.from_seq as usize).min(audit.len());
+        let end = start.saturating_add(limit).min(audit.len());
+        Ok(Response::new(AuditPage {
+            records: audit[start..end].to_vec(),
+            audit_len: audit.len() as u64,
+            audit_head: audit.last().map(|r| r.hash.clone()).unwrap_or_default(),
+            applied_index: 0,
+        }))
+    }
+}
+
+/// A running fake node; dropping it does not stop it, `stop` does.
+pub struct Running {
+    pub addr: String,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.done).await;
+    }
+}
+
+pub async fn serve(fake: Fake, at: Option<SocketAddr>) -> Running {
+    let bind = at.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+    let incoming = TcpIncoming::bind(bind).expect("bind fake node");
+    let addr = incoming.local_addr().unwrap().to_string();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        Server::builder()
+            .add_service(TicketingServer::new(fake.clone()))
+            .add_service(AdminServer::new(fake))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("fake node serves");
+    });
+    Running {
+        addr,
+        stop: Some(stop),
+        done,
+    }
+}
+
+/// An address where nothing listens.
+pub fn closed_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+pub fn client(endpoints: Vec<String>) -> Client {
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        overall_deadline: Duration::from_secs(5),
+        client_id: Some("test".into()),
+    };
+    Client::connect(endpoints, options).unwrap()
+}
