@@ -94,7 +94,7 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
                     .values()
                     .filter(|h| h.customer_id == who && h.status == HoldStatus::Live)
                     .map(|h| h.hold_id)
-                    .last()
+                    .next_back()
                     .unwrap_or(u64::MAX);
                 purchase_cmd_for(&m, own, who)
             }

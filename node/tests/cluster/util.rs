@@ -211,17 +211,6 @@ impl TestCluster {
         }
     }
 
-    /// The state hash of every running node.
-    pub fn state_hashes(&self) -> BTreeMap<u64, [u8; 32]> {
-        self.nodes
-            .iter()
-            .map(|(id, n)| {
-                let s = n.state.read().unwrap();
-                (*id, s.machine.state_hash())
-            })
-            .collect()
-    }
-
     /// Asserts that every running node holds byte-identical sale state at the same applied index.
     ///
     /// The leader's expiry ticker may commit while we look, so the hashes are
