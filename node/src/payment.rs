@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 /// What the provider is asked to charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
@@ -87,11 +89,12 @@ impl PaymentProvider for FakeProvider {
             }
         }
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
-        let next = ledger.len() + 1;
+        // Derived from the idempotency key: unique across leaders, stable across retries.
+        let digest = Sha256::digest(request.key.as_bytes());
         let charge = ledger
             .entry(request.key.clone())
             .or_insert_with(|| FakeCharge {
-                charge_id: format!("fake_ch_{next:08}"),
+                charge_id: format!("fake_ch_{}", hex::encode(&digest[..12])),
                 amount_cents: request.amount_cents,
                 refunded: false,
             });

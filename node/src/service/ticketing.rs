@@ -20,7 +20,7 @@ use crate::machine::{
     self, Charge, Command, IdempotencyKey, Outcome, PaymentFailure, Registration,
 };
 use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
-use crate::proposer::Proposer;
+use crate::proposer::{wall_clock_ms, Proposer};
 use crate::raft_types::Raft;
 use crate::storage::SharedMachine;
 
@@ -165,9 +165,12 @@ fn purchase_reply(outcome: Outcome, log_index: u64) -> Result<pb::PurchaseReply,
             let message = if released {
                 format!("{what}; hold {} was released", hold.hold_id)
             } else {
+                let left_s = hold.expires_at_ms.saturating_sub(wall_clock_ms()) / 1_000;
                 format!(
-                    "{what}; hold {} is kept until {} ms — try another payment",
-                    hold.hold_id, hold.expires_at_ms
+                    "{what}; hold {} is kept until it expires (in about {}m {:02}s) — try another payment",
+                    hold.hold_id,
+                    left_s / 60,
+                    left_s % 60
                 )
             };
             Err(ServiceError::Payment {
