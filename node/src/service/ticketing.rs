@@ -446,6 +446,9 @@ impl Ticketing for TicketingService {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             let mut next = r.from_seq;
+            // `from_seq == 0` means "from the oldest kept", but only at the start:
+            // falling behind the kept window later is an error, never a silent gap.
+            let mut from_oldest = r.from_seq == 0;
             loop {
                 let (events, oldest) = {
                     let s = state.read().unwrap_or_else(|p| p.into_inner());
@@ -455,8 +458,9 @@ impl Ticketing for TicketingService {
                     )
                 };
                 if next < oldest {
-                    if r.from_seq == 0 {
+                    if from_oldest {
                         next = oldest;
+                        from_oldest = false;
                         continue;
                     }
                     let gone = Status::out_of_range(format!(
@@ -465,6 +469,7 @@ impl Ticketing for TicketingService {
                     let _ = tx.send(Err(gone)).await;
                     return;
                 }
+                from_oldest = false;
                 let full = events.len() == EVENT_PAGE;
                 for e in events {
                     next = e.seq + 1;

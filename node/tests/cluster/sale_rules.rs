@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ingressoja_client::proto::ticketing::SalePolicy;
-use ingressoja_client::Client;
+use ingressoja_client::{Client, EventWatch};
 use ingressoja_node::machine::{verify_chain, EventKind};
 
 use crate::util::{register, ClusterOptions, TestCluster};
@@ -103,6 +103,17 @@ async fn burst_of_joins_is_admitted_in_commit_order() {
     cluster.shutdown().await;
 }
 
+/// Appends the seqs of streamed events to `seen` until it holds `total` of them.
+async fn read_until(stream: &mut EventWatch, seen: &mut Vec<u64>, total: u64) {
+    while (seen.len() as u64) < total {
+        let e = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("event in time")
+            .expect("event");
+        seen.push(e.seq);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
     let mut cluster = TestCluster::start(ClusterOptions::default()).await;
@@ -114,7 +125,7 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
     let follower_addr = cluster.configs[&follower].advertise_addr().to_string();
     let follower_client = Client::connect(vec![follower_addr], Default::default()).expect("client");
 
-    let hold_and_buy = |n: u32| {
+    let hold_and_release = |n: u32| {
         let client = client.clone();
         async move {
             for _ in 0..n {
@@ -127,7 +138,7 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
             }
         }
     };
-    hold_and_buy(5).await;
+    hold_and_release(5).await;
     cluster.wait_converged(Duration::from_secs(10)).await;
 
     let mut seen: Vec<u64> = Vec::new();
@@ -139,19 +150,13 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
             .unwrap()
             .machine
             .next_event_seq();
-        while (seen.len() as u64) < want {
-            let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
-                .await
-                .expect("event in time")
-                .expect("event");
-            seen.push(e.seq);
-        }
+        read_until(&mut stream, &mut seen, want).await;
     }
     // Restart the follower while writes go on, then resume on it from the last seen seq.
     cluster.kill(follower).await;
-    hold_and_buy(5).await;
+    hold_and_release(5).await;
     cluster.restart(follower).await;
-    hold_and_buy(3).await;
+    hold_and_release(3).await;
     cluster.wait_converged(Duration::from_secs(20)).await;
     let total = cluster.nodes[&leader]
         .state
@@ -160,13 +165,7 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
         .machine
         .next_event_seq();
     let mut stream = follower_client.watch_events(seen.last().copied().unwrap_or(0) + 1, None);
-    while (seen.len() as u64) < total {
-        let e = tokio::time::timeout(Duration::from_secs(20), stream.next())
-            .await
-            .expect("event in time")
-            .expect("event");
-        seen.push(e.seq);
-    }
+    read_until(&mut stream, &mut seen, total).await;
     assert_eq!(
         seen,
         (0..total).collect::<Vec<_>>(),
