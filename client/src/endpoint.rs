@@ -66,12 +66,8 @@ pub(crate) fn normalise(raw: &str) -> Result<Address, ClientError> {
     })
 }
 
-/// Builds the tonic endpoint for `address`: a dead node costs at most
-/// [`CONNECT_TIMEOUT`] to connect and `request_timeout` per call, never a hang.
-pub(crate) fn endpoint(
-    address: &Address,
-    request_timeout: Duration,
-) -> Result<Endpoint, ClientError> {
+/// The endpoint both kinds of call start from: a valid URI and a bounded connect.
+fn base_endpoint(address: &Address, request_timeout: Duration) -> Result<Endpoint, ClientError> {
     let endpoint =
         Endpoint::from_shared(address.uri.clone()).map_err(|err| ClientError::InvalidEndpoint {
             endpoint: address.addr.clone(),
@@ -79,8 +75,16 @@ pub(crate) fn endpoint(
         })?;
     Ok(endpoint
         .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
-        .timeout(request_timeout)
         .tcp_nodelay(true))
+}
+
+/// Builds the tonic endpoint for `address`: a dead node costs at most
+/// [`CONNECT_TIMEOUT`] to connect and `request_timeout` per call, never a hang.
+pub(crate) fn endpoint(
+    address: &Address,
+    request_timeout: Duration,
+) -> Result<Endpoint, ClientError> {
+    Ok(base_endpoint(address, request_timeout)?.timeout(request_timeout))
 }
 
 /// How often an idle event stream is pinged to tell a dead node from a quiet one.
@@ -94,17 +98,10 @@ pub(crate) fn stream_endpoint(
     address: &Address,
     request_timeout: Duration,
 ) -> Result<Endpoint, ClientError> {
-    let endpoint =
-        Endpoint::from_shared(address.uri.clone()).map_err(|err| ClientError::InvalidEndpoint {
-            endpoint: address.addr.clone(),
-            reason: err.to_string(),
-        })?;
-    Ok(endpoint
-        .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
+    Ok(base_endpoint(address, request_timeout)?
         .http2_keep_alive_interval(STREAM_KEEPALIVE)
         .keep_alive_timeout(request_timeout.max(Duration::from_secs(1)))
-        .keep_alive_while_idle(true)
-        .tcp_nodelay(true))
+        .keep_alive_while_idle(true))
 }
 
 #[cfg(test)]
