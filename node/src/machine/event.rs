@@ -134,7 +134,7 @@ impl SaleMachine {
         categories: &[CategorySpec],
         policy: &SalePolicy,
     ) -> Result<Outcome, Rejection> {
-        validate_create(event_id, name, categories)?;
+        // Field checks already ran in `Command::validate`; this fills the policy defaults.
         let policy = policy.clone().validated()?;
         if self.events.contains_key(event_id) {
             return Err(Rejection::EventExists(event_id.to_string()));

@@ -154,14 +154,16 @@ impl SaleMachine {
                     }
                 };
                 let action = format!("retry:{}", request.command.kind());
-                self.audit_record(log_index, actor, action, &request.command, &answer.reply);
+                let subject = self.subject(&request.command);
+                self.audit_record(log_index, actor, action, &subject, &answer.reply);
                 return answer;
             }
         }
         let reply = self.execute(&request.command);
         let action = request.command.kind().to_string();
-        self.audit_record(log_index, actor, action, &request.command, &reply);
-        self.emit_for(log_index, &request.command, &reply);
+        let subject = self.subject(&request.command);
+        self.audit_record(log_index, actor, action, &subject, &reply);
+        self.emit_for(log_index, subject, &reply);
         if let (Some(key), Some(fingerprint)) = (&request.key, fingerprint) {
             let remembered = Remembered {
                 fingerprint,
@@ -212,8 +214,21 @@ impl SaleMachine {
         }
     }
 
-    /// The event, category and customer a command concerns (looked up through its hold if needed).
-    fn subject(&self, command: &Command) -> (String, String, String, Option<HoldId>) {
+    /// The event, category, customer and hold a command concerns (looked up through its
+    /// hold if needed), as the ids of a domain event. Computed once per applied request
+    /// and shared by its audit record and its domain events.
+    fn subject(&self, command: &Command) -> DomainEvent {
+        let (event_id, category_id, customer_id, hold_id) = self.subject_ids(command);
+        DomainEvent {
+            event_id,
+            category_id,
+            customer_id,
+            hold_id,
+            ..DomainEvent::default()
+        }
+    }
+
+    fn subject_ids(&self, command: &Command) -> (String, String, String, Option<HoldId>) {
         let via_hold = |hold_id: &HoldId, customer: &str| {
             let (event, category) = self
                 .holds
@@ -268,21 +283,20 @@ impl SaleMachine {
         log_index: u64,
         actor: String,
         action: String,
-        command: &Command,
+        subject: &DomainEvent,
         reply: &Reply,
     ) {
-        let (event, category, customer, hold) = self.subject(command);
         let mut ids = Vec::new();
         for (kind, id) in [
-            ("event", &event),
-            ("category", &category),
-            ("customer", &customer),
+            ("event", &subject.event_id),
+            ("category", &subject.category_id),
+            ("customer", &subject.customer_id),
         ] {
             if !id.is_empty() {
                 ids.push(format!("{kind}:{id}"));
             }
         }
-        let hold = hold.or(match reply {
+        let hold = subject.hold_id.or(match reply {
             Ok(Outcome::HoldPlaced(h)) => Some(h.hold_id),
             _ => None,
         });
@@ -311,15 +325,7 @@ impl SaleMachine {
     }
 
     /// Emits the domain events that one applied command's reply stands for.
-    fn emit_for(&mut self, log_index: u64, command: &Command, reply: &Reply) {
-        let (event_id, category_id, customer_id, hold_id) = self.subject(command);
-        let base = DomainEvent {
-            event_id,
-            category_id,
-            customer_id,
-            hold_id,
-            ..DomainEvent::default()
-        };
+    fn emit_for(&mut self, log_index: u64, base: DomainEvent, reply: &Reply) {
         let hold_event = |kind, h: &Hold| DomainEvent {
             kind: Some(kind),
             event_id: h.event_id.clone(),

@@ -72,13 +72,13 @@ pub enum Rejection {
     #[error("customer {0:?} is not in this queue")]
     NotInQueue(String),
     /// Holding requires a live admission from the queue.
-    #[error("customer {0:?} has not been admitted from the queue (or the admission lapsed)")]
+    #[error("customer {0:?} has not been admitted from the queue (or the admission lapsed): join the queue and wait for your turn")]
     NotAdmitted(String),
     /// The sale has not opened yet.
     #[error("the sale opens at {opens_at_ms} (cluster time now {now_ms})")]
     SaleNotOpen { opens_at_ms: u64, now_ms: u64 },
     /// The customer already has a live hold for this event.
-    #[error("customer already has live hold {0} for this event")]
+    #[error("customer already has live hold {0} for this event: buy or release it first")]
     LiveHoldExists(HoldId),
     /// A purchase arrived without a charge record.
     #[error("purchase of hold {0} carries no payment")]
