@@ -13,7 +13,8 @@ pub enum ClientError {
     ///
     /// `code` is the machine-readable reason (`sold_out`, `limit_exceeded`,
     /// `hold_expired`, `hold_not_found`, `hold_not_yours`, `unknown_event`,
-    /// `invalid_field`, `event_exists`, ...), taken from the `ingressoja-error`
+    /// `invalid_field`, `event_exists`, `unknown_customer`, `totp_already_enrolled`,
+    /// `totp_replayed`, ...), taken from the `ingressoja-error`
     /// metadata, or the snake_case gRPC code name when the server sent none.
     #[error("{code}: {message}")]
     Rejected { code: String, message: String },

@@ -17,6 +17,9 @@
 //! hash-chained audit log, checks it with [`audit::verify_chain`] and
 //! compares the nodes. [`password::hash_password`] makes the argon2id hash
 //! that [`Client::register`] sends instead of a password.
+//! [`Client::get_credentials`], [`Client::enrol_totp`] and
+//! [`Client::record_login`] let stateless gateways share login lockout
+//! counters and TOTP replay protection through the cluster.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ingressoja_client::ClientError> {
@@ -46,6 +49,7 @@ mod customer;
 mod endpoint;
 mod error;
 mod failover;
+mod login;
 mod options;
 pub mod password;
 mod purchase;

@@ -11,8 +11,8 @@
 use ingressoja_proto::ticketing::ticketing_client::TicketingClient;
 use ingressoja_proto::ticketing::{
     AvailabilityReply, AvailabilityRequest, CategorySpec, CreateEventReply, CreateEventRequest,
-    GetHoldReply, GetHoldRequest, HoldReply, HoldRequest, ListTicketsReply, ListTicketsRequest,
-    ReleaseReply, ReleaseRequest, SalePolicy,
+    GetHoldReply, GetHoldRequest, HoldReply, HoldRequest, ListEventsReply, ListEventsRequest,
+    ListTicketsReply, ListTicketsRequest, ReleaseReply, ReleaseRequest, SalePolicy,
 };
 use tonic::Response;
 
@@ -187,6 +187,17 @@ impl Client {
                     .await
                     .map(Response::into_inner)
             }
+        })
+        .await
+    }
+
+    /// Every event, ordered by id, with whether it sells through a queue.
+    pub async fn list_events(&self) -> Result<ListEventsReply, ClientError> {
+        self.with_failover(|target| async move {
+            TicketingClient::new(target.channel)
+                .list_events(ListEventsRequest {})
+                .await
+                .map(Response::into_inner)
         })
         .await
     }

@@ -73,7 +73,8 @@ impl ServiceError {
                 | Rejection::KeyReused { .. }
                 | Rejection::CustomerExists(_)
                 | Rejection::DuplicateDocument
-                | Rejection::DuplicateEmail => Code::AlreadyExists,
+                | Rejection::DuplicateEmail
+                | Rejection::TotpAlreadyEnrolled(_) => Code::AlreadyExists,
                 Rejection::QueueClosed { .. }
                 | Rejection::NotAdmitted(_)
                 | Rejection::SaleNotOpen { .. }
@@ -81,7 +82,9 @@ impl ServiceError {
                 | Rejection::PaymentMissing(_)
                 | Rejection::PaymentMismatch { .. } => Code::FailedPrecondition,
                 Rejection::SoldOut { .. } => Code::ResourceExhausted,
-                Rejection::HoldNotYours(_) => Code::PermissionDenied,
+                Rejection::HoldNotYours(_) | Rejection::TotpReplayed { .. } => {
+                    Code::PermissionDenied
+                }
                 Rejection::LimitExceeded { .. }
                 | Rejection::HoldExpired(_)
                 | Rejection::HoldReleased(_)

@@ -14,6 +14,8 @@ pub mod ticketing {
     tonic::include_proto!("ingressoja.ticketing.v1");
 }
 
+mod secret_debug;
+
 /// Operator-facing admin service.
 pub mod admin {
     tonic::include_proto!("ingressoja.admin.v1");

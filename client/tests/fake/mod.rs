@@ -235,6 +235,13 @@ impl Ticketing for Fake {
         Err(Status::unimplemented("fake"))
     }
 
+    async fn list_events(
+        &self,
+        _: Request<ListEventsRequest>,
+    ) -> Result<Response<ListEventsReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
     async fn list_tickets(
         &self,
         _: Request<ListTicketsRequest>,
@@ -320,6 +327,27 @@ impl Ticketing for Fake {
         };
         let stream = stream::iter(events.into_iter().map(Ok)).chain(tail);
         Ok(Response::new(stream.boxed()))
+    }
+
+    async fn get_credentials(
+        &self,
+        _: Request<GetCredentialsRequest>,
+    ) -> Result<Response<CredentialsReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn enrol_totp(
+        &self,
+        _: Request<EnrolTotpRequest>,
+    ) -> Result<Response<EnrolTotpReply>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn record_login(
+        &self,
+        _: Request<RecordLoginRequest>,
+    ) -> Result<Response<RecordLoginReply>, Status> {
+        Err(Status::unimplemented("fake"))
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::customer::{validate_registration, Registration};
 use super::event::CategorySpec;
 use super::ids::{validate_id, CategoryId, CustomerId, EventId, HoldId};
+use super::login::{validate_totp_secret, validate_totp_step, LoginOutcome};
 use super::policy::SalePolicy;
 use super::rejection::Rejection;
 
@@ -62,6 +63,20 @@ pub enum Command {
     },
     /// Advance logical time so due holds expire even when nobody else writes.
     Tick,
+    /// Turn on second-factor codes for an account, with the secret the customer
+    /// confirmed by entering the code of `totp_step` (which then cannot log in).
+    EnrolTotp {
+        customer_id: CustomerId,
+        /// Base32 TOTP secret; never echoed in replies, audit records or events.
+        secret: String,
+        /// The time step of the code the gateway verified to confirm enrolment.
+        totp_step: u64,
+    },
+    /// Record a login attempt checked by a gateway (the lockout policy stays there).
+    RecordLogin {
+        customer_id: CustomerId,
+        outcome: LoginOutcome,
+    },
 }
 
 impl Command {
@@ -122,6 +137,27 @@ impl Command {
                 Ok(())
             }
             Command::Tick => Ok(()),
+            Command::EnrolTotp {
+                customer_id,
+                secret,
+                totp_step,
+            } => {
+                validate_id("customer_id", customer_id)?;
+                validate_totp_secret(secret)?;
+                validate_totp_step(*totp_step)
+            }
+            Command::RecordLogin {
+                customer_id,
+                outcome,
+            } => {
+                validate_id("customer_id", customer_id)?;
+                match outcome {
+                    LoginOutcome::Succeeded {
+                        totp_step: Some(step),
+                    } => validate_totp_step(*step),
+                    LoginOutcome::Succeeded { totp_step: None } | LoginOutcome::Failed => Ok(()),
+                }
+            }
         }
     }
 
@@ -136,6 +172,15 @@ impl Command {
             Command::ReleaseHold { .. } => "release_hold",
             Command::Purchase { .. } => "purchase",
             Command::Tick => "tick",
+            Command::EnrolTotp { .. } => "enrol_totp",
+            Command::RecordLogin {
+                outcome: LoginOutcome::Failed,
+                ..
+            } => "record_login_failed",
+            Command::RecordLogin {
+                outcome: LoginOutcome::Succeeded { .. },
+                ..
+            } => "record_login_succeeded",
         }
     }
 }

@@ -19,6 +19,16 @@ pub struct Customer {
     pub password_hash: String,
     pub totp_secret: Option<String>,
     pub registered_at_ms: u64,
+    /// Failed logins since the last successful one (the gateway's lockout policy reads it).
+    #[serde(default)]
+    pub failed_logins: u32,
+    /// Logical time of the last failed login (0: none yet).
+    #[serde(default)]
+    pub last_failed_login_ms: u64,
+    /// The newest TOTP time step accepted (at enrolment or login); 0 = none used yet.
+    /// A code of this step or an older one is refused as a replay.
+    #[serde(default)]
+    pub last_totp_step: u64,
 }
 
 /// What a registration asks for, before validation.
@@ -50,6 +60,19 @@ impl Customers {
     pub fn require(&self, id: &str) -> Result<&Customer, Rejection> {
         self.get(id)
             .ok_or_else(|| Rejection::UnknownCustomer(id.to_string()))
+    }
+
+    /// The account with id `id`, for the commands that update it.
+    pub(crate) fn require_mut(&mut self, id: &str) -> Result<&mut Customer, Rejection> {
+        self.by_id
+            .get_mut(id)
+            .ok_or_else(|| Rejection::UnknownCustomer(id.to_string()))
+    }
+
+    /// A customer by e-mail, matched case-insensitively (e-mails are stored lower-cased).
+    pub fn by_email(&self, email: &str) -> Option<&Customer> {
+        let id = self.by_email.get(&email.trim().to_ascii_lowercase())?;
+        self.by_id.get(id)
     }
 
     /// How many accounts exist.
@@ -130,6 +153,9 @@ impl SaleMachine {
             password_hash: r.password_hash.clone(),
             totp_secret: r.totp_secret.clone(),
             registered_at_ms: self.now_ms,
+            failed_logins: 0,
+            last_failed_login_ms: 0,
+            last_totp_step: 0,
         };
         customers.by_cpf.insert(cpf, r.customer_id.clone());
         customers.by_email.insert(email, r.customer_id.clone());

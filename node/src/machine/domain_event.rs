@@ -23,6 +23,12 @@ pub enum EventKind {
     PurchaseConfirmed,
     PaymentDeclined,
     Rejected,
+    /// A customer turned on second-factor (TOTP) codes.
+    TotpEnrolled,
+    /// A login was recorded as successful.
+    LoginSucceeded,
+    /// A login was recorded as failed (wrong password or code).
+    LoginFailed,
 }
 
 impl EventKind {
@@ -39,6 +45,9 @@ impl EventKind {
             EventKind::PurchaseConfirmed => "purchase_confirmed",
             EventKind::PaymentDeclined => "payment_declined",
             EventKind::Rejected => "rejected",
+            EventKind::TotpEnrolled => "totp_enrolled",
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::LoginFailed => "login_failed",
         }
     }
 }

@@ -15,6 +15,7 @@ mod expiry;
 mod hold;
 mod idempotency;
 mod ids;
+mod login;
 mod policy;
 mod purchase;
 mod queue;
@@ -40,6 +41,7 @@ pub use event::{Category, CategorySpec, CustomerCount, Event, EventCustomer};
 pub use hold::{Hold, HoldStatus};
 pub use idempotency::{Remembered, ReplyCache};
 pub use ids::{validate_id, CategoryId, CustomerId, EventId, HoldId, TicketId};
+pub use login::{validate_totp_secret, LoginOutcome, TOTP_SECRET_MAX, TOTP_SECRET_MIN};
 pub use policy::{QueuePolicy, SalePolicy};
 pub use purchase::Ticket;
 pub use queue::{shuffle, Admission, QueuePosition, QueueState};
@@ -65,6 +67,17 @@ pub enum Outcome {
         failure: PaymentFailure,
     },
     Ticked,
+    /// A TOTP secret was enrolled (the reply never carries the secret).
+    TotpEnrolled {
+        customer_id: CustomerId,
+    },
+    /// A login attempt was recorded; the account's counters after it.
+    LoginRecorded {
+        customer_id: CustomerId,
+        succeeded: bool,
+        failed_logins: u32,
+        last_failed_login_ms: u64,
+    },
 }
 
 /// The answer to one request: committed whether accepted or rejected.
@@ -211,6 +224,15 @@ impl SaleMachine {
                 charge,
             } => self.purchase(*hold_id, customer_id, charge.as_ref()),
             Command::Tick => Ok(Outcome::Ticked),
+            Command::EnrolTotp {
+                customer_id,
+                secret,
+                totp_step,
+            } => self.enrol_totp(customer_id, secret, *totp_step),
+            Command::RecordLogin {
+                customer_id,
+                outcome,
+            } => self.record_login(customer_id, *outcome),
         }
     }
 
@@ -243,6 +265,9 @@ impl SaleMachine {
             }
             Command::RegisterCustomer(r) => {
                 (String::new(), String::new(), r.customer_id.clone(), None)
+            }
+            Command::EnrolTotp { customer_id, .. } | Command::RecordLogin { customer_id, .. } => {
+                (String::new(), String::new(), customer_id.clone(), None)
             }
             Command::JoinQueue {
                 event_id,
@@ -366,6 +391,18 @@ impl SaleMachine {
                 }
                 v
             }
+            Ok(Outcome::TotpEnrolled { .. }) => vec![DomainEvent {
+                kind: Some(EventKind::TotpEnrolled),
+                ..base
+            }],
+            Ok(Outcome::LoginRecorded { succeeded, .. }) => vec![DomainEvent {
+                kind: Some(if *succeeded {
+                    EventKind::LoginSucceeded
+                } else {
+                    EventKind::LoginFailed
+                }),
+                ..base
+            }],
             Ok(Outcome::Queued(_)) | Ok(Outcome::Ticked) => Vec::new(),
             Err(r) if !base.customer_id.is_empty() => vec![DomainEvent {
                 kind: Some(EventKind::Rejected),

@@ -27,6 +27,12 @@ enum Step {
     },
     Advance(u64),
     Retry(usize),
+    /// A gateway records a login attempt (steps are small, so replays are common).
+    Login {
+        customer: usize,
+        succeeded: bool,
+        totp_step: Option<u64>,
+    },
 }
 
 const CATEGORIES: [&str; 2] = ["pista", "cadeira"];
@@ -54,6 +60,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0..5usize).prop_map(Step::BuyOwn),
         1 => (0..(2 * TTL)).prop_map(Step::Advance),
         1 => (0..40usize).prop_map(Step::Retry),
+        1 => (0..5usize, any::<bool>(), prop::option::of(1..20u64)).prop_map(|(customer, succeeded, totp_step)| Step::Login { customer, succeeded, totp_step }),
     ]
 }
 
@@ -70,6 +77,8 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
     let mut now = 1_000;
     let mut sent: Vec<Request> = Vec::new();
     let mut replies = Vec::new();
+    // The login model: (failed logins, last TOTP step) per customer.
+    let mut logins: BTreeMap<&str, (u32, u64)> = BTreeMap::new();
     for (i, s) in steps.iter().enumerate() {
         let index = i as u64 + 2;
         let command = match s {
@@ -105,6 +114,20 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
                 now += ms;
                 Command::Tick
             }
+            Step::Login {
+                customer,
+                succeeded,
+                totp_step,
+            } => Command::RecordLogin {
+                customer_id: CUSTOMERS[*customer].into(),
+                outcome: if *succeeded {
+                    LoginOutcome::Succeeded {
+                        totp_step: *totp_step,
+                    }
+                } else {
+                    LoginOutcome::Failed
+                },
+            },
             Step::Retry(n) => match sent.get(*n) {
                 Some(r) => {
                     let batch = Batch {
@@ -128,9 +151,50 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
         };
         replies.extend(m.apply_batch(index, &batch).into_iter().map(|a| a.reply));
         sent.push(request);
+        if let Step::Login {
+            customer,
+            succeeded,
+            totp_step,
+        } = s
+        {
+            check_login(
+                &m,
+                &mut logins,
+                CUSTOMERS[*customer],
+                *succeeded,
+                *totp_step,
+                now,
+            );
+        }
         check_invariants(&m);
     }
     (m, replies, sent)
+}
+
+/// Checks one recorded login against the model: failures count and are stamped,
+/// a success resets the count unless its TOTP step is not newer than the last one.
+fn check_login<'a>(
+    m: &SaleMachine,
+    model: &mut BTreeMap<&'a str, (u32, u64)>,
+    customer: &'a str,
+    succeeded: bool,
+    totp_step: Option<u64>,
+    now: u64,
+) {
+    let (failed, last_step) = model.entry(customer).or_default();
+    match (succeeded, totp_step) {
+        (false, _) => *failed += 1,
+        (true, Some(step)) if step <= *last_step => {}
+        (true, step) => {
+            *failed = 0;
+            *last_step = step.unwrap_or(*last_step);
+        }
+    }
+    let c = m.customers().get(customer).expect("registered");
+    assert_eq!((c.failed_logins, c.last_totp_step), (*failed, *last_step));
+    if !succeeded {
+        assert_eq!(c.last_failed_login_ms, now);
+    }
 }
 
 fn check_invariants(m: &SaleMachine) {
@@ -230,7 +294,7 @@ proptest! {
         // Re-sending every request (same key, same command) at the end returns the
         // first reply and changes no sale state: only the audit chain records the retries.
         let (mut m, replies, sent) = run_keeping_requests(&steps);
-        let sale_before = (m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone());
+        let sale_before = (m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone(), m.customers.clone());
         let audit_before = m.audit.len();
         let now = m.now_ms();
         for (request, first) in sent.iter().zip(replies.iter()) {
@@ -238,7 +302,7 @@ proptest! {
             let again = m.apply_batch(2, &batch).remove(0).reply;
             prop_assert_eq!(&again, first);
         }
-        prop_assert_eq!((m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone()), sale_before);
+        prop_assert_eq!((m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone(), m.customers.clone()), sale_before);
         prop_assert_eq!(m.audit.len(), audit_before + sent.len());
         prop_assert!(verify_chain(m.audit.records()).is_ok());
     }

@@ -91,6 +91,12 @@ pub enum Rejection {
         "request id {request_id} of client {client_id:?} was already used for a different request"
     )]
     KeyReused { client_id: String, request_id: u64 },
+    /// The customer already has a TOTP secret; enrolling again would silently replace it.
+    #[error("customer {0:?} already has a TOTP secret enrolled")]
+    TotpAlreadyEnrolled(String),
+    /// The TOTP code's time step is not newer than the last one used: a replayed code.
+    #[error("TOTP code of step {step} was already used (last accepted step {last_step})")]
+    TotpReplayed { step: u64, last_step: u64 },
 }
 
 impl Rejection {
@@ -128,6 +134,8 @@ impl Rejection {
             Rejection::LiveHoldExists(_) => "live_hold_exists",
             Rejection::PaymentMissing(_) => "payment_missing",
             Rejection::PaymentMismatch { .. } => "payment_mismatch",
+            Rejection::TotpAlreadyEnrolled(_) => "totp_already_enrolled",
+            Rejection::TotpReplayed { .. } => "totp_replayed",
         }
     }
 }

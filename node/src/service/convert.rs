@@ -4,7 +4,8 @@ use ingressoja_proto::ticketing as pb;
 
 use crate::error::ServiceError;
 use crate::machine::{
-    CategorySpec, DomainEvent, Hold, IdempotencyKey, QueuePolicy, QueuePosition, SalePolicy, Ticket,
+    CategorySpec, Customer, DomainEvent, Hold, IdempotencyKey, LoginOutcome, QueuePolicy,
+    QueuePosition, SalePolicy, Ticket,
 };
 
 /// The idempotency key of a mutating request; required.
@@ -113,5 +114,31 @@ pub fn domain_event(e: &DomainEvent) -> pb::DomainEvent {
         quantity: e.quantity,
         ticket_ids: e.ticket_ids.clone(),
         reason: e.reason.clone(),
+    }
+}
+
+/// A customer's credentials and login counters, for gateways (carries secrets).
+pub fn credentials(c: &Customer, read_index: u64) -> pb::CredentialsReply {
+    pb::CredentialsReply {
+        customer_id: c.customer_id.clone(),
+        email: c.email.clone(),
+        display_name: c.display_name.clone(),
+        password_hash: c.password_hash.clone(),
+        totp_secret: c.totp_secret.clone().unwrap_or_default(),
+        failed_logins: c.failed_logins,
+        last_failed_login_ms: c.last_failed_login_ms,
+        last_totp_step: c.last_totp_step,
+        read_index,
+    }
+}
+
+/// A login attempt's outcome as the machine takes it (`totp_step` counts only with `has_totp_step`).
+pub fn login_outcome(r: &pb::RecordLoginRequest) -> LoginOutcome {
+    if r.succeeded {
+        LoginOutcome::Succeeded {
+            totp_step: r.has_totp_step.then_some(r.totp_step),
+        }
+    } else {
+        LoginOutcome::Failed
     }
 }

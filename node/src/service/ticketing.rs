@@ -25,7 +25,7 @@ use crate::raft_types::Raft;
 use crate::storage::SharedMachine;
 
 /// Serves buyers: registration, queue, holds, payment and purchases, linearizable reads
-/// and the domain event stream.
+/// and the domain event stream; and gateways: credentials, TOTP enrolment and login records.
 pub struct TicketingService {
     raft: Raft,
     proposer: Proposer,
@@ -36,6 +36,8 @@ pub struct TicketingService {
 
 /// Most events sent per read of the feed.
 const EVENT_PAGE: usize = 1_000;
+/// Longest accepted login (a customer id or an e-mail), in bytes.
+const MAX_LOGIN_LEN: usize = 254;
 
 impl TicketingService {
     /// A service over this node's Raft and applied state; holds last `hold_ttl`.
@@ -342,6 +344,29 @@ impl Ticketing for TicketingService {
         Ok(Response::new(reply.map_err(ServiceError::from)?))
     }
 
+    async fn list_events(
+        &self,
+        _request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsReply>, Status> {
+        let read_index = self.read_barrier().await?;
+        let events = self.read(|m| {
+            m.events()
+                .map(|event| pb::EventSummary {
+                    event_id: event.event_id.clone(),
+                    name: event.name.clone(),
+                    queue_enabled: event.policy.queue.is_some(),
+                    sale_opens_at_ms: event.policy.sale_opens_at_ms,
+                    available: event
+                        .categories
+                        .values()
+                        .map(|c| u64::from(c.available()))
+                        .sum(),
+                })
+                .collect()
+        });
+        Ok(Response::new(pb::ListEventsReply { events, read_index }))
+    }
+
     async fn get_hold(
         &self,
         request: Request<pb::GetHoldRequest>,
@@ -431,6 +456,72 @@ impl Ticketing for TicketingService {
             .read(|m| m.queue_position(&r.event_id, &r.customer_id))
             .map_err(ServiceError::from)?;
         Ok(Response::new(convert::queue_status(&position, read_index)))
+    }
+
+    async fn get_credentials(
+        &self,
+        request: Request<pb::GetCredentialsRequest>,
+    ) -> Result<Response<pb::CredentialsReply>, Status> {
+        let login = request.into_inner().login;
+        if login.trim().is_empty() || login.len() > MAX_LOGIN_LEN {
+            return Err(ServiceError::bad_request(
+                "login",
+                format!("must be a customer id or an e-mail of 1 to {MAX_LOGIN_LEN} bytes"),
+            )
+            .into());
+        }
+        let read_index = self.read_barrier().await?;
+        let reply = self
+            .read(|m| {
+                m.credentials(&login)
+                    .map(|c| convert::credentials(c, read_index))
+            })
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(reply))
+    }
+
+    async fn enrol_totp(
+        &self,
+        request: Request<pb::EnrolTotpRequest>,
+    ) -> Result<Response<pb::EnrolTotpReply>, Status> {
+        let r = request.into_inner();
+        let command = Command::EnrolTotp {
+            customer_id: r.customer_id,
+            secret: r.totp_secret,
+            totp_step: r.totp_step,
+        };
+        match self.write(r.key, command).await? {
+            (Outcome::TotpEnrolled { .. }, log_index) => {
+                Ok(Response::new(pb::EnrolTotpReply { log_index }))
+            }
+            (other, _) => Err(unexpected(other).into()),
+        }
+    }
+
+    async fn record_login(
+        &self,
+        request: Request<pb::RecordLoginRequest>,
+    ) -> Result<Response<pb::RecordLoginReply>, Status> {
+        let r = request.into_inner();
+        let command = Command::RecordLogin {
+            outcome: convert::login_outcome(&r),
+            customer_id: r.customer_id,
+        };
+        match self.write(r.key, command).await? {
+            (
+                Outcome::LoginRecorded {
+                    failed_logins,
+                    last_failed_login_ms,
+                    ..
+                },
+                log_index,
+            ) => Ok(Response::new(pb::RecordLoginReply {
+                log_index,
+                failed_logins,
+                last_failed_login_ms,
+            })),
+            (other, _) => Err(unexpected(other).into()),
+        }
     }
 
     type WatchEventsStream = EventStream;
