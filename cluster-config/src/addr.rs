@@ -19,7 +19,8 @@ pub(crate) fn check_host_port(addr: &str) -> Result<(), &'static str> {
     check_port(port)
 }
 
-fn check_host(host: &str) -> Result<(), &'static str> {
+/// Checks a bare host: DNS name, IPv4 literal or bracketed IPv6 literal.
+pub(crate) fn check_host(host: &str) -> Result<(), &'static str> {
     if host.is_empty() {
         return Err("host is empty");
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Why a node configuration could not be obtained.
+/// Why a node or gateway configuration could not be obtained.
 ///
 /// Every variant that concerns the content of the file carries the path of
 /// the field at fault (`listen.grpc`, `peers[1].id`, ...) so that an operator
@@ -30,7 +30,8 @@ pub enum ConfigError {
     },
 
     /// The file decoded fine but breaks a rule of the configuration
-    /// (out-of-range value, inconsistent timings, duplicate peer, ...).
+    /// (out-of-range value, inconsistent timings, duplicate peer, weak
+    /// session key, ...). Never quotes a secret.
     #[error("{field}: {reason}")]
     Invalid {
         /// Dotted path of the field at fault, with list indices.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::ConfigError;
 
 /// Longest hold we accept: one hour.
-const MAX_HOLD_TTL_SECS: u64 = 3600;
+pub(crate) const MAX_HOLD_TTL_SECS: u64 = 3600;
 
 /// Parameters of the sale flow.
 ///

@@ -1,17 +1,18 @@
 //! Every config file shipped in `configs/` must load and validate, and each
-//! cluster layout must be internally consistent.
+//! cluster layout must be internally consistent. A layout holds node files
+//! (`node*.toml`) and optionally gateway files (`gateway*.toml`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::NodeConfig;
+use crate::{GatewayConfig, NodeConfig};
 
 fn configs_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
 }
 
 /// All `*.toml` files of one layout directory, sorted by name.
-fn layout_files(dir: &Path) -> Vec<PathBuf> {
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -19,6 +20,26 @@ fn layout_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap()
+}
+
+/// The node config files of one layout directory, sorted by name.
+fn layout_files(dir: &Path) -> Vec<PathBuf> {
+    toml_files(dir)
+        .into_iter()
+        .filter(|p| file_name(p).starts_with("node"))
+        .collect()
+}
+
+/// The gateway config files of one layout directory, sorted by name.
+fn gateway_files(dir: &Path) -> Vec<PathBuf> {
+    toml_files(dir)
+        .into_iter()
+        .filter(|p| file_name(p).starts_with("gateway"))
+        .collect()
 }
 
 fn layouts() -> Vec<PathBuf> {
@@ -33,16 +54,77 @@ fn layouts() -> Vec<PathBuf> {
 
 #[test]
 fn every_shipped_file_loads_and_validates() {
-    let mut count = 0;
+    let (mut nodes, mut gateways) = (0, 0);
     for dir in layouts() {
-        for file in layout_files(&dir) {
-            if let Err(e) = NodeConfig::load(&file) {
+        for file in toml_files(&dir) {
+            let name = file_name(&file);
+            let loaded = if name.starts_with("node") {
+                nodes += 1;
+                NodeConfig::load(&file).map(drop)
+            } else if name.starts_with("gateway") {
+                gateways += 1;
+                GatewayConfig::load(&file).map(drop)
+            } else {
+                panic!("{}: neither node*.toml nor gateway*.toml", file.display());
+            };
+            if let Err(e) = loaded {
                 panic!("{}: {e}", file.display());
             }
-            count += 1;
         }
     }
-    assert_eq!(count, 3 + 5);
+    assert_eq!(nodes, 3 + 5);
+    assert_eq!(gateways, 2);
+}
+
+#[test]
+fn gateways_reach_their_layout_and_share_a_session_key() {
+    for dir in layouts() {
+        let gateways: Vec<GatewayConfig> = gateway_files(&dir)
+            .iter()
+            .map(|f| GatewayConfig::load(f).unwrap())
+            .collect();
+        let where_ = dir.display();
+        let node_addrs: BTreeSet<String> = layout_files(&dir)
+            .iter()
+            .map(|f| NodeConfig::load(f).unwrap().advertise_addr().to_string())
+            .collect();
+        let binds: BTreeSet<_> = gateways.iter().map(|g| g.listen).collect();
+        assert_eq!(
+            binds.len(),
+            gateways.len(),
+            "{where_}: gateways share a port"
+        );
+        for g in &gateways {
+            let nodes: BTreeSet<String> = g.nodes.iter().cloned().collect();
+            assert_eq!(nodes, node_addrs, "{where_}: gateway nodes != layout nodes");
+            assert_eq!(g.session, gateways[0].session, "{where_}: session differs");
+            assert!(
+                g.public_url.ends_with(&format!(":{}", g.listen.port())),
+                "{where_}: public_url {} does not match listen {}",
+                g.public_url,
+                g.listen
+            );
+        }
+    }
+}
+
+#[test]
+fn local_3_gateways_match_the_documented_ports() {
+    let dir = configs_root().join("local-3");
+    for n in 1..=2u16 {
+        let cfg = GatewayConfig::load(&dir.join(format!("gateway{n}.toml"))).unwrap();
+        let port = 8079 + n;
+        assert_eq!(cfg.listen.to_string(), format!("127.0.0.1:{port}"));
+        assert_eq!(cfg.public_url, format!("http://localhost:{port}"));
+        assert_eq!(
+            cfg.nodes,
+            ["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"]
+        );
+        assert_eq!(cfg.session.key.len(), 32);
+        assert!(cfg.session.cookie_secure);
+        assert_eq!(cfg.anti_bot.pow_difficulty_bits, 14);
+        assert!(cfg.webhooks.is_empty());
+    }
 }
 
 #[test]

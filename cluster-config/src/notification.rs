@@ -1,0 +1,93 @@
+//! What the gateway tells browsers about their holds and queue position.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::in_range;
+use crate::ConfigError;
+
+/// Customer-facing notification timings (`[notifications]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// Warn the customer this many seconds before their seat hold expires
+    /// (1..=3600, the longest hold; default 60); see
+    /// [`NotificationConfig::hold_warning`].
+    pub hold_warning_secs: u64,
+    /// How often a browser waiting in a sale queue polls its position, in
+    /// milliseconds (100..=60000, default 1000); see
+    /// [`NotificationConfig::queue_poll`].
+    pub queue_poll_ms: u64,
+}
+
+impl Default for NotificationConfig {
+    /// Warn one minute before expiry, poll the queue every second.
+    fn default() -> Self {
+        NotificationConfig {
+            hold_warning_secs: 60,
+            queue_poll_ms: 1000,
+        }
+    }
+}
+
+impl NotificationConfig {
+    /// How long before a hold expires the customer is warned.
+    pub fn hold_warning(&self) -> Duration {
+        Duration::from_secs(self.hold_warning_secs)
+    }
+
+    /// Interval between queue-position polls.
+    pub fn queue_poll(&self) -> Duration {
+        Duration::from_millis(self.queue_poll_ms)
+    }
+
+    /// Rejects warnings that can never fire and polling that hammers or
+    /// starves the cluster.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        in_range(
+            "notifications.hold_warning_secs",
+            self.hold_warning_secs,
+            1..=crate::sale::MAX_HOLD_TTL_SECS,
+            "seconds",
+        )?;
+        in_range(
+            "notifications.queue_poll_ms",
+            self.queue_poll_ms,
+            100..=60_000,
+            "ms",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{gateway_error_of, gateway_full_with};
+
+    #[test]
+    fn hold_warning_bounds() {
+        for bad in ["0", "3601"] {
+            let text = gateway_full_with(
+                "hold_warning_secs = 30",
+                &format!("hold_warning_secs = {bad}"),
+            );
+            assert_eq!(
+                gateway_error_of(&text),
+                format!(
+                    "notifications.hold_warning_secs: must be between 1 and 3600 seconds, got {bad}"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn queue_poll_bounds() {
+        for bad in ["99", "60001"] {
+            let text = gateway_full_with("queue_poll_ms = 500", &format!("queue_poll_ms = {bad}"));
+            assert_eq!(
+                gateway_error_of(&text),
+                format!("notifications.queue_poll_ms: must be between 100 and 60000 ms, got {bad}")
+            );
+        }
+    }
+}
