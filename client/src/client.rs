@@ -24,7 +24,7 @@ pub(crate) struct Inner {
     pub(crate) options: ClientOptions,
     pub(crate) client_id: String,
     next_request_id: AtomicU64,
-    cluster: Mutex<Cluster>,
+    cluster: Arc<Mutex<Cluster>>,
 }
 
 impl Client {
@@ -44,9 +44,34 @@ impl Client {
                 options,
                 client_id,
                 next_request_id: AtomicU64::new(first_request_id()),
-                cluster: Mutex::new(cluster),
+                cluster: Arc::new(Mutex::new(cluster)),
             }),
         })
+    }
+
+    /// A handle on the same cluster view (known nodes, leader, channels)
+    /// whose idempotency keys carry `client_id` instead.
+    ///
+    /// A stateless front end uses it to key each buyer's requests by the
+    /// buyer, so that a retry through another process of the front end (or
+    /// after a restart) is recognised by the cluster as the same request.
+    pub fn with_client_id(&self, client_id: impl Into<String>) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                options: self.inner.options.clone(),
+                client_id: client_id.into(),
+                next_request_id: AtomicU64::new(first_request_id()),
+                cluster: Arc::clone(&self.inner.cluster),
+            }),
+        }
+    }
+
+    /// Adds node addresses (e.g. the members a status reply listed) to the
+    /// failover rotation. Invalid or already known addresses are skipped;
+    /// returns how many were new.
+    pub fn learn_nodes(&self, addrs: &[String]) -> usize {
+        let mut cluster = self.cluster();
+        addrs.iter().filter(|addr| cluster.learn(addr)).count()
     }
 
     /// The `client_id` half of this client's idempotency keys.
@@ -160,6 +185,22 @@ mod tests {
         let second = client.next_request_id();
         assert!(first >= before);
         assert_eq!(second, first + 1);
+    }
+
+    #[test]
+    fn a_view_with_another_client_id_shares_the_cluster() {
+        let client = client();
+        let view = client.with_client_id("web:ana");
+        assert_eq!(view.client_id(), "web:ana");
+        assert_eq!(
+            view.learn_nodes(&["127.0.0.1:7102".into(), "bad".into()]),
+            1
+        );
+        assert_eq!(
+            client.known_nodes(),
+            vec!["127.0.0.1:7101", "127.0.0.1:7102"]
+        );
+        assert_eq!(client.learn_nodes(&["127.0.0.1:7102".into()]), 0);
     }
 
     #[test]

@@ -148,6 +148,17 @@ impl Cluster {
         }
     }
 
+    /// Adds `addr` to the rotation; false if invalid or already known.
+    pub(crate) fn learn(&mut self, addr: &str) -> bool {
+        let Ok(address) = endpoint::normalise(addr) else {
+            return false;
+        };
+        if self.position(&address.addr).is_some() {
+            return false;
+        }
+        self.index_of_or_add(&address).is_ok()
+    }
+
     fn position(&self, addr: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.addr == addr)
     }

@@ -1,79 +1,36 @@
-//! `ingressoja-gateway`: the stateless HTTP front of IngressoJá.
-//!
-//! For now it serves health and a read-only availability API over the
-//! cluster; the web shop, auth, queue, notifications and rate limits come with
-//! their own issue. It holds no state: any number can run side by side.
+//! Runs one gateway: `ingressoja-gateway --config gateway.toml`.
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use anyhow::Context;
 use clap::Parser;
-use ingressoja_client::{Client, ClientError, ClientOptions};
-use serde_json::json;
+use ingressoja_cluster_config::GatewayConfig;
+use ingressoja_gateway::AppState;
 
-/// Runs one gateway in front of a cluster.
+/// Runs one stateless gateway in front of an IngressoJá cluster.
 #[derive(Parser)]
 #[command(name = "ingressoja-gateway", version)]
 struct Args {
-    /// HTTP address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// gRPC addresses of cluster nodes, comma-separated.
-    #[arg(
-        long,
-        env = "INGRESSOJA_NODES",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
-    )]
-    nodes: Vec<String>,
+    /// The gateway's TOML config (see cluster-config/configs/local-3/gateway1.toml).
+    #[arg(long, env = "INGRESSOJA_GATEWAY_CONFIG")]
+    config: PathBuf,
 }
 
-/// A cluster error as an HTTP JSON answer with a machine-readable code.
-struct ApiError(ClientError);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match self.0.rejection_code() {
-            Some("unknown_event") | Some("unknown_category") | Some("hold_not_found") => (
-                StatusCode::NOT_FOUND,
-                self.0.rejection_code().unwrap_or_default().to_string(),
-            ),
-            Some(code) => (StatusCode::UNPROCESSABLE_ENTITY, code.to_string()),
-            None => (StatusCode::SERVICE_UNAVAILABLE, "unavailable".to_string()),
-        };
-        let body = json!({ "error": { "code": code, "message": self.0.to_string() } });
-        (status, Json(body)).into_response()
+/// Resolves on Ctrl-C or SIGTERM (what `docker stop` and the run scripts send).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn availability(
-    State(client): State<Client>,
-    Path(event_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let reply = client.availability(&event_id).await.map_err(ApiError)?;
-    let categories: Vec<_> = reply
-        .categories
-        .iter()
-        .map(|c| {
-            json!({
-                "category_id": c.category_id, "name": c.name, "capacity": c.capacity,
-                "sold": c.sold, "held": c.held, "available": c.available,
-                "price_cents": c.price_cents, "per_customer_limit": c.per_customer_limit,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "event_id": reply.event_id, "name": reply.name,
-        "categories": categories, "read_index": reply.read_index,
-    })))
+    tracing::info!("shutting down");
 }
 
 #[tokio::main]
@@ -85,17 +42,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let client = Client::connect(args.nodes, ClientOptions::default())?;
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/events/{event_id}/availability", get(availability))
-        .with_state(client);
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %args.listen, "gateway listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let config = GatewayConfig::load(&args.config)
+        .with_context(|| format!("invalid gateway config {}", args.config.display()))?;
+    let listen = config.listen;
+    let public_url = config.public_url.clone();
+    let state = AppState::new(config).context("cannot prepare the cluster client")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(%listen, %public_url, "gateway listening");
+    ingressoja_gateway::serve(state, listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -4,15 +4,15 @@
 //! Every fault test asserts on data (tickets, counters, state hashes), not only
 //! on the absence of errors.
 
+mod login;
 mod sale_rules;
-mod util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ingressoja_client::proto::ticketing::CategorySpec;
 use ingressoja_client::{Client, ClientError};
-use util::{register, ClusterOptions, TestCluster};
+use ingressoja_test_support::{register, ClusterOptions, TestCluster};
 
 pub(crate) const ELECTION: Duration = Duration::from_secs(15);
 

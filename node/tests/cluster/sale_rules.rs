@@ -8,8 +8,8 @@ use ingressoja_client::proto::ticketing::SalePolicy;
 use ingressoja_client::{Client, EventWatch};
 use ingressoja_node::machine::{verify_chain, EventKind};
 
-use crate::util::{register, ClusterOptions, TestCluster};
 use crate::{category, ELECTION};
+use ingressoja_test_support::{register, ClusterOptions, TestCluster};
 
 async fn create_queued_event(client: &Client, event: &str, policy: SalePolicy) {
     client

@@ -1,0 +1,202 @@
+//! Rate limits (per IP and per customer, separately for login, queue join
+//! and purchase) and the global concurrency limit that sheds load.
+//!
+//! Limits are per gateway process: N gateways let N times the rate through
+//! in total, which is why the per-CPF rules that matter for fairness live
+//! in the replicated state and these only keep floods off the cluster.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ingressoja_cluster_config::{RateLimit, RateLimits};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// Which guarded path a request is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// Password and code checks.
+    Login,
+    /// Joining a virtual queue.
+    QueueJoin,
+    /// Holding and paying.
+    Purchase,
+}
+
+/// One keyed limiter with its human name for the error message.
+struct Limiter {
+    name: &'static str,
+    inner: DefaultKeyedRateLimiter<String>,
+}
+
+impl Limiter {
+    fn new(name: &'static str, limit: &RateLimit) -> Limiter {
+        let per_minute = NonZeroU32::new(limit.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+        Limiter {
+            name,
+            inner: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+        }
+    }
+
+    fn check(&self, key: &str) -> Result<(), ApiError> {
+        self.inner
+            .check_key(&key.to_string())
+            .map_err(|not_until| ApiError::RateLimited {
+                limit: self.name,
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })
+    }
+}
+
+/// All the gateway's rate limiters.
+pub struct RateLimiters {
+    login_ip: Limiter,
+    login_customer: Limiter,
+    queue_ip: Limiter,
+    queue_customer: Limiter,
+    purchase_ip: Limiter,
+    purchase_customer: Limiter,
+    any_ip: Limiter,
+}
+
+impl RateLimiters {
+    /// Limiters as configured.
+    pub fn new(config: &RateLimits) -> RateLimiters {
+        RateLimiters {
+            login_ip: Limiter::new("login per IP", &config.login_per_ip),
+            login_customer: Limiter::new("login per account", &config.login_per_customer),
+            queue_ip: Limiter::new("queue join per IP", &config.queue_join_per_ip),
+            queue_customer: Limiter::new(
+                "queue join per customer",
+                &config.queue_join_per_customer,
+            ),
+            purchase_ip: Limiter::new("purchase per IP", &config.purchase_per_ip),
+            purchase_customer: Limiter::new("purchase per customer", &config.purchase_per_customer),
+            any_ip: Limiter::new("requests per IP", &config.api_per_ip),
+        }
+    }
+
+    /// Counts one request on `path` from `ip` for `customer` (a login name
+    /// for logins), failing with 429 material when over either limit.
+    pub fn check(&self, path: Guarded, ip: IpAddr, customer: &str) -> Result<(), ApiError> {
+        let (by_ip, by_customer) = match path {
+            Guarded::Login => (&self.login_ip, &self.login_customer),
+            Guarded::QueueJoin => (&self.queue_ip, &self.queue_customer),
+            Guarded::Purchase => (&self.purchase_ip, &self.purchase_customer),
+        };
+        by_ip.check(&ip.to_string())?;
+        by_customer.check(&customer.to_ascii_lowercase())
+    }
+
+    /// Counts one request of any kind from `ip`.
+    pub fn check_any(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.any_ip.check(&ip.to_string())
+    }
+
+    /// Forgets keys whose limits have fully recovered, so memory stays
+    /// bounded by the recently active IPs and customers.
+    pub fn forget_idle(&self) {
+        for limiter in [
+            &self.login_ip,
+            &self.login_customer,
+            &self.queue_ip,
+            &self.queue_customer,
+            &self.purchase_ip,
+            &self.purchase_customer,
+            &self.any_ip,
+        ] {
+            limiter.inner.retain_recent();
+            limiter.inner.shrink_to_fit();
+        }
+    }
+}
+
+/// Runs [`RateLimiters::forget_idle`] every minute for the life of the process.
+pub fn spawn_housekeeping(limiters: Arc<RateLimiters>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limiters.forget_idle();
+        }
+    });
+}
+
+/// Middleware: at most `max_in_flight` requests are served at once; the
+/// next ones get 503 with `Retry-After` at once instead of queueing, so
+/// latency stays bounded under a flood. Long-lived streams (SSE) release
+/// their permit when the stream starts.
+pub async fn shed_load(
+    State(in_flight): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match in_flight.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::Overloaded.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, burst: u32) -> RateLimits {
+        let limit = RateLimit { per_minute, burst };
+        RateLimits {
+            login_per_ip: limit,
+            login_per_customer: limit,
+            queue_join_per_ip: limit,
+            queue_join_per_customer: limit,
+            purchase_per_ip: limit,
+            purchase_per_customer: limit,
+            api_per_ip: limit,
+        }
+    }
+
+    #[test]
+    fn a_burst_passes_then_429_with_a_wait() {
+        let limiters = RateLimiters::new(&limits(60, 3));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..3 {
+            limiters.check(Guarded::Login, ip, "ana").unwrap();
+        }
+        let Err(ApiError::RateLimited { limit, retry_after }) =
+            limiters.check(Guarded::Login, ip, "ana")
+        else {
+            panic!("expected a rate limit");
+        };
+        assert_eq!(limit, "login per IP");
+        assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1));
+        // Another path has its own budget.
+        limiters.check(Guarded::Purchase, ip, "ana").unwrap();
+    }
+
+    #[test]
+    fn the_customer_limit_holds_across_ips() {
+        let limiters = RateLimiters::new(&limits(60, 2));
+        limiters
+            .check(Guarded::QueueJoin, "10.0.0.1".parse().unwrap(), "Ana")
+            .unwrap();
+        limiters
+            .check(Guarded::QueueJoin, "10.0.0.2".parse().unwrap(), "ana")
+            .unwrap();
+        let refused = limiters.check(Guarded::QueueJoin, "10.0.0.3".parse().unwrap(), "ANA");
+        assert!(matches!(
+            refused,
+            Err(ApiError::RateLimited {
+                limit: "queue join per customer",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,67 @@
+//! What every request handler shares: the cluster handle, the config, the
+//! signing key and the limiters. Nothing here is per-buyer state: the
+//! gateway can die at any moment and another serves the same buyer.
+
+use std::sync::Arc;
+
+use ingressoja_client::{Client, ClientOptions};
+use ingressoja_cluster_config::GatewayConfig;
+use tokio::sync::Semaphore;
+
+use crate::auth::lockout::LockoutPolicy;
+use crate::auth::session::TokenSigner;
+use crate::limits::RateLimiters;
+
+/// The gateway's shared, immutable-after-start state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<GatewayConfig>,
+    /// The cluster, for reads and for writes that need no buyer-scoped key.
+    pub cluster: Client,
+    /// Signs and checks sessions, CSRF fields and challenges.
+    pub signer: TokenSigner,
+    /// Per-IP and per-customer rate limits.
+    pub limits: Arc<RateLimiters>,
+    /// The global concurrency limit.
+    pub in_flight: Arc<Semaphore>,
+    /// When repeated failed logins lock an account.
+    pub lockout: LockoutPolicy,
+}
+
+impl AppState {
+    /// Builds the state for `config`. Connects lazily: no node needs to be up.
+    pub fn new(config: GatewayConfig) -> Result<AppState, ingressoja_client::ClientError> {
+        let cluster = Client::connect(
+            config.nodes.clone(),
+            ClientOptions {
+                client_id: Some(format!("gateway-{}", uuid_like())),
+                ..ClientOptions::default()
+            },
+        )?;
+        Ok(AppState {
+            signer: TokenSigner::new(config.session.key.clone()),
+            limits: Arc::new(RateLimiters::new(&config.rate_limits)),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            lockout: LockoutPolicy {
+                after: config.login.lockout_after,
+                base: config.login.lockout_base(),
+                max: config.login.lockout_max(),
+            },
+            cluster,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The cluster handle whose idempotency keys belong to `customer_id`:
+    /// a request id the buyer's page carries then means the same request on
+    /// every gateway, so a retry after a gateway or leader failure is
+    /// answered, never executed twice.
+    pub fn cluster_for(&self, customer_id: &str) -> Client {
+        self.cluster.with_client_id(format!("web:{customer_id}"))
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

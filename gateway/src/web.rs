@@ -1,0 +1,235 @@
+//! HTTP plumbing shared by pages and API: cookies, the caller's IP, the
+//! signed-in buyer, request ids, and body extractors whose failures are
+//! typed [`ApiError`]s instead of axum's plain-text rejections.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::auth::session::Purpose;
+use crate::clock;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Cookie carrying the session token.
+pub const SESSION_COOKIE: &str = "ij_session";
+/// Cookie carrying the half-login token (password checked, code owed).
+pub const SECOND_FACTOR_COOKIE: &str = "ij_2fa";
+/// Cookie carrying the chosen language.
+pub const LANG_COOKIE: &str = "ij_lang";
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`, and Secure when
+/// configured (browsers accept Secure cookies on http://localhost).
+pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// The caller's IP: the TCP peer, or, when the peer is a configured trusted
+/// proxy (the load balancer), the last address it appended to `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        if state.config.trusted_proxies.contains(&peer) {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip));
+            }
+        }
+        Ok(ClientIp(peer))
+    }
+}
+
+/// The signed-in buyer, from the session cookie or an `Authorization:
+/// Bearer` token. Refused with 401 `unauthenticated` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buyer {
+    /// The customer id the session belongs to.
+    pub customer_id: String,
+    /// Whether it came from a cookie (forms must then carry a CSRF field).
+    pub via_cookie: bool,
+}
+
+impl Buyer {
+    /// The buyer of `headers`, if any valid session is presented.
+    pub fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Buyer, ApiError> {
+        let bearer = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let (token, via_cookie) = match bearer {
+            Some(token) => (token.to_string(), false),
+            None => match cookie(headers, SESSION_COOKIE) {
+                Some(token) => (token, true),
+                None => {
+                    return Err(ApiError::Unauthenticated(
+                        "sign in first (no session)".into(),
+                    ))
+                }
+            },
+        };
+        let claims = state
+            .signer
+            .verify(&token, Purpose::Session, clock::now_secs())?;
+        Ok(Buyer {
+            customer_id: claims.customer_id,
+            via_cookie,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Buyer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Buyer::from_headers(&parts.headers, state)
+    }
+}
+
+/// A JSON body whose decoding errors become `malformed_body` JSON errors.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    ApiError::MalformedBody(rejection.body_text())
+}
+
+/// A form body whose decoding errors become typed errors.
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(PageForm(value)),
+            Err(rejection) => Err(form_rejection(rejection)),
+        }
+    }
+}
+
+fn form_rejection(rejection: FormRejection) -> ApiError {
+    ApiError::MalformedBody(rejection.body_text())
+}
+
+/// Checks a text field: trimmed, non-empty, at most `max` bytes.
+pub fn text_field<'a>(name: &str, value: &'a str, max: usize) -> Result<&'a str, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(name, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(ApiError::invalid(
+            name,
+            format!("too long ({} bytes, at most {max})", value.len()),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            name,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value)
+}
+
+/// The request id of a mutating call: from the page's hidden `request_id`
+/// field or the API's `Idempotency-Key` header (a number, or any text,
+/// hashed), else a fresh one. The same id through any gateway is the same request.
+pub fn request_id(given: Option<&str>) -> Result<u64, ApiError> {
+    match given.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(rand::random::<u64>() >> 1),
+        Some(text) if text.len() > 128 => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "at most 128 characters",
+        )),
+        Some(text) => Ok(text.parse::<u64>().unwrap_or_else(|_| {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(text.as_bytes());
+            u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) >> 1
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("a=1; ij_session=tok; b=2"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("tok"));
+        assert_eq!(cookie(&headers, "c"), None);
+    }
+
+    #[test]
+    fn set_cookie_has_the_safe_flags() {
+        let value = set_cookie("ij_session", "t", 60, true);
+        for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Max-Age=60", "Path=/"] {
+            assert!(value.contains(flag), "{value}");
+        }
+        assert!(!set_cookie("x", "y", 1, false).contains("Secure"));
+    }
+
+    #[test]
+    fn text_fields_and_request_ids() {
+        assert_eq!(text_field("name", "  Ana ", 10).unwrap(), "Ana");
+        assert!(
+            matches!(text_field("name", " ", 10), Err(ApiError::Invalid { field, .. }) if field == "name")
+        );
+        assert!(text_field("name", "abcdefghijk", 10).is_err());
+        assert!(text_field("name", "a\u{7}b", 10).is_err());
+        assert_eq!(request_id(Some("42")).unwrap(), 42);
+        assert_eq!(
+            request_id(Some("abc")).unwrap(),
+            request_id(Some("abc")).unwrap()
+        );
+        assert!(request_id(Some(&"x".repeat(129))).is_err());
+        assert_ne!(request_id(None).unwrap(), request_id(None).unwrap());
+    }
+}

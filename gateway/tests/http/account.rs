@@ -1,0 +1,282 @@
+//! Registration, login with password and TOTP, sessions and lockout.
+
+use std::time::Duration;
+
+use ingressoja_gateway::auth::totp;
+use serde_json::json;
+
+use crate::harness::{cpf, Buyer, Shop, ShopOptions};
+
+fn code(secret: &str, step: u64) -> String {
+    format!("{:06}", totp::code_at(secret, step).unwrap())
+}
+
+fn now_step() -> u64 {
+    ingressoja_gateway::clock::now_secs() / totp::STEP_SECS
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn register_enrol_totp_and_log_in_with_each_code_once() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    let mut ana = Buyer::new(shop.url());
+
+    let created = ana.register("ana", &cpf(101)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert!(ana.token.is_some());
+
+    // Bad input: each a typed error naming the field.
+    let mut other = Buyer::new(shop.url());
+    let dup = other.register("ana2", &cpf(101)).await;
+    assert_eq!(
+        (dup.status, dup.code()),
+        (409, "duplicate_document"),
+        "{:?}",
+        dup.body
+    );
+    let bad_cpf = other.register("ana3", "123.456.789-00").await;
+    assert_eq!(bad_cpf.status, 400, "{:?}", bad_cpf.body);
+    assert!(bad_cpf.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cpf"));
+    let short = other
+        .post("/api/v1/register", json!({"customer_id": "bia", "email": "b@example.com", "cpf": cpf(102), "display_name": "Bia", "password": "short"}))
+        .await;
+    assert_eq!((short.status, short.code()), (400, "invalid_field"));
+    assert_eq!(short.body["error"]["field"], "password");
+    let long = other
+        .post("/api/v1/register", json!({"customer_id": "x".repeat(65), "email": "b@example.com", "cpf": cpf(102), "display_name": "Bia", "password": "long enough"}))
+        .await;
+    assert_eq!(
+        long.body["error"]["field"], "customer_id",
+        "{:?}",
+        long.body
+    );
+    let not_json = other
+        .send(
+            other
+                .http
+                .post(format!("{}/api/v1/register", shop.url()))
+                .body("hello")
+                .header("content-type", "application/json"),
+        )
+        .await;
+    assert_eq!((not_json.status, not_json.code()), (400, "malformed_body"));
+    let no_type = other
+        .send(
+            other
+                .http
+                .post(format!("{}/api/v1/register", shop.url()))
+                .body("{}"),
+        )
+        .await;
+    assert_eq!((no_type.status, no_type.code()), (400, "malformed_body"));
+
+    // The session works; no session, a forged or garbled one do not.
+    let account = ana.get("/api/v1/account").await;
+    assert_eq!(account.status, 200);
+    assert_eq!(account.body["totp_enrolled"], false);
+    let anonymous = Buyer::new(shop.url()).get("/api/v1/account").await;
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (401, "unauthenticated")
+    );
+    let mut forged = Buyer::new(shop.url());
+    let token = ana.token.clone().unwrap();
+    let (payload, signature) = token.split_once('.').unwrap();
+    forged.token = Some(format!(
+        "{payload}.{}",
+        signature.chars().rev().collect::<String>()
+    ));
+    assert_eq!(forged.get("/api/v1/account").await.status, 401);
+    forged.token = Some("garbage".into());
+    assert_eq!(
+        forged.get("/api/v1/account").await.code(),
+        "unauthenticated"
+    );
+
+    // Enrol TOTP: a wrong code is refused, the right one turns it on.
+    let setup = ana.post("/api/v1/account/totp", json!({})).await;
+    assert_eq!(setup.status, 200);
+    let secret = setup.body["secret"].as_str().unwrap().to_string();
+    assert!(setup.body["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .contains(&secret));
+    assert!(setup.body["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let step = now_step();
+    let wrong = ana
+        .post(
+            "/api/v1/account/totp/confirm",
+            json!({"secret": secret, "code": "000000"}),
+        )
+        .await;
+    assert_eq!((wrong.status, wrong.code()), (401, "bad_totp_code"));
+    let enrolled = ana
+        .post(
+            "/api/v1/account/totp/confirm",
+            json!({"secret": secret, "code": code(&secret, step)}),
+        )
+        .await;
+    assert_eq!(enrolled.status, 204, "{:?}", enrolled.body);
+    assert_eq!(ana.get("/api/v1/account").await.body["totp_enrolled"], true);
+
+    // Log in: password, then a code; the enrolment's code cannot be reused.
+    let fresh = Buyer::new(shop.url());
+    let first = fresh
+        .post(
+            "/api/v1/login",
+            json!({"login": "ana@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(first.body["second_factor_required"], true);
+    let half = first.body["second_factor_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The half-login token is not a session.
+    let mut half_buyer = Buyer::new(shop.url());
+    half_buyer.token = Some(half.clone());
+    assert_eq!(
+        half_buyer.get("/api/v1/account").await.code(),
+        "unauthenticated"
+    );
+
+    let replayed = fresh
+        .post(
+            "/api/v1/login/totp",
+            json!({"second_factor_token": half, "code": code(&secret, step)}),
+        )
+        .await;
+    assert_eq!(
+        (replayed.status, replayed.code()),
+        (401, "totp_replayed"),
+        "{:?}",
+        replayed.body
+    );
+    let bad = fresh
+        .post(
+            "/api/v1/login/totp",
+            json!({"second_factor_token": half, "code": "12345x"}),
+        )
+        .await;
+    assert_eq!(bad.code(), "bad_totp_code");
+    // The next step's code is accepted (one step of clock drift), once.
+    let next = code(&secret, step + 1);
+    let signed_in = fresh
+        .post(
+            "/api/v1/login/totp",
+            json!({"second_factor_token": half, "code": next}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert!(signed_in.body["token"].is_string());
+    let again = fresh
+        .post(
+            "/api/v1/login/totp",
+            json!({"second_factor_token": half, "code": next}),
+        )
+        .await;
+    assert_eq!(again.code(), "totp_replayed");
+
+    // Wrong password and unknown account read the same.
+    let wrong_password = fresh
+        .post(
+            "/api/v1/login",
+            json!({"login": "ana", "password": "nope nope"}),
+        )
+        .await;
+    assert_eq!(
+        (wrong_password.status, wrong_password.code()),
+        (401, "bad_credentials")
+    );
+    let unknown = fresh
+        .post(
+            "/api/v1/login",
+            json!({"login": "nobody", "password": "nope nope"}),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (401, "bad_credentials"));
+    assert_eq!(
+        unknown.body["error"]["message"],
+        wrong_password.body["error"]["message"]
+    );
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_failures_lock_the_account_on_every_gateway() {
+    let mut shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[login]\nlockout_after = 3\nlockout_base_secs = 30\nlockout_max_secs = 60\n"
+            .into(),
+    })
+    .await;
+    shop.add_gateway("[login]\nlockout_after = 3\nlockout_base_secs = 30\nlockout_max_secs = 60\n")
+        .await;
+    let mut bia = Buyer::new(shop.url());
+    assert_eq!(bia.register("bia", &cpf(201)).await.status, 201);
+    let wrong = json!({"login": "bia", "password": "wrong password"});
+    for attempt in 0..3 {
+        let gateway = Buyer::new(&shop.gateways[attempt % 2].url);
+        assert_eq!(
+            gateway.post("/api/v1/login", wrong.clone()).await.code(),
+            "bad_credentials"
+        );
+    }
+    // Locked on both gateways, even with the right password.
+    for gateway in &shop.gateways {
+        let locked = Buyer::new(&gateway.url)
+            .post(
+                "/api/v1/login",
+                json!({"login": "bia", "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(
+            (locked.status, locked.code()),
+            (429, "account_locked"),
+            "{:?}",
+            locked.body
+        );
+        let wait = locked.retry_after().expect("Retry-After");
+        assert!((1..=30).contains(&wait), "{wait}");
+    }
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_login_rate_limit_answers_429_and_its_retry_after_is_honoured() {
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[rate_limits]\nlogin_per_ip = { per_minute = 60, burst = 2 }\n".into(),
+    })
+    .await;
+    let buyer = Buyer::new(shop.url());
+    let attempt = json!({"login": "nobody", "password": "whatever1"});
+    assert_eq!(
+        buyer.post("/api/v1/login", attempt.clone()).await.code(),
+        "bad_credentials"
+    );
+    assert_eq!(
+        buyer.post("/api/v1/login", attempt.clone()).await.code(),
+        "bad_credentials"
+    );
+    let limited = buyer.post("/api/v1/login", attempt.clone()).await;
+    assert_eq!(
+        (limited.status, limited.code()),
+        (429, "rate_limited"),
+        "{:?}",
+        limited.body
+    );
+    let wait = limited.retry_after().expect("Retry-After");
+    assert_eq!(wait, 1, "one token a second at 60 per minute");
+    // Another path is not limited by the login budget.
+    assert_eq!(buyer.get("/api/v1/events").await.status, 200);
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(
+        buyer.post("/api/v1/login", attempt).await.code(),
+        "bad_credentials"
+    );
+    shop.shutdown().await;
+}

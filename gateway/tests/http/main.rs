@@ -1,0 +1,9 @@
+//! HTTP-level tests of the gateway against a real in-process cluster: every
+//! endpoint's success and error answers, sessions, 2FA, rate limits, the
+//! proof of work, SSE, and failover with two gateways.
+
+mod account;
+mod failover;
+mod harness;
+mod pages;
+mod sale;

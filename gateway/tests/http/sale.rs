@@ -1,0 +1,426 @@
+//! Holding, paying, the queue with its proof of work, tickets and the SSE stream.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use ingressoja_gateway::pow;
+use serde_json::{json, Value};
+
+use crate::harness::{cpf, Buyer, Shop, ShopOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hold_decline_pay_and_list_tickets() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    let mut ana = Buyer::new(shop.url());
+    assert_eq!(ana.register("ana", &cpf(301)).await.status, 201);
+    let mut bob = Buyer::new(shop.url());
+    assert_eq!(bob.register("bob", &cpf(302)).await.status, 201);
+
+    let events = ana.get("/api/v1/events").await;
+    let ids: Vec<&str> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["fila", "show"]);
+    let show = ana.get("/api/v1/events/show").await;
+    assert_eq!(show.body["categories"][0]["available"], 10);
+    assert_eq!(ana.get("/api/v1/events/nope").await.code(), "unknown_event");
+
+    // Bad holds.
+    let zero = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 0}),
+        )
+        .await;
+    assert_eq!(
+        (zero.status, zero.body["error"]["field"].as_str()),
+        (400, Some("quantity"))
+    );
+    let unknown = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "camarote", "quantity": 1}),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (404, "unknown_category"));
+    let too_many = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "vip", "quantity": 3}),
+        )
+        .await;
+    assert_eq!(too_many.status, 409, "{:?}", too_many.body);
+    let anonymous = Buyer::new(shop.url())
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+
+    // A hold, seen by its owner only.
+    let hold = ana
+        .post_with_key(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 2}),
+            "hold-1",
+        )
+        .await;
+    assert_eq!(hold.status, 201, "{:?}", hold.body);
+    let hold_id = hold.body["hold_id"].as_u64().unwrap();
+    assert_eq!(hold.body["status"], "live");
+    // The same key again is the same hold, not a second one.
+    let same = ana
+        .post_with_key(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 2}),
+            "hold-1",
+        )
+        .await;
+    assert_eq!(
+        same.body["hold_id"].as_u64(),
+        Some(hold_id),
+        "{:?}",
+        same.body
+    );
+    let second = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(second.code(), "live_hold_exists");
+    assert_eq!(
+        ana.get(&format!("/api/v1/holds/{hold_id}")).await.status,
+        200
+    );
+    assert_eq!(
+        bob.get(&format!("/api/v1/holds/{hold_id}")).await.code(),
+        "not_found"
+    );
+    assert_eq!(
+        ana.get("/api/v1/holds/abc").await.body["error"]["field"],
+        "hold_id"
+    );
+    assert_eq!(ana.get("/api/v1/holds/999999").await.status, 404);
+    assert_eq!(
+        ana.get("/api/v1/events/show").await.body["categories"][0]["available"],
+        8
+    );
+
+    // Declined: nothing sold, the hold stays. Approved: two tickets, once.
+    let declined = ana
+        .post(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "decline"}),
+        )
+        .await;
+    assert_eq!(
+        (declined.status, declined.code()),
+        (402, "payment_declined"),
+        "{:?}",
+        declined.body
+    );
+    assert_eq!(
+        ana.get(&format!("/api/v1/holds/{hold_id}")).await.body["status"],
+        "live"
+    );
+    let not_yours = bob
+        .post(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "approve"}),
+        )
+        .await;
+    assert!(
+        not_yours.status == 403 || not_yours.status == 404,
+        "{:?}",
+        not_yours.body
+    );
+    let bought = ana
+        .post_with_key(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "approve"}),
+            "pay-1",
+        )
+        .await;
+    assert_eq!(bought.status, 200, "{:?}", bought.body);
+    assert_eq!(bought.body["tickets"].as_array().unwrap().len(), 2);
+    let replay = ana
+        .post_with_key(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "approve"}),
+            "pay-1",
+        )
+        .await;
+    assert_eq!(
+        replay.body["tickets"], bought.body["tickets"],
+        "a retry returns the same tickets"
+    );
+    assert_eq!(replay.body["charge_id"], bought.body["charge_id"]);
+    let tickets = ana.get("/api/v1/tickets").await;
+    assert_eq!(tickets.body["tickets"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        bob.get("/api/v1/tickets").await.body["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Release: a new hold given back frees its seats.
+    let hold2 = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "vip", "quantity": 1}),
+        )
+        .await;
+    let hold2_id = hold2.body["hold_id"].as_u64().unwrap();
+    let released = ana
+        .send(
+            ana.http
+                .delete(format!("{}/api/v1/holds/{hold2_id}", shop.url())),
+        )
+        .await;
+    assert_eq!(released.status, 204, "{:?}", released.body);
+    assert_eq!(
+        ana.get(&format!("/api/v1/holds/{hold2_id}")).await.body["status"],
+        "released"
+    );
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_queue_needs_a_solved_challenge_then_admits() {
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[anti_bot]\npow_difficulty_bits = 10\n".into(),
+    })
+    .await;
+    let mut carla = Buyer::new(shop.url());
+    assert_eq!(carla.register("carla", &cpf(401)).await.status, 201);
+    let early = carla
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "fila", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(early.code(), "not_admitted", "{:?}", early.body);
+    assert_eq!(
+        carla.get("/api/v1/events/fila/queue").await.code(),
+        "not_in_queue"
+    );
+
+    let unsolved = carla
+        .post(
+            "/api/v1/events/fila/queue",
+            json!({"challenge": "", "solution": ""}),
+        )
+        .await;
+    assert_eq!(
+        (unsolved.status, unsolved.code()),
+        (400, "proof_of_work_failed")
+    );
+    let challenge: pow::Challenge = {
+        let answer = carla.get("/api/v1/events/fila/queue/challenge").await;
+        assert_eq!(answer.body["difficulty_bits"], 10);
+        pow::Challenge {
+            challenge: answer.body["challenge"].as_str().unwrap().to_string(),
+            difficulty_bits: 10,
+            expires_at: answer.body["expires_at"].as_u64().unwrap(),
+        }
+    };
+    // A challenge is bound to its event and its customer.
+    let mut dan = Buyer::new(shop.url());
+    assert_eq!(dan.register("dan", &cpf(402)).await.status, 201);
+    let solution = pow::solve(&challenge);
+    let stolen = dan
+        .post(
+            "/api/v1/events/fila/queue",
+            json!({"challenge": challenge.challenge, "solution": solution}),
+        )
+        .await;
+    assert_eq!(stolen.code(), "proof_of_work_failed");
+
+    let joined = carla
+        .post(
+            "/api/v1/events/fila/queue",
+            json!({"challenge": challenge.challenge, "solution": solution}),
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{:?}", joined.body);
+    assert_eq!(joined.body["position"], 1);
+    let mut admitted = false;
+    for _ in 0..100 {
+        let status = carla.get("/api/v1/events/fila/queue").await;
+        if status.body["admitted"] == true {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted, "admitted at 6000 a minute");
+    let hold = carla
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "fila", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(hold.status, 201, "{:?}", hold.body);
+    shop.shutdown().await;
+}
+
+/// Reads SSE frames from `response` until `until` returns true or `timeout`.
+pub async fn read_sse(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+    timeout: Duration,
+    mut until: impl FnMut(&[(String, String, Value)]) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let (mut id, mut kind, mut data) =
+                (String::new(), String::from("message"), String::new());
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                }
+                if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_string();
+                }
+                if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if !data.is_empty() {
+                events.push((id, kind, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            }
+        }
+        if until(&events) {
+            return events;
+        }
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return events,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sse_delivers_the_buyers_events_and_resumes_after_the_last_id() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    let mut eva = Buyer::new(shop.url());
+    assert_eq!(eva.register("eva", &cpf(501)).await.status, 201);
+    let token = eva.token.clone().unwrap();
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{}/api/v1/notifications", shop.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+
+    let hold = eva
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    let hold_id = hold.body["hold_id"].as_u64().unwrap();
+    let paid = eva
+        .post(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "approve"}),
+        )
+        .await;
+    assert_eq!(paid.status, 200);
+    let events = read_sse(&mut stream, &mut buffer, Duration::from_secs(20), |seen| {
+        seen.iter().any(|(_, kind, _)| kind == "purchase_confirmed")
+    })
+    .await;
+    let kinds: Vec<&str> = events.iter().map(|(_, kind, _)| kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"customer_registered") && kinds.contains(&"hold_created"),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"purchase_confirmed"));
+    assert!(events
+        .iter()
+        .all(|(_, _, data)| data["customer_id"] == "eva"));
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|(id, _, _)| id.parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+
+    // Reconnect after the hold's event: only what came after it.
+    let hold_event = events
+        .iter()
+        .find(|(_, kind, _)| kind == "hold_created")
+        .unwrap();
+    let resumed = http
+        .get(format!("{}/api/v1/notifications", shop.url()))
+        .bearer_auth(&token)
+        .header("last-event-id", hold_event.0.clone())
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resumed.bytes_stream();
+    let mut buffer = String::new();
+    let after = read_sse(&mut stream, &mut buffer, Duration::from_secs(20), |seen| {
+        seen.iter().any(|(_, kind, _)| kind == "purchase_confirmed")
+    })
+    .await;
+    let kinds: Vec<&str> = after.iter().map(|(_, kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["purchase_confirmed"]);
+    assert_eq!(after[0].2["replay"], false);
+
+    // No session, or a bad Last-Event-ID: typed errors, not a stream.
+    let anonymous = http
+        .get(format!("{}/api/v1/notifications", shop.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let bad = http
+        .get(format!("{}/api/v1/notifications", shop.url()))
+        .bearer_auth(&token)
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_endpoints_and_the_openapi_file() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    let buyer = Buyer::new(shop.url());
+    let missing = buyer.get("/api/v1/nope").await;
+    assert_eq!((missing.status, missing.code()), (404, "not_found"));
+    let spec = buyer.get("/api/v1/openapi.json").await;
+    assert_eq!(spec.body["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/register",
+        "/api/v1/login",
+        "/api/v1/holds/{hold_id}/purchase",
+        "/api/v1/notifications",
+    ] {
+        assert!(spec.body["paths"][path].is_object(), "{path} documented");
+    }
+    assert_eq!(buyer.get("/healthz").await.text, "ok");
+    shop.shutdown().await;
+}

@@ -1,0 +1,284 @@
+//! Test helpers shared by every crate's integration tests: a cluster of real
+//! nodes (RocksDB, gRPC, Raft) in the test process, on loopback ports, that a
+//! test can kill, restart and wipe node by node.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ingressoja_client::{Client, ClientOptions};
+use ingressoja_cluster_config::{
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+};
+use ingressoja_node::machine::Cpf;
+use ingressoja_node::NodeHandle;
+use openraft::ServerState;
+use tempfile::TempDir;
+
+/// Knobs a test may turn.
+#[derive(Clone)]
+pub struct ClusterOptions {
+    pub nodes: u64,
+    pub snapshot: SnapshotPolicy,
+    pub hold_ttl_secs: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            nodes: 3,
+            snapshot: SnapshotPolicy {
+                logs_since_last: 100_000,
+                max_logs_kept_after_snapshot: 1_000,
+                chunk_size_bytes: 64 * 1024,
+            },
+            hold_ttl_secs: 300,
+        }
+    }
+}
+
+/// A cluster of in-process nodes, each with its own RocksDB directory.
+pub struct TestCluster {
+    pub configs: BTreeMap<u64, NodeConfig>,
+    pub nodes: BTreeMap<u64, NodeHandle>,
+    _dirs: TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Logs go to the test output when RUST_LOG is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestCluster {
+    /// Starts `options.nodes` nodes; node 1 bootstraps the cluster.
+    pub async fn start(options: ClusterOptions) -> TestCluster {
+        init_tracing();
+        let dirs = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<u16> = (0..options.nodes).map(|_| free_port()).collect();
+        let peers: Vec<PeerConfig> = (1..=options.nodes)
+            .map(|id| PeerConfig {
+                id,
+                addr: format!("127.0.0.1:{}", ports[(id - 1) as usize]),
+            })
+            .collect();
+        let mut configs = BTreeMap::new();
+        for id in 1..=options.nodes {
+            let config = NodeConfig {
+                id,
+                bootstrap: id == 1,
+                data_dir: dirs.path().join(format!("node{id}")),
+                listen: ListenConfig {
+                    grpc: format!("127.0.0.1:{}", ports[(id - 1) as usize])
+                        .parse()
+                        .unwrap(),
+                    metrics: None,
+                },
+                peers: peers.clone(),
+                raft: RaftTimingConfig {
+                    heartbeat_interval_ms: 100,
+                    election_timeout_min_ms: 600,
+                    election_timeout_max_ms: 1_200,
+                    rpc_timeout_ms: 500,
+                },
+                snapshot: options.snapshot.clone(),
+                sale: SaleConfig {
+                    hold_ttl_secs: options.hold_ttl_secs,
+                },
+            };
+            config.validate().expect("test config is valid");
+            configs.insert(id, config);
+        }
+        let mut cluster = TestCluster {
+            configs,
+            nodes: BTreeMap::new(),
+            _dirs: dirs,
+        };
+        for id in 1..=options.nodes {
+            cluster.restart(id).await;
+        }
+        cluster
+    }
+
+    /// gRPC addresses of every configured node.
+    pub fn addrs(&self) -> Vec<String> {
+        self.configs
+            .values()
+            .map(|c| c.advertise_addr().to_string())
+            .collect()
+    }
+
+    /// A client that knows every node, with a fixed client id if given.
+    pub fn client(&self, client_id: Option<&str>) -> Client {
+        let options = ClientOptions {
+            client_id: client_id.map(str::to_string),
+            overall_deadline: Duration::from_secs(30),
+            ..ClientOptions::default()
+        };
+        Client::connect(self.addrs(), options).expect("client connects")
+    }
+
+    /// Starts (or restarts) node `id` from its data directory.
+    pub async fn restart(&mut self, id: u64) {
+        assert!(
+            !self.nodes.contains_key(&id),
+            "node {id} is already running"
+        );
+        let mut config = self.configs[&id].clone();
+        // Only the very first start of node 1 initializes the cluster.
+        config.bootstrap = config.bootstrap && !config.data_dir.exists();
+        let node = NodeHandle::start(&config).await.expect("node starts");
+        self.nodes.insert(id, node);
+    }
+
+    /// Stops node `id`, keeping its data directory.
+    pub async fn kill(&mut self, id: u64) {
+        let node = self.nodes.remove(&id).expect("node is running");
+        node.shutdown().await;
+    }
+
+    /// Deletes node `id`'s data directory (the node must be stopped).
+    pub fn wipe(&self, id: u64) -> PathBuf {
+        assert!(
+            !self.nodes.contains_key(&id),
+            "stop node {id} before wiping it"
+        );
+        let dir = self.configs[&id].data_dir.clone();
+        std::fs::remove_dir_all(&dir).expect("wipe data dir");
+        dir
+    }
+
+    /// Waits until the running nodes agree on one leader; returns its id.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for (id, node) in &self.nodes {
+                let m = node.raft.metrics().borrow().clone();
+                if m.state == ServerState::Leader && m.current_leader == Some(*id) {
+                    let agreed = self
+                        .nodes
+                        .values()
+                        .filter(|n| n.raft.metrics().borrow().current_leader == Some(*id))
+                        .count();
+                    if agreed * 2 > self.configs.len() {
+                        return *id;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every running node has applied at least the leader's last log index.
+    pub async fn wait_converged(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let applied: Vec<u64> = self
+                .nodes
+                .values()
+                .map(|n| {
+                    n.raft
+                        .metrics()
+                        .borrow()
+                        .last_applied
+                        .map(|l| l.index)
+                        .unwrap_or(0)
+                })
+                .collect();
+            let last: Vec<u64> = self
+                .nodes
+                .values()
+                .map(|n| n.raft.metrics().borrow().last_log_index.unwrap_or(0))
+                .collect();
+            let target = last.iter().copied().max().unwrap_or(0);
+            if applied.iter().all(|&a| a == target) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes did not converge within {timeout:?}: applied {applied:?}, last log {last:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asserts that every running node holds byte-identical sale state at the same applied index.
+    ///
+    /// The leader's expiry ticker may commit while we look, so the hashes are
+    /// compared only once every node reports the same applied index (read
+    /// together with the hash, under the state lock).
+    pub async fn assert_same_state(&self) {
+        self.wait_converged(Duration::from_secs(20)).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen: BTreeMap<u64, (u64, [u8; 32])> = self
+                .nodes
+                .iter()
+                .map(|(id, n)| {
+                    let s = n.state.read().unwrap();
+                    let applied = s.last_applied.map(|l| l.index).unwrap_or(0);
+                    (*id, (applied, s.machine.state_hash()))
+                })
+                .collect();
+            let first = seen.values().next().copied();
+            if seen
+                .values()
+                .all(|(applied, _)| Some(*applied) == first.map(|f| f.0))
+            {
+                assert!(
+                    seen.values().all(|v| Some(*v) == first),
+                    "replicas diverged at applied index {:?}: {:?}",
+                    first.map(|f| f.0),
+                    seen.iter()
+                        .map(|(id, (_, h))| (id, hex::encode(&h[..6])))
+                        .collect::<Vec<_>>()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes never reached the same applied index: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.kill(id).await;
+        }
+    }
+}
+
+/// Registers `customer` (CPF derived from `n`).
+pub async fn register(client: &Client, customer: &str, n: u64) {
+    client
+        .register(
+            customer,
+            &format!("{customer}@example.com"),
+            Cpf::from_base(n).as_str(),
+            customer,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register {customer}: {e}"));
+}
+
+/// A valid CPF (check digits computed) for test customer number `n`.
+pub fn cpf(n: u64) -> String {
+    Cpf::from_base(n).as_str().to_string()
+}
