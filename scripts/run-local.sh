@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and starts a local 3-node IngressoJá cluster on loopback, creates a demo
-# event, and stops everything on Ctrl-C.
+# Builds and starts a local 3-node IngressoJá cluster on loopback with two
+# gateways serving the shop, creates demo events, and stops everything on Ctrl-C.
 #
 #   ./scripts/run-local.sh            # keep data in .data/ between runs
 #   ./scripts/run-local.sh --fresh    # wipe .data/ first
@@ -25,10 +25,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
 build_flags=()
 [ "$profile" = release ] && build_flags+=(--release)
 echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
-cargo build "${build_flags[@]}" -p ingressoja-node -p ingressoja-client --bins
+cargo build "${build_flags[@]}" -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins
 bin="$CARGO_TARGET_DIR/$profile"
 
-for port in 7101 7102 7103; do
+for port in 7101 7102 7103 8080 8081; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: port $port is already in use (another cluster running?)" >&2
     exit 1
@@ -44,6 +44,7 @@ stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   # Nodes restarted by hand from the hint below are ours too.
   pkill -TERM -f "ingressoja-node --config cluster-config/configs/local-3/" 2>/dev/null || true
+  pkill -TERM -f "ingressoja-gateway --config cluster-config/configs/local-3/" 2>/dev/null || true
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "stopped. Data kept in $root/.data (use --fresh to start over)."
 }
@@ -96,10 +97,28 @@ setup "$cli" event create --event rock-2026-fila --name "Festival de Rock 2026 �
 setup "$cli" register --customer ana --email ana@example.com --cpf 529.982.247-25 \
     --name "Ana Souza" --password demo-password-ana
 
+for g in 1 2; do
+  "$bin/ingressoja-gateway" --config "cluster-config/configs/local-3/gateway$g.toml" >".data/gateway$g.log" 2>&1 &
+  pids+=($!)
+done
+for port in 8080 8081; do
+  for _ in $(seq 1 40); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.25
+  done
+done
+
 cat <<INFO
 
-IngressoJá is running: 3 nodes on 127.0.0.1:7101, :7102, :7103 (logs in .data/nodeN.log).
-In another terminal:
+IngressoJá is running: 3 nodes on 127.0.0.1:7101, :7102, :7103 (logs in .data/nodeN.log)
+and two gateways (logs in .data/gatewayN.log).
+
+  ==> The shop: http://localhost:8080   (second gateway: http://localhost:8081)
+      Register, turn on two-step verification, and buy. Demo account: ana /
+      demo-password-ana (no 2FA). The JSON API is described at
+      http://localhost:8080/api/v1/openapi.json
+
+From the command line, in another terminal:
 
   export INGRESSOJA_NODES=$INGRESSOJA_NODES
   alias ingressoja=$cli
