@@ -45,7 +45,10 @@ done
 ./scripts/ensure-browser.sh
 ./scripts/ensure-deps.sh
 echo "building (a no-op when up to date)..."
-cargo build -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins
+# `cargo test --no-run` builds the binaries with the same features as the test
+# run, so this reuses its artefacts (a `cargo build -p ...` may resolve other
+# features and recompile RocksDB).
+cargo test --workspace --locked --no-run --quiet
 check_ports
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ingressoja-browser.XXXXXX")

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ingressoja_client::{Client, ClientOptions};
@@ -45,11 +46,25 @@ pub struct TestCluster {
     _dirs: TempDir,
 }
 
+/// A loopback port no other node of this test process was given.
+///
+/// Ports come from a per-process block below Linux's ephemeral range
+/// (32768 and up), never from the OS's `:0` picks: a port picked with `:0`
+/// and released could be handed to a gateway or client socket of a test
+/// running in parallel before the node binds it, or, worse, to a node of
+/// another test's cluster, which would then receive this cluster's Raft
+/// messages.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = (std::process::id() % 60) * 200;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(offset < 12_000, "ran out of test ports");
+        let port = u16::try_from(20_000 + (start + offset) % 12_000).expect("a port below 32000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Logs go to the test output when RUST_LOG is set.
