@@ -22,10 +22,14 @@ done
 
 ./scripts/ensure-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
-build_flags=()
-[ "$profile" = release ] && build_flags+=(--release)
 echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
-cargo build "${build_flags[@]}" -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins
+if [ "$profile" = release ]; then
+  cargo build --release --locked -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins
+else
+  # Same command (and features) as the test run builds the binaries with, so
+  # running the tests afterwards (or before) compiles RocksDB only once.
+  cargo test --workspace --locked --no-run --quiet
+fi
 bin="$CARGO_TARGET_DIR/$profile"
 
 for port in 7101 7102 7103 8080 8081; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of IngressoJá: formatting, lints, unit, property and cluster tests.
+# Runs every test of IngressoJá: formatting, lints, unit, property, cluster,
+# gateway HTTP tests, and the real-browser test of the shop.
 #
 # Build artefacts go to CARGO_TARGET_DIR (default: ~/.cache/ingressoja-target,
 # outside the clone) so RocksDB's 7-minute compile is paid once per machine.
@@ -23,10 +24,23 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked -- --test-threads=2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The real-browser test: three node processes, two gateways, headless Chromium
+# (installed from Debian when missing) driving the shop end to end while the
+# leader is killed. Screenshots: $CARGO_TARGET_DIR/browser-artifacts/.
+echo "== browser test"
+browser=0
+./scripts/browser-test.sh 2>&1 | tee -a "$log"
+browser=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
 echo "== cargo test took $(( $(date +%s) - start )) s in all (fmt, clippy, tests)"
 # One summary line over every test binary (cargo's own last line is a crate's doc tests).
 echo "tests: $passed passed, $failed failed"
+if [ "$browser" = 0 ]; then
+  echo "browser test: passed (screenshots in $CARGO_TARGET_DIR/browser-artifacts)"
+else
+  echo "browser test: FAILED (exit $browser)"
+  [ "$status" = 0 ] && status=$browser
+fi
 exit "$status"
