@@ -199,4 +199,28 @@ mod tests {
             })
         ));
     }
+
+    async fn status_with_permits(permits: usize) -> (u16, Option<String>) {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let in_flight = Arc::new(Semaphore::new(permits));
+        let app = axum::Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(in_flight, shed_load));
+        let response = app
+            .oneshot(axum::http::Request::new(axum::body::Body::empty()))
+            .await
+            .unwrap();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        (response.status().as_u16(), retry)
+    }
+
+    #[tokio::test]
+    async fn at_the_concurrency_limit_requests_are_shed_with_503() {
+        assert_eq!(status_with_permits(1).await, (200, None));
+        assert_eq!(status_with_permits(0).await, (503, Some("1".into())));
+    }
 }

@@ -9,11 +9,16 @@
 
   // ---- notifications on screen -------------------------------------------
   var box = document.getElementById("notifications");
-  function toast(kind, text) {
+  // `key` names what the toast is about (e.g. "purchase_confirmed:12"): the
+  // page may announce an outcome it rendered, and the stream may bring the
+  // same news a moment later; it is shown once.
+  function toast(kind, text, key) {
     if (!box) return;
+    if (key && box.querySelector('[data-key="' + CSS.escape(key) + '"]')) return;
     var note = document.createElement("div");
     note.className = "notification";
     note.setAttribute("data-kind", kind);
+    if (key) note.setAttribute("data-key", key);
     note.setAttribute("role", "status");
     note.textContent = text;
     note.title = "×";
@@ -21,6 +26,12 @@
     box.appendChild(note);
     while (box.children.length > 5) box.removeChild(box.firstChild);
   }
+
+  // Outcomes the server rendered into the page (e.g. a confirmed purchase).
+  Array.prototype.forEach.call(document.querySelectorAll("[data-server-notification]"), function (el) {
+    toast(el.getAttribute("data-server-notification"), el.textContent, el.getAttribute("data-key"));
+    el.remove();
+  });
 
   // ---- the buyer's event stream -----------------------------------------
   var seqKey = "ij_seq:" + customer;
@@ -46,7 +57,7 @@
         if (data.replay) return;
         var text = texts["n." + kind] || kind;
         if (kind === "rejected" && data.reason) text = texts["err." + data.reason] || (text + " " + data.reason);
-        toast(kind, text);
+        toast(kind, text, data.hold_id ? kind + ":" + data.hold_id : null);
         if (kind === "admitted" && room && data.event_id === room.getAttribute("data-event")) admittedNow(data.event_id);
       });
     });

@@ -159,7 +159,9 @@ pub async fn pay(
                 .collect();
             let body = format!(
                 r#"<div id="purchase-outcome" data-outcome="confirmed"><p class="notice">{confirmed}</p><p>{detail}</p><ul>{tickets}</ul>
-<p><a class="button" href="/tickets">{my_tickets}</a></p></div>"#,
+<p><a class="button" href="/tickets">{my_tickets}</a></p></div>
+<span hidden data-server-notification="purchase_confirmed" data-key="purchase_confirmed:{hold_id}">{note}</span>"#,
+                note = visitor.t("n.purchase_confirmed"),
                 confirmed = visitor.t("confirmed"),
                 detail = visitor.t("confirmed_detail"),
                 my_tickets = visitor.t("my_tickets"),

@@ -7,3 +7,4 @@ mod failover;
 mod harness;
 mod pages;
 mod sale;
+mod webhook;
