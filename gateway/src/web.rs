@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use crate::auth::session::Purpose;
 use crate::clock;
 use crate::error::ApiError;
+use crate::pages::i18n::Lang;
+use crate::pages::layout::PageError;
 use crate::state::AppState;
 
 /// Cookie carrying the session token.
@@ -110,11 +112,20 @@ impl Buyer {
     }
 }
 
+/// As an extractor (the JSON API), the session cookie is accepted only for
+/// reads (`GET`, e.g. the notification stream a page opens): a write must
+/// carry a bearer token, which no cross-site page can make a browser send.
 impl FromRequestParts<AppState> for Buyer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Buyer::from_headers(&parts.headers, state)
+        let buyer = Buyer::from_headers(&parts.headers, state)?;
+        if buyer.via_cookie && parts.method != axum::http::Method::GET {
+            return Err(ApiError::Unauthenticated(
+                "API writes need an Authorization: Bearer token (from /api/v1/login)".into(),
+            ));
+        }
+        Ok(buyer)
     }
 }
 
@@ -136,16 +147,21 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError::MalformedBody(rejection.body_text())
 }
 
-/// A form body whose decoding errors become typed errors.
+/// A form body whose decoding errors become an error page in the
+/// visitor's language.
 pub struct PageForm<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
-    type Rejection = ApiError;
+    type Rejection = PageError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
+        let lang = Lang::of(request.headers());
         match axum::Form::<T>::from_request(request, state).await {
             Ok(axum::Form(value)) => Ok(PageForm(value)),
-            Err(rejection) => Err(form_rejection(rejection)),
+            Err(rejection) => Err(PageError {
+                error: form_rejection(rejection),
+                lang,
+            }),
         }
     }
 }

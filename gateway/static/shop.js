@@ -113,7 +113,7 @@
   // ---- proof of work before joining a queue -------------------------------
   var queueForm = document.getElementById("queue-form");
   if (queueForm) queueForm.addEventListener("submit", function (event) {
-    if (queueForm.elements.solution.value) return;
+    // form.submit() below does not fire this handler: every click solves afresh.
     event.preventDefault();
     var button = document.getElementById("join-queue");
     var status = document.getElementById("pow-status");
@@ -215,5 +215,7 @@
     }
     return bits;
   }
+  // Back/forward cache: forms carry one-time request ids, so reload instead.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) window.location.reload(); });
   window.ingressoja = { sha256: sha256, leadingZeroBits: leadingZeroBits };
 })();

@@ -61,7 +61,9 @@ pub async fn stream(
         })
         .transpose()?;
     let from = match (last_event_id, params.from) {
-        (Some(seen), _) => seen + 1,
+        (Some(seen), _) => seen
+            .checked_add(1)
+            .ok_or_else(|| ApiError::invalid("Last-Event-ID", "out of range"))?,
         (None, Some(from)) => from,
         (None, None) => 0,
     };

@@ -61,7 +61,8 @@ async fn deliver_forever(state: AppState, index: usize, config: WebhookConfig) {
     let http: HttpClient<_, Full<Bytes>> = HttpClient::builder(TokioExecutor::new()).build_http();
     let since_ms = clock::now_ms().saturating_sub(RESEND_WINDOW.as_millis() as u64);
     let mut watch = state.cluster.watch_events(0, None);
-    tracing::info!(webhook = index, url = %config.url, "webhook delivery started");
+    // Only the host: webhook URLs often carry a token.
+    tracing::info!(webhook = index, host = %config.authority(), "webhook delivery started");
     loop {
         let event = match watch.next().await {
             Ok(event) => event,

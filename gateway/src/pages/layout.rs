@@ -65,10 +65,15 @@ impl FromRequestParts<AppState> for Visitor {
             cookie(&parts.headers, csrf::COOKIE).filter(|n| !n.is_empty() && n.len() <= 64);
         let fresh_nonce = existing.is_none();
         let csrf_nonce = existing.unwrap_or_else(csrf::new_nonce);
+        let csrf_token = csrf::form_token(
+            &state.signer,
+            &csrf_nonce,
+            customer_id.as_deref().unwrap_or(""),
+        );
         Ok(Visitor {
             lang,
             customer_id,
-            csrf_token: csrf::form_token(&state.signer, &csrf_nonce),
+            csrf_token,
             csrf_nonce,
             fresh_nonce,
             secure_cookies: state.config.session.cookie_secure,
@@ -92,7 +97,8 @@ impl Visitor {
 
     /// Refuses a form whose CSRF field does not match this browser.
     pub fn check_csrf(&self, token: &str, state: &AppState) -> Result<(), PageError> {
-        if self.fresh_nonce || !csrf::check(&state.signer, &self.csrf_nonce, token) {
+        let customer_id = self.customer_id.as_deref().unwrap_or("");
+        if self.fresh_nonce || !csrf::check(&state.signer, &self.csrf_nonce, customer_id, token) {
             return Err(self.error(ApiError::Csrf));
         }
         Ok(())
@@ -138,6 +144,10 @@ impl Visitor {
             body,
         );
         let mut response = (status, Html(html)).into_response();
+        // Forms carry one-time request ids: never show a cached copy.
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.fresh_nonce {
             let value = set_cookie(
                 csrf::COOKIE,
@@ -250,7 +260,7 @@ impl IntoResponse for PageError {
             tracing::warn!(error = %self.error, "page failed on a cluster call");
         }
         let body = format!(
-            r#"{}<p><a href="javascript:history.back()">{}</a></p>"#,
+            r#"{}<p><a href="/">{}</a></p>"#,
             error_box(self.lang, &self.error),
             self.lang.t("back")
         );

@@ -97,11 +97,11 @@ pub async fn event(
                 let max = c.available.min(if c.per_customer_limit > 0 { c.per_customer_limit } else { 10 }).min(10);
                 let options: String = (1..=max).map(|n| format!(r#"<option value="{n}">{n}</option>"#)).collect();
                 format!(
-                    r#"<form method="post" action="/events/{event}/holds" class="hold-form" data-category="{cat}">{csrf}{rid}
+                    r#"<form method="post" action="/events/{event_path}/holds" class="hold-form" data-category="{cat}">{csrf}{rid}
 <input type="hidden" name="category_id" value="{cat}">
 <select name="quantity" aria-label="{qty}">{options}</select>
 <button class="hold-submit" type="submit">{hold}</button></form>"#,
-                    event = esc(event_id),
+                    event_path = esc(&urlencode(event_id)),
                     cat = esc(&c.category_id),
                     csrf = visitor.csrf_field(),
                     rid = request_id_field(),
@@ -154,11 +154,12 @@ fn queue_box(visitor: &Visitor, event_id: &str, queue: Option<&QueueView>) -> St
         }
     }
     format!(
-        r#"<p>{needed}</p><form method="post" action="/events/{event}/queue" id="queue-form" data-event="{event}">{csrf}{rid}
+        r#"<p>{needed}</p><form method="post" action="/events/{event_path}/queue" id="queue-form" data-event="{event}">{csrf}{rid}
 <input type="hidden" name="challenge" value=""><input type="hidden" name="solution" value="">
 <button id="join-queue" type="submit">{join}</button> <span id="pow-status" hidden>{working}</span></form>"#,
         needed = visitor.t("queue_needed"),
         event = esc(event_id),
+        event_path = esc(&urlencode(event_id)),
         csrf = visitor.csrf_field(),
         rid = request_id_field(),
         join = visitor.t("join_queue"),

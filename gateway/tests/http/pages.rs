@@ -97,6 +97,17 @@ async fn register_and_sign_in_through_the_forms() {
     assert!(enrol.text.contains(r#"id="totp-secret""#));
     let tickets = browser.get("/tickets").await;
     assert!(tickets.text.contains(r#"id="no-tickets""#));
+    // The session cookie does not authorise API writes (only a bearer token does).
+    let via_cookie = browser
+        .post(
+            "/api/v1/holds",
+            serde_json::json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(
+        (via_cookie.status, via_cookie.code()),
+        (401, "unauthenticated")
+    );
     let event = browser.get("/events/show").await;
     assert!(event
         .text

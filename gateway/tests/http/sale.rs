@@ -402,6 +402,14 @@ async fn sse_delivers_the_buyers_events_and_resumes_after_the_last_id() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    let overflow = http
+        .get(format!("{}/api/v1/notifications", shop.url()))
+        .bearer_auth(&token)
+        .header("last-event-id", u64::MAX.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overflow.status(), 400);
     shop.shutdown().await;
 }
 
