@@ -50,6 +50,7 @@ mod endpoint;
 mod error;
 mod failover;
 mod login;
+pub mod membership;
 mod options;
 pub mod password;
 mod purchase;
@@ -62,6 +63,7 @@ pub use audit::{verify_chain, ChainError, ChainFault};
 pub use audit_report::{AuditReport, AuditVerdict, NodeAudit};
 pub use client::Client;
 pub use error::ClientError;
+pub use membership::{CatchUp, MembershipError};
 pub use options::ClientOptions;
 pub use watch::EventWatch;
 

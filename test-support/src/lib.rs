@@ -23,6 +23,10 @@ pub struct ClusterOptions {
     pub nodes: u64,
     pub snapshot: SnapshotPolicy,
     pub hold_ttl_secs: u64,
+    /// Extra nodes configured (ids after `nodes`) but neither started nor
+    /// members: for membership tests, start one with [`TestCluster::restart`]
+    /// and add it with the client.
+    pub spares: u64,
 }
 
 impl Default for ClusterOptions {
@@ -35,6 +39,7 @@ impl Default for ClusterOptions {
                 chunk_size_bytes: 64 * 1024,
             },
             hold_ttl_secs: 300,
+            spares: 0,
         }
     }
 }
@@ -43,6 +48,8 @@ impl Default for ClusterOptions {
 pub struct TestCluster {
     pub configs: BTreeMap<u64, NodeConfig>,
     pub nodes: BTreeMap<u64, NodeHandle>,
+    /// Ids of the spare nodes (configured, not initial members).
+    pub spares: Vec<u64>,
     _dirs: TempDir,
 }
 
@@ -80,7 +87,8 @@ impl TestCluster {
     pub async fn start(options: ClusterOptions) -> TestCluster {
         init_tracing();
         let dirs = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<u16> = (0..options.nodes).map(|_| free_port()).collect();
+        let all = options.nodes + options.spares;
+        let ports: Vec<u16> = (0..all).map(|_| free_port()).collect();
         let peers: Vec<PeerConfig> = (1..=options.nodes)
             .map(|id| PeerConfig {
                 id,
@@ -88,7 +96,14 @@ impl TestCluster {
             })
             .collect();
         let mut configs = BTreeMap::new();
-        for id in 1..=options.nodes {
+        for id in 1..=all {
+            let mut own_peers = peers.clone();
+            if id > options.nodes {
+                own_peers.push(PeerConfig {
+                    id,
+                    addr: format!("127.0.0.1:{}", ports[(id - 1) as usize]),
+                });
+            }
             let config = NodeConfig {
                 id,
                 bootstrap: id == 1,
@@ -99,7 +114,7 @@ impl TestCluster {
                         .unwrap(),
                     metrics: None,
                 },
-                peers: peers.clone(),
+                peers: own_peers,
                 raft: RaftTimingConfig {
                     heartbeat_interval_ms: 100,
                     election_timeout_min_ms: 600,
@@ -117,6 +132,7 @@ impl TestCluster {
         let mut cluster = TestCluster {
             configs,
             nodes: BTreeMap::new(),
+            spares: (options.nodes + 1..=all).collect(),
             _dirs: dirs,
         };
         for id in 1..=options.nodes {
@@ -125,12 +141,18 @@ impl TestCluster {
         cluster
     }
 
-    /// gRPC addresses of every configured node.
+    /// gRPC addresses of every configured node but the spares.
     pub fn addrs(&self) -> Vec<String> {
         self.configs
             .values()
+            .filter(|c| !self.spares.contains(&c.id))
             .map(|c| c.advertise_addr().to_string())
             .collect()
+    }
+
+    /// The gRPC address of node `id`.
+    pub fn addr(&self, id: u64) -> String {
+        self.configs[&id].advertise_addr().to_string()
     }
 
     /// A client that knows every node, with a fixed client id if given.
@@ -185,7 +207,7 @@ impl TestCluster {
                         .values()
                         .filter(|n| n.raft.metrics().borrow().current_leader == Some(*id))
                         .count();
-                    if agreed * 2 > self.configs.len() {
+                    if agreed * 2 > self.configs.len() - self.spares.len() {
                         return *id;
                     }
                 }

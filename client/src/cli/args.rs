@@ -149,7 +149,30 @@ pub enum Command {
 pub enum ClusterCommand {
     /// Show every node's role, term and log progress (exit 1 if no leader).
     Status,
-    /// Add a node as a learner (non-voting, catching up).
+    /// Add a node: it joins as a learner, catches up (progress shown), then
+    /// becomes a voter. Start the node with its config first.
+    AddNode {
+        /// The new node's id (unused in the cluster).
+        #[arg(long)]
+        id: u64,
+        /// The new node's gRPC address (host:port); it must answer as --id.
+        #[arg(long)]
+        addr: String,
+        /// Give up (leaving it a learner) if it has not caught up by then.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
+    /// Remove a node from the cluster (the leader too: it steps down).
+    /// Refuses to leave fewer than 3 voters unless --force.
+    RemoveNode {
+        /// The node's id.
+        #[arg(long)]
+        id: u64,
+        /// Allow going below 3 voters.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add a node as a learner only (low level; prefer add-node).
     AddLearner {
         /// The new node's id.
         #[arg(long)]
@@ -158,7 +181,7 @@ pub enum ClusterCommand {
         #[arg(long)]
         addr: String,
     },
-    /// Set the voting members.
+    /// Set the voting members (low level; prefer add-node / remove-node).
     ChangeMembership {
         /// Node ids of the voters, comma-separated (e.g. 1,2,3).
         #[arg(long, value_delimiter = ',', required = true)]

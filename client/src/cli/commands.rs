@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ingressoja_client::{Client, ClientError};
 use serde_json::{json, Value};
@@ -136,6 +137,35 @@ async fn cluster(
             } else {
                 ExitCode::FAILURE
             });
+        }
+        ClusterCommand::AddNode {
+            id,
+            addr,
+            timeout_secs,
+        } => {
+            let mut last = None;
+            let reply = client
+                .add_node(id, &addr, Duration::from_secs(timeout_secs), |step| {
+                    if !out.json && last != Some(step) {
+                        eprintln!(
+                            "node {id} catching up: applied {} of {}",
+                            step.applied, step.target
+                        );
+                        last = Some(step);
+                    }
+                })
+                .await?;
+            out.emit(
+                || json::membership(&reply),
+                || text::membership(&format!("node {id} caught up and is now a voter"), &reply),
+            )?;
+        }
+        ClusterCommand::RemoveNode { id, force } => {
+            let reply = client.remove_node(id, force).await?;
+            out.emit(
+                || json::membership(&reply),
+                || text::membership(&format!("node {id} removed"), &reply),
+            )?;
         }
         ClusterCommand::AddLearner { id, addr } => {
             let reply = client.add_learner(id, &addr).await?;

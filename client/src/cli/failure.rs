@@ -5,6 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ingressoja_client::membership::MembershipError;
 use ingressoja_client::password::PasswordError;
 use ingressoja_client::ClientError;
 use thiserror::Error;
@@ -42,14 +43,32 @@ pub enum Failure {
     /// The password could not be hashed.
     #[error(transparent)]
     Password(#[from] PasswordError),
+
+    /// A membership change was refused before anything changed (or its
+    /// learner did not catch up).
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
 }
 
 impl Failure {
     /// Prints the failure to stderr and picks the exit code.
     pub fn report(self) -> ExitCode {
         match &self {
-            Failure::Client(ClientError::Rejected { code, message }) => {
+            Failure::Client(ClientError::Rejected { code, message })
+            | Failure::Membership(MembershipError::Cluster(ClientError::Rejected {
+                code,
+                message,
+            })) => {
                 eprintln!("error: {code}: {message}");
+                return ExitCode::from(EXIT_REJECTED);
+            }
+            Failure::Membership(
+                refusal @ (MembershipError::IdInUse { .. }
+                | MembershipError::UnknownNode(_)
+                | MembershipError::WrongId { .. }
+                | MembershipError::TooFewVoters { .. }),
+            ) => {
+                eprintln!("error: {refusal}");
                 return ExitCode::from(EXIT_REJECTED);
             }
             Failure::OutcomeUnknown {

@@ -26,6 +26,29 @@ pub fn leader(reports: &[NodeReport]) -> Option<(u64, String)> {
     })
 }
 
+/// How far each reachable node's applied index trails the leader's last
+/// log index (`None` when no reachable node leads), for the lag column.
+pub fn lag(reports: &[NodeReport], status: &NodeStatus) -> Option<u64> {
+    let leader_log = reports
+        .iter()
+        .filter_map(|r| r.status.as_ref().ok())
+        .filter(|s| s.role == "leader")
+        .max_by_key(|s| s.term)?
+        .last_log_index;
+    Some(leader_log.saturating_sub(status.applied_index))
+}
+
+/// A node's health in one word: `ok`, `lagging` (more than
+/// [`CAUGHT_UP_LAG`](ingressoja_client::membership::CAUGHT_UP_LAG) entries
+/// behind the leader) or `no-leader`.
+pub fn health(reports: &[NodeReport], status: &NodeStatus) -> &'static str {
+    match lag(reports, status) {
+        None => "no-leader",
+        Some(lag) if lag > ingressoja_client::membership::CAUGHT_UP_LAG => "lagging",
+        Some(_) => "ok",
+    }
+}
+
 /// Applied indexes at which reachable nodes report different state hashes:
 /// replicas that diverged, which must never happen.
 pub fn divergences(reports: &[NodeReport]) -> Vec<u64> {

@@ -124,6 +124,8 @@ pub fn cluster_status(reports: &[NodeReport]) -> Value {
                 "addr": report.addr,
                 "reachable": true,
                 "status": node_status(status),
+                "lag": health::lag(reports, status),
+                "health": health::health(reports, status),
             }),
             Err(error) => json!({
                 "addr": report.addr,

@@ -15,8 +15,8 @@ const HASH_PREFIX: usize = 12;
 /// `cluster status`: one row per node, then the leader and any divergence.
 pub fn cluster_status(reports: &[NodeReport]) -> String {
     let header = [
-        "NODE", "ADDR", "ROLE", "TERM", "LEADER", "LAST LOG", "APPLIED", "SNAPSHOT", "AUDIT",
-        "STATE",
+        "NODE", "ADDR", "ROLE", "TERM", "LEADER", "LAST LOG", "APPLIED", "LAG", "HEALTH",
+        "SNAPSHOT", "AUDIT", "STATE",
     ];
     let rows: Vec<Vec<String>> = reports
         .iter()
@@ -33,6 +33,10 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
                 },
                 s.last_log_index.to_string(),
                 s.applied_index.to_string(),
+                health::lag(reports, s)
+                    .map(|lag| lag.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                health::health(reports, s).to_string(),
                 s.snapshot_index.to_string(),
                 s.audit_len.to_string(),
                 s.state_hash.chars().take(HASH_PREFIX).collect(),
@@ -44,7 +48,7 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
             ],
         })
         .collect();
-    let mut out = table(&header, &rows, &[0, 3, 4, 5, 6, 7, 8]);
+    let mut out = table(&header, &rows, &[0, 3, 4, 5, 6, 7, 9, 10]);
     match health::leader(reports) {
         Some((id, addr)) => out.push_str(&format!("leader: node {id} at {addr}\n")),
         None => out.push_str("leader: none known (election in progress or quorum lost)\n"),

@@ -5,6 +5,7 @@
 //! on the absence of errors.
 
 mod login;
+mod membership;
 mod sale_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
