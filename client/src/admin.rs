@@ -38,12 +38,32 @@ impl Client {
         .await
     }
 
-    /// Asks every known node for its status at once. One report per node, in
-    /// the order [`Client::known_nodes`] lists them; a down node costs one
-    /// request timeout, not the sum.
+    /// Asks every known node for its status at once, then the members those
+    /// nodes report that the client did not know yet (and learns them, so
+    /// nodes added since start-up are listed and used for failover). One
+    /// report per node, known nodes first; a down node costs one request
+    /// timeout, not the sum.
     pub async fn cluster_status(&self) -> Vec<NodeReport> {
-        let asks: Vec<_> = self
-            .known_nodes()
+        let known = self.known_nodes();
+        let mut reports = self.statuses_of(known.clone()).await;
+        let mut members: Vec<String> = reports
+            .iter()
+            .filter_map(|r| r.status.as_ref().ok())
+            .flat_map(|s| s.members.iter().map(|m| m.addr.clone()))
+            .filter(|addr| !known.contains(addr))
+            .collect();
+        members.sort();
+        members.dedup();
+        if !members.is_empty() {
+            self.learn_nodes(&members);
+            reports.extend(self.statuses_of(members).await);
+        }
+        reports
+    }
+
+    /// The status of each of `addrs`, asked concurrently.
+    async fn statuses_of(&self, addrs: Vec<String>) -> Vec<NodeReport> {
+        let asks: Vec<_> = addrs
             .into_iter()
             .map(|addr| {
                 let client = self.clone();

@@ -170,3 +170,44 @@ fn local_3_matches_the_documented_ports() {
         assert_eq!(cfg.sale.hold_ttl_secs, 300);
     }
 }
+
+#[test]
+fn local_3_spares_can_join_it() {
+    let layout = configs_root().join("local-3");
+    let members: Vec<NodeConfig> = layout_files(&layout)
+        .iter()
+        .map(|f| NodeConfig::load(f).unwrap())
+        .collect();
+    let spares = layout_files(&layout.join("spare"));
+    assert_eq!(spares.len(), 2, "node4 and node5");
+    for file in spares {
+        let spare = NodeConfig::load(&file).unwrap();
+        assert!(
+            !spare.bootstrap,
+            "{}: a joining node never bootstraps",
+            file.display()
+        );
+        for member in &members {
+            assert_ne!(spare.id, member.id, "{}: id in use", file.display());
+            assert_ne!(
+                spare.listen.grpc,
+                member.listen.grpc,
+                "{}: port in use",
+                file.display()
+            );
+            assert_ne!(
+                spare.data_dir,
+                member.data_dir,
+                "{}: data dir in use",
+                file.display()
+            );
+            assert_eq!(
+                spare.raft,
+                member.raft,
+                "{}: same Raft timers",
+                file.display()
+            );
+            assert_eq!(spare.sale, member.sale, "{}: same hold TTL", file.display());
+        }
+    }
+}
