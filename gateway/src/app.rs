@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::limits::{self, shed_load};
 use crate::state::AppState;
 use crate::web::ClientIp;
-use crate::{api, notify, pages};
+use crate::{api, metrics, notify, pages};
 
 /// The whole HTTP surface of a gateway.
 pub fn router(state: AppState) -> Router {
@@ -25,11 +25,16 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(api::routes())
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
         .layer(middleware::from_fn_with_state(
-            state.in_flight.clone(),
+            (state.in_flight.clone(), state.metrics.shed.clone()),
             shed_load,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::observe,
         ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(trace_request))

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod notify;
 pub mod pages;
 pub mod pow;

@@ -19,6 +19,9 @@ use ingressoja_cluster_config::{RateLimit, RateLimits};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+use crate::metrics::Labels;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// Which guarded path a request is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +50,16 @@ impl Limiter {
         }
     }
 
-    fn check(&self, key: &str) -> Result<(), ApiError> {
-        self.inner
-            .check_key(&key.to_string())
-            .map_err(|not_until| ApiError::RateLimited {
+    fn check(&self, key: &str, refused: &Family<Labels, Counter>) -> Result<(), ApiError> {
+        self.inner.check_key(&key.to_string()).map_err(|not_until| {
+            refused
+                .get_or_create(&vec![("limit".into(), self.name.into())])
+                .inc();
+            ApiError::RateLimited {
                 limit: self.name,
                 retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })
+            }
+        })
     }
 }
 
@@ -66,11 +72,12 @@ pub struct RateLimiters {
     purchase_ip: Limiter,
     purchase_customer: Limiter,
     any_ip: Limiter,
+    refused: Family<Labels, Counter>,
 }
 
 impl RateLimiters {
-    /// Limiters as configured.
-    pub fn new(config: &RateLimits) -> RateLimiters {
+    /// Limiters as configured; refusals are counted in `refused` by limit.
+    pub fn new(config: &RateLimits, refused: Family<Labels, Counter>) -> RateLimiters {
         RateLimiters {
             login_ip: Limiter::new("login per IP", &config.login_per_ip),
             login_customer: Limiter::new("login per account", &config.login_per_customer),
@@ -82,6 +89,7 @@ impl RateLimiters {
             purchase_ip: Limiter::new("purchase per IP", &config.purchase_per_ip),
             purchase_customer: Limiter::new("purchase per customer", &config.purchase_per_customer),
             any_ip: Limiter::new("requests per IP", &config.api_per_ip),
+            refused,
         }
     }
 
@@ -93,13 +101,13 @@ impl RateLimiters {
             Guarded::QueueJoin => (&self.queue_ip, &self.queue_customer),
             Guarded::Purchase => (&self.purchase_ip, &self.purchase_customer),
         };
-        by_ip.check(&ip.to_string())?;
-        by_customer.check(&customer.to_ascii_lowercase())
+        by_ip.check(&ip.to_string(), &self.refused)?;
+        by_customer.check(&customer.to_ascii_lowercase(), &self.refused)
     }
 
     /// Counts one request of any kind from `ip`.
     pub fn check_any(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.any_ip.check(&ip.to_string())
+        self.any_ip.check(&ip.to_string(), &self.refused)
     }
 
     /// Forgets keys whose limits have fully recovered, so memory stays
@@ -136,13 +144,16 @@ pub fn spawn_housekeeping(limiters: Arc<RateLimiters>) {
 /// latency stays bounded under a flood. Long-lived streams (SSE) release
 /// their permit when the stream starts.
 pub async fn shed_load(
-    State(in_flight): State<Arc<Semaphore>>,
+    State((in_flight, shed)): State<(Arc<Semaphore>, Counter)>,
     request: Request,
     next: Next,
 ) -> Response {
     match in_flight.try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => ApiError::Overloaded.into_response(),
+        Err(_) => {
+            shed.inc();
+            ApiError::Overloaded.into_response()
+        }
     }
 }
 
@@ -165,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_429_with_a_wait() {
-        let limiters = RateLimiters::new(&limits(60, 3));
+        let limiters = RateLimiters::new(&limits(60, 3), Family::default());
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
             limiters.check(Guarded::Login, ip, "ana").unwrap();
@@ -183,7 +194,7 @@ mod tests {
 
     #[test]
     fn the_customer_limit_holds_across_ips() {
-        let limiters = RateLimiters::new(&limits(60, 2));
+        let limiters = RateLimiters::new(&limits(60, 2), Family::default());
         limiters
             .check(Guarded::QueueJoin, "10.0.0.1".parse().unwrap(), "Ana")
             .unwrap();
@@ -204,9 +215,13 @@ mod tests {
         use axum::routing::get;
         use tower::ServiceExt;
         let in_flight = Arc::new(Semaphore::new(permits));
+        let shed = Counter::default();
         let app = axum::Router::new()
             .route("/", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn_with_state(in_flight, shed_load));
+            .layer(axum::middleware::from_fn_with_state(
+                (in_flight, shed.clone()),
+                shed_load,
+            ));
         let response = app
             .oneshot(axum::http::Request::new(axum::body::Body::empty()))
             .await
@@ -215,6 +230,7 @@ mod tests {
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(shed.get(), u64::from(permits == 0));
         (response.status().as_u16(), retry)
     }
 

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use crate::auth::lockout::LockoutPolicy;
 use crate::auth::session::TokenSigner;
 use crate::limits::RateLimiters;
+use crate::metrics::GatewayMetrics;
 
 /// The gateway's shared, immutable-after-start state (cheap to clone).
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub in_flight: Arc<Semaphore>,
     /// When repeated failed logins lock an account.
     pub lockout: LockoutPolicy,
+    /// Prometheus metrics.
+    pub metrics: Arc<GatewayMetrics>,
 }
 
 impl AppState {
@@ -39,9 +42,14 @@ impl AppState {
                 ..ClientOptions::default()
             },
         )?;
+        let metrics = Arc::new(GatewayMetrics::default());
         Ok(AppState {
             signer: TokenSigner::new(config.session.key.clone()),
-            limits: Arc::new(RateLimiters::new(&config.rate_limits)),
+            limits: Arc::new(RateLimiters::new(
+                &config.rate_limits,
+                metrics.rate_limited.clone(),
+            )),
+            metrics,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             lockout: LockoutPolicy {
                 after: config.login.lockout_after,

@@ -99,6 +99,7 @@ async fn forward(
     mut queue: Option<String>,
     sender: mpsc::Sender<Event>,
 ) {
+    let _open = crate::metrics::SseConnection::open(state.metrics.clone());
     let mut watch = state.cluster.watch_events(from, Some(&customer_id));
     let mut queue_tick = tokio::time::interval(state.config.notifications.queue_poll());
     let mut last_queue: Option<serde_json::Value> = None;

@@ -25,6 +25,7 @@ use sha2::Sha256;
 
 use super::event_json::event_json;
 use crate::clock;
+use crate::metrics::GatewayMetrics;
 use crate::state::AppState;
 
 /// How far back a starting gateway resends events.
@@ -78,7 +79,7 @@ async fn deliver_forever(state: AppState, index: usize, config: WebhookConfig) {
         if event.ts_ms < since_ms || !config.wants(&event.kind) {
             continue;
         }
-        deliver(&http, index, &config, &event).await;
+        deliver(&http, index, &config, &event, &state.metrics).await;
     }
 }
 
@@ -89,6 +90,7 @@ pub async fn deliver<C>(
     index: usize,
     config: &WebhookConfig,
     event: &DomainEvent,
+    metrics: &GatewayMetrics,
 ) -> bool
 where
     C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
@@ -115,21 +117,30 @@ where
             return false;
         };
         match tokio::time::timeout(Duration::from_secs(10), http.request(request)).await {
-            Ok(Ok(response)) if response.status().is_success() => return true,
+            Ok(Ok(response)) if response.status().is_success() => {
+                metrics.webhook_attempt("delivered");
+                return true;
+            }
             Ok(Ok(response)) => {
+                metrics.webhook_attempt("refused");
                 tracing::warn!(webhook = index, seq = event.seq, attempt, status = %response.status(), "webhook refused")
             }
             Ok(Err(error)) => {
+                metrics.webhook_attempt("unreachable");
                 tracing::warn!(webhook = index, seq = event.seq, attempt, %error, "webhook unreachable")
             }
-            Err(_) => tracing::warn!(
-                webhook = index,
-                seq = event.seq,
-                attempt,
-                "webhook timed out"
-            ),
+            Err(_) => {
+                metrics.webhook_attempt("timeout");
+                tracing::warn!(
+                    webhook = index,
+                    seq = event.seq,
+                    attempt,
+                    "webhook timed out"
+                );
+            }
         }
     }
+    metrics.webhook_attempt("abandoned");
     tracing::error!(webhook = index, seq = event.seq, kind = %event.kind, "webhook delivery abandoned after {} attempts", config.max_attempts);
     false
 }

@@ -430,5 +430,23 @@ async fn unknown_endpoints_and_the_openapi_file() {
         assert!(spec.body["paths"][path].is_object(), "{path} documented");
     }
     assert_eq!(buyer.get("/healthz").await.text, "ok");
+
+    // Metrics: requests by route pattern (not raw path), latency, limits, SSE.
+    assert_eq!(buyer.get("/api/v1/holds/12345").await.status, 401);
+    let metrics = buyer.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    for line in [
+        r#"ingressoja_http_requests_total{route="/api/v1/openapi.json",method="GET",status="200"} 1"#,
+        r#"ingressoja_http_requests_total{route="/api/v1/holds/{hold_id}",method="GET",status="401"} 1"#,
+        r#"ingressoja_http_request_duration_seconds_count{route="/healthz"} 1"#,
+        "ingressoja_sse_connections 0",
+        "ingressoja_shed_requests_total 0",
+    ] {
+        assert!(
+            metrics.text.contains(line),
+            "{line} missing in:\n{}",
+            metrics.text
+        );
+    }
     shop.shutdown().await;
 }
