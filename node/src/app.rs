@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::metrics::NodeMetrics;
 use crate::network::{NetworkFactory, RaftTransportService};
 use crate::payment::FakeProvider;
 use crate::proposer::Proposer;
@@ -103,7 +104,16 @@ impl NodeHandle {
 
         let hold_ttl = Duration::from_secs(config.sale.hold_ttl_secs);
         let payments = Arc::new(FakeProvider::default());
-        let proposer = Proposer::new(raft.clone());
+        let metrics = Arc::new(NodeMetrics::default());
+        let metrics_listener = match config.listen.metrics {
+            Some(addr) => Some(
+                crate::metrics::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        let proposer = Proposer::new(raft.clone(), metrics.commit_seconds.clone());
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(RaftTransportServer::new(RaftTransportService::new(
@@ -115,6 +125,7 @@ impl NodeHandle {
                 state.clone(),
                 hold_ttl,
                 payments.clone(),
+                metrics.clone(),
             )))
             .add_service(AdminServer::new(AdminService::new(
                 raft.clone(),
@@ -131,12 +142,25 @@ impl NodeHandle {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });
-        let ticker = tokio::spawn(crate::ticker::run(
+        let mut tasks = vec![
+            server,
+            crate::metrics::spawn_leader_watch(raft.clone(), metrics.clone(), shutdown_rx.clone()),
+        ];
+        if let Some(listener) = metrics_listener {
+            tasks.push(crate::metrics::spawn_server(
+                listener,
+                metrics.clone(),
+                raft.clone(),
+                state.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+        tasks.push(tokio::spawn(crate::ticker::run(
             proposer,
             raft.clone(),
             state.clone(),
             shutdown_rx,
-        ));
+        )));
 
         if config.bootstrap {
             bootstrap(&raft, config).await?;
@@ -149,7 +173,7 @@ impl NodeHandle {
             grpc_addr,
             payments,
             shutdown,
-            tasks: vec![server, ticker],
+            tasks,
         })
     }
 

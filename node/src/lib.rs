@@ -10,6 +10,7 @@
 pub mod app;
 pub mod error;
 pub mod machine;
+pub mod metrics;
 pub mod network;
 pub mod payment;
 pub mod proposer;

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::ServiceError;
@@ -50,9 +51,9 @@ pub struct Proposer {
 
 impl Proposer {
     /// Starts the batcher for `raft`; it stops when every clone is dropped.
-    pub fn new(raft: Raft) -> Self {
+    pub fn new(raft: Raft, commit_seconds: Histogram) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_batcher(raft, rx));
+        tokio::spawn(run_batcher(raft, rx, commit_seconds));
         Proposer { queue }
     }
 
@@ -72,7 +73,7 @@ impl Proposer {
     }
 }
 
-async fn run_batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
+async fn run_batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>, commit_seconds: Histogram) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for a commit slot first: requests arriving meanwhile join this batch.
@@ -87,8 +88,11 @@ async fn run_batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         let raft = raft.clone();
+        let commit_seconds = commit_seconds.clone();
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             commit(&raft, pending).await;
+            commit_seconds.observe(started.elapsed().as_secs_f64());
             drop(permit);
         });
     }

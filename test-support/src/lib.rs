@@ -89,6 +89,7 @@ impl TestCluster {
         let dirs = tempfile::tempdir().expect("temp dir");
         let all = options.nodes + options.spares;
         let ports: Vec<u16> = (0..all).map(|_| free_port()).collect();
+        let metrics_ports: Vec<u16> = (0..all).map(|_| free_port()).collect();
         let peers: Vec<PeerConfig> = (1..=options.nodes)
             .map(|id| PeerConfig {
                 id,
@@ -112,7 +113,11 @@ impl TestCluster {
                     grpc: format!("127.0.0.1:{}", ports[(id - 1) as usize])
                         .parse()
                         .unwrap(),
-                    metrics: None,
+                    metrics: Some(
+                        format!("127.0.0.1:{}", metrics_ports[(id - 1) as usize])
+                            .parse()
+                            .unwrap(),
+                    ),
                 },
                 peers: own_peers,
                 raft: RaftTimingConfig {
@@ -148,6 +153,26 @@ impl TestCluster {
             .filter(|c| !self.spares.contains(&c.id))
             .map(|c| c.advertise_addr().to_string())
             .collect()
+    }
+
+    /// What node `id` serves at `GET /metrics` (OpenMetrics text).
+    pub async fn scrape_metrics(&self, id: u64) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.configs[&id].listen.metrics.expect("metrics address");
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("metrics port");
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n")
+            .await
+            .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "{response}"
+        );
+        response
     }
 
     /// The gRPC address of node `id`.

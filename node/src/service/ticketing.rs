@@ -32,6 +32,7 @@ pub struct TicketingService {
     state: SharedMachine,
     hold_ttl: Duration,
     payments: Arc<dyn PaymentProvider>,
+    metrics: Arc<crate::metrics::NodeMetrics>,
 }
 
 /// Most events sent per read of the feed.
@@ -47,6 +48,7 @@ impl TicketingService {
         state: SharedMachine,
         hold_ttl: Duration,
         payments: Arc<dyn PaymentProvider>,
+        metrics: Arc<crate::metrics::NodeMetrics>,
     ) -> Self {
         TicketingService {
             proposer,
@@ -54,6 +56,7 @@ impl TicketingService {
             state,
             hold_ttl,
             payments,
+            metrics,
         }
     }
 
@@ -98,6 +101,12 @@ impl TicketingService {
                 Ok(r) => r,
                 Err(_) => Err(PaymentError::Timeout),
             };
+        self.metrics.payment(match &result {
+            Ok(_) => "approved",
+            Err(PaymentError::Declined(_)) => "declined",
+            Err(PaymentError::Timeout) => "timeout",
+            Err(_) => "failed",
+        });
         let error = match result {
             Ok(charge_id) => {
                 return Ok(Charge {

@@ -6,6 +6,7 @@
 
 mod login;
 mod membership;
+mod metrics;
 mod sale_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
