@@ -78,7 +78,7 @@ pub struct RateLimiters {
 impl RateLimiters {
     /// Limiters as configured; refusals are counted in `refused` by limit.
     pub fn new(config: &RateLimits, refused: Family<Labels, Counter>) -> RateLimiters {
-        RateLimiters {
+        let limiters = RateLimiters {
             login_ip: Limiter::new("login per IP", &config.login_per_ip),
             login_customer: Limiter::new("login per account", &config.login_per_customer),
             queue_ip: Limiter::new("queue join per IP", &config.queue_join_per_ip),
@@ -90,7 +90,14 @@ impl RateLimiters {
             purchase_customer: Limiter::new("purchase per customer", &config.purchase_per_customer),
             any_ip: Limiter::new("requests per IP", &config.api_per_ip),
             refused,
+        };
+        // Every series exists from the start, at zero, so rates work at once.
+        for limiter in limiters.all() {
+            limiters
+                .refused
+                .get_or_create(&vec![("limit".into(), limiter.name.into())]);
         }
+        limiters
     }
 
     /// Counts one request on `path` from `ip` for `customer` (a login name
@@ -110,10 +117,8 @@ impl RateLimiters {
         self.any_ip.check(&ip.to_string(), &self.refused)
     }
 
-    /// Forgets keys whose limits have fully recovered, so memory stays
-    /// bounded by the recently active IPs and customers.
-    pub fn forget_idle(&self) {
-        for limiter in [
+    fn all(&self) -> [&Limiter; 7] {
+        [
             &self.login_ip,
             &self.login_customer,
             &self.queue_ip,
@@ -121,7 +126,13 @@ impl RateLimiters {
             &self.purchase_ip,
             &self.purchase_customer,
             &self.any_ip,
-        ] {
+        ]
+    }
+
+    /// Forgets keys whose limits have fully recovered, so memory stays
+    /// bounded by the recently active IPs and customers.
+    pub fn forget_idle(&self) {
+        for limiter in self.all() {
             limiter.inner.retain_recent();
             limiter.inner.shrink_to_fit();
         }

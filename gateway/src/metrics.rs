@@ -94,6 +94,16 @@ impl Default for GatewayMetrics {
             "Webhook delivery attempts, by outcome",
             webhook_attempts.clone(),
         );
+        // Every series exists from the start, at zero, so rates work at once.
+        for outcome in [
+            "delivered",
+            "refused",
+            "unreachable",
+            "timeout",
+            "abandoned",
+        ] {
+            webhook_attempts.get_or_create(&vec![("outcome".into(), outcome.into())]);
+        }
         GatewayMetrics {
             registry,
             requests,

@@ -155,6 +155,12 @@ impl Default for NodeMetrics {
             "Payment attempts by outcome",
             metrics.payments.clone(),
         );
+        // Every series exists from the start, at zero, so rates work at once.
+        for outcome in ["approved", "declined", "failed", "timeout"] {
+            metrics
+                .payments
+                .get_or_create(&labels(&[("outcome", outcome)]));
+        }
         NodeMetrics {
             registry,
             ..metrics

@@ -4,6 +4,7 @@
 
 mod account;
 mod failover;
+mod grafana;
 mod harness;
 mod pages;
 mod sale;
