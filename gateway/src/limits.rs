@@ -93,9 +93,11 @@ impl RateLimiters {
         };
         // Every series exists from the start, at zero, so rates work at once.
         for limiter in limiters.all() {
-            limiters
-                .refused
-                .get_or_create(&vec![("limit".into(), limiter.name.into())]);
+            drop(
+                limiters
+                    .refused
+                    .get_or_create(&vec![("limit".into(), limiter.name.into())]),
+            );
         }
         limiters
     }

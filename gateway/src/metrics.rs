@@ -102,7 +102,7 @@ impl Default for GatewayMetrics {
             "timeout",
             "abandoned",
         ] {
-            webhook_attempts.get_or_create(&vec![("outcome".into(), outcome.into())]);
+            drop(webhook_attempts.get_or_create(&vec![("outcome".into(), outcome.into())]));
         }
         GatewayMetrics {
             registry,
