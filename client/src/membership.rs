@@ -80,6 +80,14 @@ pub enum MembershipError {
         /// The leader's last log index.
         target: u64,
     },
+    /// The operator's restart action for a node failed; the procedure stopped there.
+    #[error("restarting node {id} failed: {reason}; the nodes after it were not touched")]
+    RestartFailed {
+        /// The node being restarted.
+        id: u64,
+        /// What the restart action said.
+        reason: String,
+    },
     /// The cluster refused or could not be reached.
     #[error(transparent)]
     Cluster(#[from] ClientError),
@@ -199,6 +207,83 @@ impl Client {
             });
         }
         Ok(self.change_membership(voters).await?)
+    }
+}
+
+impl Client {
+    /// Restarts every member one at a time with `restart` (which stops the
+    /// node and starts it again, e.g. with a new binary), followers first and
+    /// the leader last. After each restart it waits until a leader is known
+    /// and the restarted node is within [`CAUGHT_UP_LAG`] entries of it, so
+    /// at most one node is ever down or behind. Returns the order used.
+    pub async fn rolling_restart<F, Fut>(
+        &self,
+        catch_up_timeout: Duration,
+        mut restart: F,
+        mut progress: impl FnMut(&str),
+    ) -> Result<Vec<u64>, MembershipError>
+    where
+        F: FnMut(Member) -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
+        let leader = self.leader_status().await?;
+        let mut order: Vec<Member> = leader
+            .members
+            .iter()
+            .filter(|m| m.id != leader.id)
+            .cloned()
+            .collect();
+        order.extend(leader.members.iter().filter(|m| m.id == leader.id).cloned());
+        let mut done = Vec::new();
+        for member in order {
+            let id = member.id;
+            let addr = member.addr.clone();
+            progress(&format!("restarting node {id} at {addr}"));
+            restart(member)
+                .await
+                .map_err(|reason| MembershipError::RestartFailed { id, reason })?;
+            self.wait_caught_up(id, &addr, catch_up_timeout, &mut progress)
+                .await?;
+            progress(&format!("node {id} is back and caught up"));
+            done.push(id);
+        }
+        Ok(done)
+    }
+
+    /// Waits until a leader is known and node `id` at `addr` answers within
+    /// [`CAUGHT_UP_LAG`] entries of it.
+    async fn wait_caught_up(
+        &self,
+        id: u64,
+        addr: &str,
+        timeout: Duration,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<(), MembershipError> {
+        let started = Instant::now();
+        let (mut applied, mut target) = (0, 0);
+        loop {
+            if let Ok(leader) = self.leader_status().await {
+                target = leader.last_log_index;
+                if let Ok(status) = self.node_status(addr).await {
+                    applied = status.applied_index;
+                    if applied + CAUGHT_UP_LAG >= target {
+                        return Ok(());
+                    }
+                    progress(&format!(
+                        "node {id} catching up: applied {applied} of {target}"
+                    ));
+                }
+            }
+            if started.elapsed() > timeout {
+                return Err(MembershipError::CatchUpTimeout {
+                    id,
+                    waited: started.elapsed(),
+                    applied,
+                    target,
+                });
+            }
+            sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 

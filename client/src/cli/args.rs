@@ -172,6 +172,17 @@ pub enum ClusterCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Restart every node one at a time (followers first, the leader last),
+    /// waiting after each until it is back and caught up.
+    RollingRestart {
+        /// Shell command that stops and starts one node; `{id}` and `{addr}`
+        /// are replaced (e.g. 'systemctl restart ingressoja-node@{id}').
+        #[arg(long)]
+        restart_command: String,
+        /// Give up if a restarted node has not caught up by then.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
     /// Add a node as a learner only (low level; prefer add-node).
     AddLearner {
         /// The new node's id.

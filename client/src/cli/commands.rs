@@ -167,6 +167,23 @@ async fn cluster(
                 || text::membership(&format!("node {id} removed"), &reply),
             )?;
         }
+        ClusterCommand::RollingRestart {
+            restart_command,
+            timeout_secs,
+        } => {
+            let order = client
+                .rolling_restart(
+                    Duration::from_secs(timeout_secs),
+                    |member| run_restart_command(restart_command.clone(), member.id, member.addr),
+                    |line| eprintln!("{line}"),
+                )
+                .await?;
+            let order: Vec<String> = order.iter().map(u64::to_string).collect();
+            out.emit(
+                || json!({ "restarted": order }),
+                || format!("restarted nodes {} one at a time\n", order.join(", ")),
+            )?;
+        }
         ClusterCommand::AddLearner { id, addr } => {
             let reply = client.add_learner(id, &addr).await?;
             out.emit(
@@ -274,5 +291,24 @@ fn write_out(rendered: &str) -> Result<bool, Failure> {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(err) => Err(Failure::Output(err)),
+    }
+}
+
+/// Runs the operator's restart command for one node (`{id}` and `{addr}`
+/// substituted) with `sh -c`, waiting for it to finish.
+async fn run_restart_command(template: String, id: u64, addr: String) -> Result<(), String> {
+    let command = template
+        .replace("{id}", &id.to_string())
+        .replace("{addr}", &addr);
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .status()
+        .await
+        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{command}` exited with {status}"))
     }
 }

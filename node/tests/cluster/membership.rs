@@ -193,3 +193,89 @@ async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
     cluster.assert_same_state().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rolling_restart_under_load_keeps_every_acknowledged_sale() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let first_leader = cluster.wait_for_leader(ELECTION).await;
+    let ops = cluster.client(Some("ops"));
+    create_event(&ops, 100_000, 100_000).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = start_load(&cluster.client(Some("load")), 3, stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
+    let restarted = {
+        let cluster = cluster.clone();
+        ops.rolling_restart(
+            Duration::from_secs(60),
+            move |member| {
+                let cluster = cluster.clone();
+                async move {
+                    let mut cluster = cluster.lock().await;
+                    cluster.kill(member.id).await;
+                    cluster.restart(member.id).await;
+                    Ok(())
+                }
+            },
+            |_| {},
+        )
+        .await
+        .expect("rolling restart")
+    };
+    assert_eq!(restarted.len(), 3);
+    assert_eq!(
+        *restarted.last().unwrap(),
+        first_leader,
+        "the leader goes last"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let mut sold = BTreeMap::new();
+    for task in load {
+        sold.extend(task.await.expect("load task"));
+    }
+    assert!(
+        sold.len() > 5,
+        "the load kept selling ({} tickets)",
+        sold.len()
+    );
+    let cluster = Arc::try_unwrap(cluster)
+        .ok()
+        .expect("the restart action released the cluster")
+        .into_inner();
+    let reader = cluster.client(Some("reader"));
+    let mut stored = BTreeMap::new();
+    for b in 0..3 {
+        let customer = format!("load{b}");
+        for ticket in reader
+            .list_tickets(&customer)
+            .await
+            .expect("tickets")
+            .tickets
+        {
+            stored.insert(ticket.ticket_id, ticket.customer_id);
+        }
+    }
+    for (ticket, customer) in &sold {
+        assert_eq!(
+            stored.get(ticket),
+            Some(customer),
+            "acknowledged ticket {ticket} lost"
+        );
+    }
+    cluster.assert_same_state().await;
+    // A failing restart action stops the procedure with the node's id.
+    let failed = ops
+        .rolling_restart(
+            Duration::from_secs(5),
+            |_| async { Err("no such unit".to_string()) },
+            |_| {},
+        )
+        .await;
+    assert!(
+        matches!(failed, Err(MembershipError::RestartFailed { .. })),
+        "{failed:?}"
+    );
+    cluster.shutdown().await;
+}
