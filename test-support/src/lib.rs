@@ -199,7 +199,20 @@ impl TestCluster {
         let mut config = self.configs[&id].clone();
         // Only the very first start of node 1 initializes the cluster.
         config.bootstrap = config.bootstrap && !config.data_dir.exists();
-        let node = NodeHandle::start(&config).await.expect("node starts");
+        // In one process, the previous instance's storage may be released a
+        // moment after its shutdown returns (openraft's workers finish on
+        // their own); a real restart is a new process and never sees this.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let node = loop {
+            match NodeHandle::start(&config).await {
+                Ok(node) => break node,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("test-support: node {id} did not start yet ({error}); retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("node {id} starts: {error}"),
+            }
+        };
         self.nodes.insert(id, node);
     }
 
