@@ -15,3 +15,4 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 promtool check config grafana/prometheus/prometheus.yml
 promtool check rules grafana/prometheus/alerts.yml
+promtool check config grafana/prometheus/prometheus-compose.yml

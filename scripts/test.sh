@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of IngressoJá: formatting, lints, unit, property, cluster,
-# gateway HTTP tests, and the real-browser test of the shop.
+# gateway HTTP tests, the real-browser test of the shop, and the compose test.
 #
 # Build artefacts go to CARGO_TARGET_DIR (default: ~/.cache/ingressoja-target,
 # outside the clone) so RocksDB's 7-minute compile is paid once per machine.
@@ -33,6 +33,11 @@ echo "== browser test"
 browser=0
 ./scripts/browser-test.sh 2>&1 | tee -a "$log"
 browser=${PIPESTATUS[0]}
+# The compose cluster (images built FROM scratch, 3 nodes, 2 gateways,
+# Prometheus): buy through a gateway, check Prometheus scrapes every target.
+echo "== compose test"
+./scripts/compose-test.sh 2>&1 | tee -a "$log"
+compose=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
@@ -44,5 +49,11 @@ if [ "$browser" = 0 ]; then
 else
   echo "browser test: FAILED (exit $browser)"
   [ "$status" = 0 ] && status=$browser
+fi
+if [ "$compose" = 0 ]; then
+  echo "compose test: passed"
+else
+  echo "compose test: FAILED (exit $compose)"
+  [ "$status" = 0 ] && status=$compose
 fi
 exit "$status"
