@@ -158,28 +158,8 @@ impl Client {
             });
         }
         self.add_learner(id, addr).await?;
-        let started = Instant::now();
-        loop {
-            let target = self.leader_status().await?.last_log_index;
-            let applied = self
-                .node_status(addr)
-                .await
-                .map(|s| s.applied_index)
-                .unwrap_or(0);
-            progress(CatchUp { applied, target });
-            if applied + CAUGHT_UP_LAG >= target {
-                break;
-            }
-            if started.elapsed() > catch_up_timeout {
-                return Err(MembershipError::CatchUpTimeout {
-                    id,
-                    waited: started.elapsed(),
-                    applied,
-                    target,
-                });
-            }
-            sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_caught_up(id, addr, catch_up_timeout, &mut progress)
+            .await?;
         let mut voters = voters_of(&self.leader_status().await?.members);
         voters.push(id);
         Ok(self.change_membership(voters).await?)
@@ -242,7 +222,15 @@ impl Client {
             restart(member)
                 .await
                 .map_err(|reason| MembershipError::RestartFailed { id, reason })?;
-            self.wait_caught_up(id, &addr, catch_up_timeout, &mut progress)
+            let mut report = |step: CatchUp| {
+                if step.applied + CAUGHT_UP_LAG < step.target {
+                    progress(&format!(
+                        "node {id} catching up: applied {} of {}",
+                        step.applied, step.target
+                    ));
+                }
+            };
+            self.wait_caught_up(id, &addr, catch_up_timeout, &mut report)
                 .await?;
             progress(&format!("node {id} is back and caught up"));
             done.push(id);
@@ -251,13 +239,14 @@ impl Client {
     }
 
     /// Waits until a leader is known and node `id` at `addr` answers within
-    /// [`CAUGHT_UP_LAG`] entries of it.
+    /// [`CAUGHT_UP_LAG`] entries of it, reporting every reading; a leader
+    /// election or the node restarting meanwhile only costs time.
     async fn wait_caught_up(
         &self,
         id: u64,
         addr: &str,
         timeout: Duration,
-        progress: &mut impl FnMut(&str),
+        progress: &mut impl FnMut(CatchUp),
     ) -> Result<(), MembershipError> {
         let started = Instant::now();
         let (mut applied, mut target) = (0, 0);
@@ -266,12 +255,10 @@ impl Client {
                 target = leader.last_log_index;
                 if let Ok(status) = self.node_status(addr).await {
                     applied = status.applied_index;
+                    progress(CatchUp { applied, target });
                     if applied + CAUGHT_UP_LAG >= target {
                         return Ok(());
                     }
-                    progress(&format!(
-                        "node {id} catching up: applied {applied} of {target}"
-                    ));
                 }
             }
             if started.elapsed() > timeout {

@@ -51,15 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/holds/{hold_id}/purchase", post(purchase))
         .route("/api/v1/tickets", get(tickets))
         .route("/api/v1/notifications", get(crate::notify::sse::stream))
-        .fallback(not_found)
 }
 
 async fn openapi() -> Response {
     ([("content-type", "application/json")], OPENAPI).into_response()
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("endpoint".into())
 }
 
 fn session_token(state: &AppState, customer_id: &str) -> serde_json::Value {

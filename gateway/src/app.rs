@@ -64,7 +64,12 @@ pub async fn serve(
 
 async fn not_found(request: Request) -> Response {
     if request.uri().path().starts_with("/api/") {
-        ApiError::NotFound("endpoint".into()).into_response()
+        ApiError::NotFound(format!(
+            "endpoint {} {} (the API is described at /api/v1/openapi.json)",
+            request.method(),
+            request.uri().path()
+        ))
+        .into_response()
     } else {
         let html = "<!doctype html><html lang=\"pt-BR\"><meta charset=\"utf-8\"><title>404</title><p>Página não encontrada. <a href=\"/\">IngressoJá</a></p></html>";
         (StatusCode::NOT_FOUND, axum::response::Html(html)).into_response()

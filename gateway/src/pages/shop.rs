@@ -67,13 +67,7 @@ pub async fn event(
         .availability(event_id)
         .await
         .map_err(|e| visitor.error(e.into()))?;
-    let summary = state
-        .cluster
-        .list_events()
-        .await
-        .ok()
-        .and_then(|list| list.events.into_iter().find(|e| e.event_id == event_id));
-    let queue_enabled = summary.as_ref().is_some_and(|e| e.queue_enabled);
+    let queue_enabled = availability.queue_enabled;
     let queue: Option<QueueView> = match (&visitor.customer_id, queue_enabled) {
         (Some(customer_id), true) => state
             .cluster

@@ -348,6 +348,7 @@ impl Ticketing for TicketingService {
                     })
                     .collect(),
                 read_index,
+                queue_enabled: event.policy.queue.is_some(),
             })
         });
         Ok(Response::new(reply.map_err(ServiceError::from)?))

@@ -47,6 +47,31 @@ fn start_load(
         .collect()
 }
 
+/// Reads back the tickets of the `buyers` load customers and checks that
+/// every acknowledged one is stored, for its buyer; returns what is stored.
+async fn assert_sold_are_stored(
+    reader: &Client,
+    buyers: usize,
+    sold: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut stored = BTreeMap::new();
+    for b in 0..buyers {
+        let customer = format!("load{b}");
+        let tickets = reader.list_tickets(&customer).await.expect("tickets");
+        for ticket in tickets.tickets {
+            stored.insert(ticket.ticket_id, ticket.customer_id);
+        }
+    }
+    for (ticket, customer) in sold {
+        assert_eq!(
+            stored.get(ticket),
+            Some(customer),
+            "acknowledged ticket {ticket} lost"
+        );
+    }
+    stored
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
     let mut cluster = TestCluster::start(ClusterOptions {
@@ -164,25 +189,7 @@ async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
             .map(|&id| cluster.addr(id))
             .collect::<Vec<_>>(),
     );
-    let mut stored = BTreeMap::new();
-    for b in 0..4 {
-        let customer = format!("load{b}");
-        for ticket in reader
-            .list_tickets(&customer)
-            .await
-            .expect("tickets")
-            .tickets
-        {
-            stored.insert(ticket.ticket_id, ticket.customer_id);
-        }
-    }
-    for (ticket, customer) in &sold {
-        assert_eq!(
-            stored.get(ticket),
-            Some(customer),
-            "acknowledged ticket {ticket} lost"
-        );
-    }
+    let stored = assert_sold_are_stored(&reader, 4, &sold).await;
     let availability = reader.availability("rock").await.unwrap();
     let counted: u32 = availability.categories.iter().map(|c| c.sold).sum();
     assert_eq!(
@@ -245,25 +252,7 @@ async fn rolling_restart_under_load_keeps_every_acknowledged_sale() {
         .expect("the restart action released the cluster")
         .into_inner();
     let reader = cluster.client(Some("reader"));
-    let mut stored = BTreeMap::new();
-    for b in 0..3 {
-        let customer = format!("load{b}");
-        for ticket in reader
-            .list_tickets(&customer)
-            .await
-            .expect("tickets")
-            .tickets
-        {
-            stored.insert(ticket.ticket_id, ticket.customer_id);
-        }
-    }
-    for (ticket, customer) in &sold {
-        assert_eq!(
-            stored.get(ticket),
-            Some(customer),
-            "acknowledged ticket {ticket} lost"
-        );
-    }
+    assert_sold_are_stored(&reader, 3, &sold).await;
     cluster.assert_same_state().await;
     // A failing restart action stops the procedure with the node's id.
     let failed = ops
