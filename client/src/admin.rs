@@ -1,4 +1,4 @@
-//! The operator calls: node status, membership changes, snapshots, audit export.
+//! The operator calls: node status, membership changes, snapshots, backups, audit export.
 //!
 //! Status and snapshots are about one specific node, so they go to that node
 //! only (no failover: asking another node would answer a different
@@ -6,8 +6,9 @@
 
 use ingressoja_proto::admin::admin_client::AdminClient;
 use ingressoja_proto::admin::{
-    AddLearnerRequest, AuditPage, AuditRequest, ChangeMembershipRequest, MembershipReply,
-    NodeStatus, SnapshotReply, SnapshotRequest, StatusRequest,
+    AddLearnerRequest, AuditPage, AuditRequest, BackupHeader, BackupRequest,
+    ChangeMembershipRequest, MembershipReply, NodeStatus, SaleExport, SaleExportRequest,
+    SnapshotReply, SnapshotRequest, StatusRequest,
 };
 use tokio::time::timeout;
 use tonic::{Response, Status};
@@ -16,6 +17,17 @@ use crate::classify::{classify, Verdict};
 use crate::client::Client;
 use crate::cluster::Target;
 use crate::error::ClientError;
+
+/// Largest sale export accepted (gRPC's default of 4 MiB is about 60 000 tickets).
+const EXPORT_MESSAGE_LIMIT: usize = 256 * 1024 * 1024;
+
+/// A backup as the leader streamed it: the header, and the encoded state.
+/// `ingressoja backup` checks it and writes it as a backup file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupCopy {
+    pub header: BackupHeader,
+    pub data: Vec<u8>,
+}
 
 /// What one node said when asked for its status, or why it could not be asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +129,43 @@ impl Client {
                     .await
                     .map(Response::into_inner)
             }
+        })
+        .await
+    }
+
+    /// A consistent copy of the whole sale state, from the leader after a
+    /// read barrier (so it holds every write acknowledged before the call).
+    /// The sale goes on while it is taken.
+    pub async fn backup(&self) -> Result<BackupCopy, ClientError> {
+        self.with_failover(|target| async move {
+            let mut stream = AdminClient::new(target.channel)
+                .backup(BackupRequest {})
+                .await?
+                .into_inner();
+            let header = match stream.message().await? {
+                Some(chunk) => chunk.header.ok_or_else(|| {
+                    Status::data_loss("backup stream did not start with its header")
+                })?,
+                None => return Err(Status::data_loss("backup stream was empty")),
+            };
+            let mut data = Vec::with_capacity(usize::try_from(header.data_len).unwrap_or(0));
+            while let Some(chunk) = stream.message().await? {
+                data.extend_from_slice(&chunk.data);
+            }
+            Ok(BackupCopy { header, data })
+        })
+        .await
+    }
+
+    /// The applied counters, tickets and queue of the node at `addr`, as that
+    /// node has them (no leader check): for checkers comparing replicas.
+    pub async fn export_sale(&self, addr: &str) -> Result<SaleExport, ClientError> {
+        let target = self.cluster().target_for(addr)?;
+        self.on_node(target, |admin| async move {
+            admin
+                .max_decoding_message_size(EXPORT_MESSAGE_LIMIT)
+                .export_sale(SaleExportRequest {})
+                .await
         })
         .await
     }

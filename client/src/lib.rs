@@ -58,7 +58,7 @@ mod queue;
 mod ticketing;
 mod watch;
 
-pub use admin::NodeReport;
+pub use admin::{BackupCopy, NodeReport};
 pub use audit::{verify_chain, ChainError, ChainFault};
 pub use audit_report::{AuditReport, AuditVerdict, NodeAudit};
 pub use client::Client;

@@ -18,6 +18,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::metrics::NodeMetrics;
 use crate::network::{NetworkFactory, RaftTransportService};
 use crate::payment::FakeProvider;
+use crate::planted::PlantedBug;
 use crate::proposer::Proposer;
 use crate::raft_types::{NodeId, Raft};
 use crate::service::{AdminService, TicketingService};
@@ -32,6 +33,8 @@ pub enum StartError {
     RaftConfig(String),
     #[error("cannot start Raft: {0}")]
     Raft(String),
+    #[error("{0}")]
+    PlantedBug(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -103,6 +106,13 @@ impl NodeHandle {
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let hold_ttl = Duration::from_secs(config.sale.hold_ttl_secs);
+        let planted = PlantedBug::from_env().map_err(StartError::PlantedBug)?;
+        if let Some(bug) = planted {
+            tracing::warn!(
+                ?bug,
+                "PLANTED BUG ON: this node misbehaves on purpose (chaos checker tests)"
+            );
+        }
         let payments = Arc::new(FakeProvider::default());
         let metrics = Arc::new(NodeMetrics::default());
         let metrics_listener = match config.listen.metrics {
@@ -119,14 +129,17 @@ impl NodeHandle {
             .add_service(RaftTransportServer::new(RaftTransportService::new(
                 raft.clone(),
             )))
-            .add_service(TicketingServer::new(TicketingService::new(
-                raft.clone(),
-                proposer.clone(),
-                state.clone(),
-                hold_ttl,
-                payments.clone(),
-                metrics.clone(),
-            )))
+            .add_service(TicketingServer::new(
+                TicketingService::new(
+                    raft.clone(),
+                    proposer.clone(),
+                    state.clone(),
+                    hold_ttl,
+                    payments.clone(),
+                    metrics.clone(),
+                )
+                .with_planted_bug(planted),
+            ))
             .add_service(AdminServer::new(AdminService::new(
                 raft.clone(),
                 state.clone(),

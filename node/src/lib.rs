@@ -6,15 +6,19 @@
 //! - [`network`]: Raft RPCs over tonic.
 //! - [`service`]: the ticketing and admin gRPC services.
 //! - [`app`]: wiring and shutdown.
+//! - [`backup`] and [`restore`]: the backup file, and seeding a new node from it.
 
 pub mod app;
+pub mod backup;
 pub mod error;
 pub mod machine;
 pub mod metrics;
 pub mod network;
 pub mod payment;
+pub mod planted;
 pub mod proposer;
 pub mod raft_types;
+pub mod restore;
 pub mod service;
 pub mod storage;
 pub mod ticker;

@@ -74,6 +74,8 @@ fn free_port() -> u16 {
     }
 }
 
+pub mod load;
+
 /// Logs go to the test output when RUST_LOG is set.
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -85,6 +87,23 @@ pub fn init_tracing() {
 impl TestCluster {
     /// Starts `options.nodes` nodes; node 1 bootstraps the cluster.
     pub async fn start(options: ClusterOptions) -> TestCluster {
+        let mut cluster = TestCluster::configure(options);
+        let members: Vec<u64> = cluster
+            .configs
+            .keys()
+            .copied()
+            .filter(|id| !cluster.spares.contains(id))
+            .collect();
+        for id in members {
+            cluster.restart(id).await;
+        }
+        cluster
+    }
+
+    /// Configures the nodes (ports, empty data directories) without starting
+    /// any: for tests that prepare the directories first, e.g. from a backup.
+    /// Start each with [`TestCluster::restart`].
+    pub fn configure(options: ClusterOptions) -> TestCluster {
         init_tracing();
         let dirs = tempfile::tempdir().expect("temp dir");
         let all = options.nodes + options.spares;
@@ -134,16 +153,12 @@ impl TestCluster {
             config.validate().expect("test config is valid");
             configs.insert(id, config);
         }
-        let mut cluster = TestCluster {
+        TestCluster {
             configs,
             nodes: BTreeMap::new(),
             spares: (options.nodes + 1..=all).collect(),
             _dirs: dirs,
-        };
-        for id in 1..=options.nodes {
-            cluster.restart(id).await;
         }
-        cluster
     }
 
     /// gRPC addresses of every configured node but the spares.

@@ -1,5 +1,7 @@
 //! What can be typed after `ingressoja`.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 use ingressoja_client::proto::ticketing::CategorySpec;
 
@@ -135,6 +137,29 @@ pub enum Command {
     /// Export or verify the nodes' hash-chained audit logs.
     #[command(subcommand)]
     Audit(AuditCommand),
+
+    /// Write a consistent copy of the whole sale state (taken on the leader,
+    /// at a known log index, without stopping the sale) to a backup file.
+    Backup {
+        /// The backup file to write (written whole or not at all).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Seed new nodes' empty data directories from a backup file (offline:
+    /// run it before starting them). The nodes' configured peers become the
+    /// restored cluster's voters.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// A node configuration whose data directory to seed; repeat for each
+        /// node of the new cluster on this host.
+        #[arg(long = "config", value_name = "NODE.toml", required = true)]
+        configs: Vec<PathBuf>,
+    },
 
     /// List a customer's tickets.
     Tickets {

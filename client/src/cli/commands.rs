@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::args::{ClusterCommand, Command, EventCommand, RequestKey};
 use super::failure::Failure;
-use super::{audit, events, health, json, queue, register, text};
+use super::{audit, backup, events, health, json, queue, register, text};
 
 /// Runs `command` against the cluster and prints its answer.
 pub async fn execute(
@@ -24,6 +24,10 @@ pub async fn execute(
         Command::Queue(command) => return queue::run(client, out, command).await,
         Command::Events(command) => return events::run(client, out, command).await,
         Command::Audit(command) => return audit::run(client, out, command).await,
+        Command::Backup { out: path, force } => {
+            return backup::backup(client, out, path, force).await
+        }
+        Command::Restore { file, configs } => return backup::restore(out, file, configs),
         Command::Event(EventCommand::Create {
             event,
             name,

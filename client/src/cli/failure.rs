@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use ingressoja_client::membership::MembershipError;
 use ingressoja_client::password::PasswordError;
 use ingressoja_client::ClientError;
+use ingressoja_node::backup::BackupError;
+use ingressoja_node::restore::RestoreError;
 use thiserror::Error;
 
 /// Exit code when the cluster refused the request (a domain rejection).
@@ -40,6 +42,26 @@ pub enum Failure {
     #[error("writing {}: {source}", path.display())]
     File { path: PathBuf, source: io::Error },
 
+    /// A file named on the command line could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    /// The arguments ask for something that would do harm (e.g. overwrite a file).
+    #[error("{0}")]
+    Refused(String),
+
+    /// A backup file was refused: nothing was restored.
+    #[error("{}: {source}; nothing was restored", path.display())]
+    BadBackup { path: PathBuf, source: BackupError },
+
+    /// The backup the leader sent did not check out; no file was written.
+    #[error("the backup received from the cluster is inconsistent, no file was written: {0}")]
+    Backup(#[from] BackupError),
+
+    /// A data directory was not seeded.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+
     /// The password could not be hashed.
     #[error(transparent)]
     Password(#[from] PasswordError),
@@ -69,6 +91,14 @@ impl Failure {
                 | MembershipError::TooFewVoters { .. }),
             ) => {
                 eprintln!("error: {refusal}");
+                return ExitCode::from(EXIT_REJECTED);
+            }
+            Failure::Refused(_)
+            | Failure::BadBackup { .. }
+            | Failure::Restore(
+                RestoreError::DataDirNotEmpty { .. } | RestoreError::NotAPeer { .. },
+            ) => {
+                eprintln!("error: {self}");
                 return ExitCode::from(EXIT_REJECTED);
             }
             Failure::OutcomeUnknown {

@@ -11,8 +11,9 @@ use std::time::Duration;
 use futures::{stream, Stream, StreamExt};
 use ingressoja_client::proto::admin::admin_server::{Admin, AdminServer};
 use ingressoja_client::proto::admin::{
-    AddLearnerRequest, AuditPage, AuditRecord, AuditRequest, ChangeMembershipRequest,
-    MembershipReply, NodeStatus, SnapshotReply, SnapshotRequest, StatusRequest,
+    AddLearnerRequest, AuditPage, AuditRecord, AuditRequest, BackupChunk, BackupRequest,
+    ChangeMembershipRequest, MembershipReply, NodeStatus, SaleExport, SaleExportRequest,
+    SnapshotReply, SnapshotRequest, StatusRequest,
 };
 use ingressoja_client::proto::ticketing::ticketing_server::{Ticketing, TicketingServer};
 use ingressoja_client::proto::ticketing::*;
@@ -411,6 +412,22 @@ impl Admin for Fake {
             audit_head: audit.last().map(|r| r.hash.clone()).unwrap_or_default(),
             applied_index: 0,
         }))
+    }
+
+    type BackupStream = futures::stream::Empty<Result<BackupChunk, Status>>;
+
+    async fn backup(
+        &self,
+        _: Request<BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn export_sale(
+        &self,
+        _: Request<SaleExportRequest>,
+    ) -> Result<Response<SaleExport>, Status> {
+        Err(Status::unimplemented("fake"))
     }
 }
 

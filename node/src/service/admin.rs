@@ -1,14 +1,20 @@
 //! The operator-facing `Admin` gRPC service: status, membership changes, snapshots.
 
 use std::collections::BTreeSet;
+use std::pin::Pin;
 use std::time::Duration;
+
+use futures::Stream;
+use sha2::{Digest, Sha256};
 
 use ingressoja_proto::admin as pb;
 use ingressoja_proto::admin::admin_server::Admin;
 use openraft::{BasicNode, ServerState};
 use tonic::{Request, Response, Status};
 
+use crate::backup::{BackupHeader, MACHINE_FORMAT};
 use crate::error::ServiceError;
+use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
 use crate::storage::SharedMachine;
 
@@ -39,6 +45,12 @@ impl AdminService {
             .collect()
     }
 }
+
+/// The pieces a backup is streamed in: small enough for gRPC's default limits.
+const BACKUP_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// A backup as streamed to the operator: the header, then the state in chunks.
+pub type BackupStream = Pin<Box<dyn Stream<Item = Result<pb::BackupChunk, Status>> + Send>>;
 
 fn role(state: ServerState) -> &'static str {
     match state {
@@ -170,6 +182,105 @@ impl Admin for AdminService {
             audit_head: hex::encode(audit.head()),
             applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
         }))
+    }
+
+    async fn export_sale(
+        &self,
+        _request: Request<pb::SaleExportRequest>,
+    ) -> Result<Response<pb::SaleExport>, Status> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let machine = &state.machine;
+        let mut export = pb::SaleExport {
+            applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
+            state_hash: hex::encode(machine.state_hash()),
+            audit_head: hex::encode(machine.audit().head()),
+            ..Default::default()
+        };
+        for event in machine.events() {
+            for category in event.categories.values() {
+                export.categories.push(pb::ExportedCategory {
+                    event_id: event.event_id.clone(),
+                    category_id: category.spec.category_id.clone(),
+                    capacity: category.spec.capacity,
+                    sold: category.sold,
+                    held: category.held,
+                    per_customer_limit: category.spec.per_customer_limit,
+                });
+            }
+            if let Some(queue) = &event.queue {
+                let line = queue.line.iter().zip(1..);
+                let pre = queue.pre_queue.iter().map(|c| (c, 0));
+                for (customer, seq) in line.chain(pre) {
+                    export.queue.push(pb::ExportedQueueEntry {
+                        event_id: event.event_id.clone(),
+                        customer_id: customer.clone(),
+                        seq,
+                    });
+                }
+            }
+        }
+        export.tickets = machine
+            .tickets()
+            .map(|t| pb::ExportedTicket {
+                ticket_id: t.ticket_id.to_string(),
+                event_id: t.event_id.clone(),
+                category_id: t.category_id.clone(),
+                customer_id: t.customer_id.clone(),
+                hold_id: t.hold_id,
+            })
+            .collect();
+        Ok(Response::new(export))
+    }
+
+    type BackupStream = BackupStream;
+
+    async fn backup(
+        &self,
+        _request: Request<pb::BackupRequest>,
+    ) -> Result<Response<BackupStream>, Status> {
+        // The read barrier makes the copy include every write acknowledged
+        // before the request; writes go on while it is encoded under the read lock.
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(ServiceError::from)?;
+        let (data, log_id, audit_head, audit_len) = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let audit = state.machine.audit();
+            (
+                state.machine.encode(),
+                state.last_applied,
+                hex::encode(audit.head()),
+                audit.len() as u64,
+            )
+        };
+        let log_id = log_id.ok_or_else(|| {
+            ServiceError::Unavailable("nothing applied yet: there is no state to back up".into())
+        })?;
+        let header = BackupHeader {
+            node_id: self.raft.metrics().borrow().id,
+            log_index: log_id.index,
+            log_term: log_id.leader_id.term,
+            log_leader: log_id.leader_id.node_id,
+            state_hash: hex::encode(Sha256::digest(&data)),
+            audit_head,
+            audit_len,
+            data_len: data.len() as u64,
+            machine_format: MACHINE_FORMAT,
+            created_ms: wall_clock_ms(),
+        };
+        tracing::info!(log_index = log_id.index, bytes = data.len(), "backup taken");
+        let mut chunks = vec![Ok(pb::BackupChunk {
+            header: Some(header.into()),
+            data: Vec::new(),
+        })];
+        chunks.extend(data.chunks(BACKUP_CHUNK_BYTES).map(|c| {
+            Ok(pb::BackupChunk {
+                header: None,
+                data: c.to_vec(),
+            })
+        }));
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
     }
 
     async fn trigger_snapshot(

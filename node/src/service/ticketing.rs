@@ -20,6 +20,7 @@ use crate::machine::{
     self, Charge, Command, IdempotencyKey, Outcome, PaymentFailure, Registration,
 };
 use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
+use crate::planted::{PlantedBug, StaleCache};
 use crate::proposer::{wall_clock_ms, Proposer};
 use crate::raft_types::Raft;
 use crate::storage::SharedMachine;
@@ -33,6 +34,9 @@ pub struct TicketingService {
     hold_ttl: Duration,
     payments: Arc<dyn PaymentProvider>,
     metrics: Arc<crate::metrics::NodeMetrics>,
+    /// A bug planted on purpose for the chaos checkers' own tests; `None` in service.
+    planted: Option<PlantedBug>,
+    stale: StaleCache<pb::AvailabilityReply>,
 }
 
 /// Most events sent per read of the feed.
@@ -57,7 +61,15 @@ impl TicketingService {
             hold_ttl,
             payments,
             metrics,
+            planted: None,
+            stale: StaleCache::default(),
         }
+    }
+
+    /// Turns on a planted bug (see [`crate::planted`]): tests of the checkers only.
+    pub fn with_planted_bug(mut self, bug: Option<PlantedBug>) -> Self {
+        self.planted = bug;
+        self
     }
 
     async fn write(
@@ -269,6 +281,22 @@ impl Ticketing for TicketingService {
         let r = request.into_inner();
         let key = convert::key(r.key)?;
         machine::validate_id("customer_id", &r.customer_id).map_err(ServiceError::from)?;
+        if PlantedBug::fakes_purchase(self.planted, r.hold_id) {
+            tracing::warn!(
+                hold = r.hold_id,
+                "planted bug: purchase acknowledged, never committed"
+            );
+            return Ok(Response::new(pb::PurchaseReply {
+                tickets: vec![pb::Ticket {
+                    ticket_id: format!("TKT-PLANTED-{}", r.hold_id),
+                    hold_id: r.hold_id,
+                    customer_id: r.customer_id,
+                    ..Default::default()
+                }],
+                log_index: 0,
+                charge_id: String::new(),
+            }));
+        }
         // A retry gets its first answer without touching the payment provider again.
         self.read_barrier().await?;
         if let Some(answer) = self.read(|m| m.remembered(&key)) {
@@ -328,6 +356,12 @@ impl Ticketing for TicketingService {
     ) -> Result<Response<pb::AvailabilityReply>, Status> {
         let event_id = request.into_inner().event_id;
         machine::validate_id("event_id", &event_id).map_err(ServiceError::from)?;
+        let stale = self.planted == Some(PlantedBug::StaleRead);
+        if stale {
+            if let Some(copy) = self.stale.get(&event_id) {
+                return Ok(Response::new(copy));
+            }
+        }
         let read_index = self.read_barrier().await?;
         let reply = self.read(|m| {
             m.event(&event_id).map(|event| pb::AvailabilityReply {
@@ -351,7 +385,11 @@ impl Ticketing for TicketingService {
                 queue_enabled: event.policy.queue.is_some(),
             })
         });
-        Ok(Response::new(reply.map_err(ServiceError::from)?))
+        let reply = reply.map_err(ServiceError::from)?;
+        if stale {
+            self.stale.put(&event_id, reply.clone());
+        }
+        Ok(Response::new(reply))
     }
 
     async fn list_events(

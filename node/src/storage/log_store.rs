@@ -84,6 +84,25 @@ impl LogStore {
             .map_err(|e| StorageIOError::write(&e).into())
     }
 
+    /// Starts an empty log right after `snapshot` (taken from a backup): the
+    /// entries up to it count as purged and committed, and `vote` is the term
+    /// this node starts from, so its first election is for a later term.
+    pub(crate) fn seed_after_snapshot(
+        &self,
+        snapshot: LogId,
+        vote: &Vote<NodeId>,
+    ) -> Result<(), StorageError> {
+        if self.last_entry_log_id()?.is_some() {
+            return Err(StorageIOError::write_logs(openraft::AnyError::error(
+                "refusing to seed a log that already holds entries",
+            ))
+            .into());
+        }
+        self.put_meta(KEY_VOTE, vote, true)?;
+        self.put_meta(KEY_COMMITTED, &Some(snapshot), true)?;
+        self.put_meta(KEY_PURGED, &snapshot, true)
+    }
+
     fn last_entry_log_id(&self) -> Result<Option<LogId>, StorageError> {
         let mut iter = self.db.iterator_cf(self.cf_log(), IteratorMode::End);
         match iter.next() {

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
 pub use log_store::LogStore;
-pub use state_machine::{SharedMachine, StateMachineStore};
+pub use state_machine::{SharedMachine, StateMachineStore, StoredSnapshot};
+
+use crate::raft_types::{NodeId, StorageError};
 
 /// Column family for log entries.
 pub(crate) const CF_LOG: &str = "log";
@@ -58,4 +60,30 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         reason: e.to_string(),
     })?;
     Ok((LogStore::new(db), sm))
+}
+
+/// Writes `snapshot` into the fresh database at `dir`, with an empty log that
+/// continues after it and `vote` as the starting term (see [`crate::restore`]).
+/// The database is closed again when this returns.
+pub fn seed(
+    dir: &Path,
+    snapshot: &StoredSnapshot,
+    vote: &openraft::Vote<NodeId>,
+) -> Result<(), SeedError> {
+    let last = snapshot
+        .meta
+        .last_log_id
+        .ok_or_else(|| SeedError::Write("the snapshot has no log id".into()))?;
+    let (log, sm) = open(dir).map_err(|e| SeedError::Write(e.to_string()))?;
+    let write = |r: Result<(), StorageError>| r.map_err(|e| SeedError::Write(e.to_string()));
+    write(sm.write_snapshot(snapshot))?;
+    write(log.seed_after_snapshot(last, vote))?;
+    Ok(())
+}
+
+/// Failure seeding a database from a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("cannot write the new database: {0}")]
+    Write(String),
 }

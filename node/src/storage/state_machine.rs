@@ -82,7 +82,7 @@ impl StateMachineStore {
         Ok(Some(StoredSnapshot { meta, data }))
     }
 
-    fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
+    pub(crate) fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
         let meta = serde_json::to_vec(&snapshot.meta)
             .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e))?;
         let mut batch = WriteBatch::default();

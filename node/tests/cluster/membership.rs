@@ -2,75 +2,15 @@
 //! while buyers keep buying: no acknowledged purchase is lost and the
 //! remaining replicas hold identical state. Refusals change nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ingressoja_client::membership::MembershipError;
-use ingressoja_client::Client;
-use ingressoja_test_support::{register, ClusterOptions, TestCluster};
+use ingressoja_test_support::load::{assert_stored, PurchaseLoad};
+use ingressoja_test_support::{ClusterOptions, TestCluster};
 
 use crate::{create_event, ELECTION};
-
-/// Buyers hold and pay one ticket at a time until `stop`; returns every
-/// acknowledged ticket (ticket id → customer).
-fn start_load(
-    client: &Client,
-    buyers: usize,
-    stop: Arc<AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<BTreeMap<String, String>>> {
-    (0..buyers)
-        .map(|b| {
-            let client = client.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let customer = format!("load{b}");
-                register(&client, &customer, 5_000 + b as u64).await;
-                let mut sold = BTreeMap::new();
-                while !stop.load(Ordering::Relaxed) {
-                    // A failed call is not acknowledged; the checker only
-                    // requires acknowledged sales to survive.
-                    let Ok(hold) = client.place_hold("rock", "pista", &customer, 1).await else {
-                        continue;
-                    };
-                    let Some(hold) = hold.hold else { continue };
-                    if let Ok(bought) = client.purchase(hold.hold_id, &customer).await {
-                        for ticket in bought.tickets {
-                            sold.insert(ticket.ticket_id, customer.clone());
-                        }
-                    }
-                }
-                sold
-            })
-        })
-        .collect()
-}
-
-/// Reads back the tickets of the `buyers` load customers and checks that
-/// every acknowledged one is stored, for its buyer; returns what is stored.
-async fn assert_sold_are_stored(
-    reader: &Client,
-    buyers: usize,
-    sold: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut stored = BTreeMap::new();
-    for b in 0..buyers {
-        let customer = format!("load{b}");
-        let tickets = reader.list_tickets(&customer).await.expect("tickets");
-        for ticket in tickets.tickets {
-            stored.insert(ticket.ticket_id, ticket.customer_id);
-        }
-    }
-    for (ticket, customer) in sold {
-        assert_eq!(
-            stored.get(ticket),
-            Some(customer),
-            "acknowledged ticket {ticket} lost"
-        );
-    }
-    stored
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
@@ -82,8 +22,7 @@ async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
     cluster.wait_for_leader(ELECTION).await;
     let ops = cluster.client(Some("ops"));
     create_event(&ops, 100_000, 100_000).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&cluster.client(Some("load")), 4, stop.clone());
+    let load = PurchaseLoad::start(&cluster.client(Some("load")), 4);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Grow: 4 and 5 start, join as learners, catch up, become voters.
@@ -170,11 +109,7 @@ async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
     ));
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut sold = BTreeMap::new();
-    for task in load {
-        sold.extend(task.await.expect("load task"));
-    }
+    let sold = load.stop().await;
     assert!(
         sold.len() > 10,
         "the load kept selling during the changes ({} tickets)",
@@ -189,7 +124,7 @@ async fn grow_to_five_and_shrink_back_under_load_loses_nothing() {
             .map(|&id| cluster.addr(id))
             .collect::<Vec<_>>(),
     );
-    let stored = assert_sold_are_stored(&reader, 4, &sold).await;
+    let stored = assert_stored(&reader, 4, &sold).await;
     let availability = reader.availability("rock").await.unwrap();
     let counted: u32 = availability.categories.iter().map(|c| c.sold).sum();
     assert_eq!(
@@ -207,8 +142,7 @@ async fn rolling_restart_under_load_keeps_every_acknowledged_sale() {
     let first_leader = cluster.wait_for_leader(ELECTION).await;
     let ops = cluster.client(Some("ops"));
     create_event(&ops, 100_000, 100_000).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&cluster.client(Some("load")), 3, stop.clone());
+    let load = PurchaseLoad::start(&cluster.client(Some("load")), 3);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
@@ -237,11 +171,7 @@ async fn rolling_restart_under_load_keeps_every_acknowledged_sale() {
         "the leader goes last"
     );
 
-    stop.store(true, Ordering::Relaxed);
-    let mut sold = BTreeMap::new();
-    for task in load {
-        sold.extend(task.await.expect("load task"));
-    }
+    let sold = load.stop().await;
     assert!(
         sold.len() > 5,
         "the load kept selling ({} tickets)",
@@ -252,7 +182,7 @@ async fn rolling_restart_under_load_keeps_every_acknowledged_sale() {
         .expect("the restart action released the cluster")
         .into_inner();
     let reader = cluster.client(Some("reader"));
-    assert_sold_are_stored(&reader, 3, &sold).await;
+    assert_stored(&reader, 3, &sold).await;
     cluster.assert_same_state().await;
     // A failing restart action stops the procedure with the node's id.
     let failed = ops
