@@ -14,14 +14,17 @@
 //!   pairing of invocations with completions;
 //! * [`final_state`]: what the harness read from each node after healing;
 //! * [`spec`]: the sale's capacities and limits the checkers compare with;
+//! * [`checker`]: one checker per rule, and [`checker::check_all`] for a run.
 //!
 //! The harness (clusters in containers, workloads, nemeses, reports) and the
 //! flash-sale load generator (issue 7) will live beside these modules.
 
+pub mod checker;
 pub mod final_state;
 pub mod history;
 pub mod spec;
 
+pub use checker::{check_all, CheckResult, Report, Validity};
 pub use final_state::FinalState;
 pub use history::History;
 pub use spec::SaleSpec;
