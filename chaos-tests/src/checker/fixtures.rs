@@ -44,6 +44,15 @@ impl Script {
         }
     }
 
+    /// A script of records written elsewhere (e.g. edited copies).
+    pub(crate) fn of(records: Vec<Record>) -> Script {
+        let time = records.last().map_or(0, |r| r.time_ns);
+        Script {
+            history: History::from(records),
+            time,
+        }
+    }
+
     fn tick(&mut self) -> u64 {
         self.time += 1;
         self.time
@@ -137,6 +146,20 @@ pub(crate) fn bought(tickets: &[&str]) -> Reply {
     Reply::Purchase(PurchaseReply {
         tickets: tickets.iter().map(|t| t.to_string()).collect(),
     })
+}
+
+pub(crate) fn release(customer: &str, hold_id: u64, quantity: u64) -> Call {
+    Call::Release(ReleaseCall {
+        event: "rir".into(),
+        category: "pista".into(),
+        customer: customer.into(),
+        hold_id,
+        quantity,
+    })
+}
+
+pub(crate) fn released() -> Reply {
+    Reply::Release(ReleaseReply {})
 }
 
 pub(crate) fn read() -> Call {

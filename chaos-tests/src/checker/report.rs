@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    acknowledged, convergence, customer_limit, fifo, oversell, unique_tickets, well_formed,
-    CheckResult, Run, Validity,
+    acknowledged, convergence, customer_limit, fifo, linearizable, oversell, unique_tickets,
+    well_formed, CheckResult, Run, SearchBudget, Validity,
 };
 use crate::final_state::FinalState;
 use crate::history::{History, OpKind};
@@ -71,8 +71,18 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Runs every checker over one chaos run.
+/// Runs every checker with the default search budget.
 pub fn check_all(history: &History, final_state: &FinalState, spec: &SaleSpec) -> Report {
+    check_all_with(history, final_state, spec, SearchBudget::default())
+}
+
+/// Runs every checker, bounding the linearizability search by `budget`.
+pub fn check_all_with(
+    history: &History,
+    final_state: &FinalState,
+    spec: &SaleSpec,
+    budget: SearchBudget,
+) -> Report {
     let pairs = history.pairs();
     let run = Run {
         operations: &pairs.operations,
@@ -85,6 +95,7 @@ pub fn check_all(history: &History, final_state: &FinalState, spec: &SaleSpec) -
         unique_tickets::check(&run),
         acknowledged::check(&run),
         customer_limit::check(&run),
+        linearizable::check(&run, budget),
         fifo::check(&run),
         convergence::check(&run),
     ];
@@ -139,7 +150,7 @@ mod tests {
         };
         let report = check_all(&s.history, &fin, &spec());
         assert_eq!(report.valid, Validity::Valid, "{report}");
-        assert_eq!(report.checks.len(), 7);
+        assert_eq!(report.checks.len(), 8);
         assert_eq!(
             report.operations[&OpKind::Hold],
             OutcomeCounts {
