@@ -224,14 +224,7 @@ impl Call {
 
     /// The JSON `value` of the invoke record.
     pub fn to_value(&self) -> Value {
-        let v = match self {
-            Call::Join(c) => serde_json::to_value(c),
-            Call::Hold(c) => serde_json::to_value(c),
-            Call::Purchase(c) => serde_json::to_value(c),
-            Call::Release(c) => serde_json::to_value(c),
-            Call::Read(c) => serde_json::to_value(c),
-        };
-        v.expect("plain structs of strings and integers always serialise")
+        serde_json::to_value(self).expect("plain structs of strings and integers always serialise")
     }
 
     /// Reads an invoke record's `value` for the kind `f` names.
@@ -260,14 +253,7 @@ impl Reply {
 
     /// The JSON `value` of the ok record.
     pub fn to_value(&self) -> Value {
-        let v = match self {
-            Reply::Join(r) => serde_json::to_value(r),
-            Reply::Hold(r) => serde_json::to_value(r),
-            Reply::Purchase(r) => serde_json::to_value(r),
-            Reply::Release(r) => serde_json::to_value(r),
-            Reply::Read(r) => serde_json::to_value(r),
-        };
-        v.expect("plain structs of strings and integers always serialise")
+        serde_json::to_value(self).expect("plain structs of strings and integers always serialise")
     }
 
     /// Reads an ok record's `value` for the kind `f` names.
@@ -279,6 +265,34 @@ impl Reply {
             OpKind::Release => Reply::Release(serde_json::from_value(value)?),
             OpKind::Read => Reply::Read(serde_json::from_value(value)?),
         })
+    }
+}
+
+/// Written as the bare value (the kind is the record's `f`), fields in
+/// declaration order.
+impl Serialize for Call {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Call::Join(c) => c.serialize(s),
+            Call::Hold(c) => c.serialize(s),
+            Call::Purchase(c) => c.serialize(s),
+            Call::Release(c) => c.serialize(s),
+            Call::Read(c) => c.serialize(s),
+        }
+    }
+}
+
+/// Written as the bare value (the kind is the record's `f`), fields in
+/// declaration order.
+impl Serialize for Reply {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Reply::Join(r) => r.serialize(s),
+            Reply::Hold(r) => r.serialize(s),
+            Reply::Purchase(r) => r.serialize(s),
+            Reply::Release(r) => r.serialize(s),
+            Reply::Read(r) => r.serialize(s),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! in memory the `value` is typed by `f` and `type` ([`RecordBody`]).
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::ser::Serializer;
+use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -117,8 +117,8 @@ pub enum RecordBody {
 }
 
 /// One line of a history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RawRecord", into = "RawRecord")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawRecord")]
 pub struct Record {
     /// Position in the history; strictly increasing, it is the real-time order.
     pub index: u64,
@@ -225,7 +225,7 @@ impl Record {
 }
 
 /// The flat on-disk shape, before `value` is typed.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct RawRecord {
     index: u64,
     #[serde(rename = "type")]
@@ -235,9 +235,9 @@ struct RawRecord {
     f: String,
     #[serde(default)]
     value: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     node: Option<String>,
 }
 
@@ -286,28 +286,40 @@ impl TryFrom<RawRecord> for Record {
     }
 }
 
-impl From<Record> for RawRecord {
-    fn from(r: Record) -> RawRecord {
-        let kind = r.kind();
-        let (f, value, error) = match r.body {
-            RecordBody::Invoke(call) => (call.kind().name().to_string(), call.to_value(), None),
-            RecordBody::Ok(reply) => (reply.kind().name().to_string(), reply.to_value(), None),
-            RecordBody::Fail { f, error } => (f.name().to_string(), empty(), Some(error)),
-            RecordBody::Info { f, error } => (f.name().to_string(), empty(), error),
-            RecordBody::Nemesis {
-                f, value, error, ..
-            } => (f, value, error),
+/// Written flat, in the documented field order, `value` typed by `f`;
+/// `error` and `node` only when present.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let empty = empty();
+        let (f, error): (&str, Option<&String>) = match &self.body {
+            RecordBody::Invoke(call) => (call.kind().name(), None),
+            RecordBody::Ok(reply) => (reply.kind().name(), None),
+            RecordBody::Fail { f, error } => (f.name(), Some(error)),
+            RecordBody::Info { f, error } => (f.name(), error.as_ref()),
+            RecordBody::Nemesis { f, error, .. } => (f, error.as_ref()),
         };
-        RawRecord {
-            index: r.index,
-            kind,
-            process: r.process,
-            time_ns: r.time_ns,
-            f,
-            value,
-            error,
-            node: r.node,
+        let fields = 6 + usize::from(error.is_some()) + usize::from(self.node.is_some());
+        let mut st = s.serialize_struct("Record", fields)?;
+        st.serialize_field("index", &self.index)?;
+        st.serialize_field("type", &self.kind())?;
+        st.serialize_field("process", &self.process)?;
+        st.serialize_field("time_ns", &self.time_ns)?;
+        st.serialize_field("f", f)?;
+        match &self.body {
+            RecordBody::Invoke(call) => st.serialize_field("value", call)?,
+            RecordBody::Ok(reply) => st.serialize_field("value", reply)?,
+            RecordBody::Nemesis { value, .. } => st.serialize_field("value", value)?,
+            RecordBody::Fail { .. } | RecordBody::Info { .. } => {
+                st.serialize_field("value", &empty)?
+            }
         }
+        if let Some(error) = error {
+            st.serialize_field("error", error)?;
+        }
+        if let Some(node) = &self.node {
+            st.serialize_field("node", node)?;
+        }
+        st.end()
     }
 }
 
