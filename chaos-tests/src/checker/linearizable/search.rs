@@ -102,8 +102,10 @@ impl EntryList {
         let n = order.len();
         let mut list = EntryList {
             entries: Vec::with_capacity(n + 1),
+            // Slot i precedes slot i + 1; the last slot has no successor.
             next: (1..=n + 1).map(|i| if i <= n { i } else { NONE }).collect(),
-            prev: (0..=n).map(|i| i.wrapping_sub(1)).collect(),
+            // Slot i follows slot i − 1; the head (slot 0) has no predecessor.
+            prev: (0..=n).map(|i| i.checked_sub(1).unwrap_or(NONE)).collect(),
             call_of: vec![NONE; ops.len()],
             return_of: vec![NONE; ops.len()],
         };
@@ -240,11 +242,11 @@ pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Ve
                 deepest.prefix = stack.iter().map(|(op, _)| *op).collect();
                 deepest.state = state;
             }
-            let Some((undone, before)) = stack.pop() else {
+            let Some((undone, state_before)) = stack.pop() else {
                 deepest.explored = seen.len() as u64;
                 return Verdict::NotLinearizable(deepest);
             };
-            state = before;
+            state = state_before;
             linearized ^= keys[undone];
             done[undone] = false;
             list.unlift(undone);

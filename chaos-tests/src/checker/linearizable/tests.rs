@@ -366,7 +366,7 @@ fn sequential(actions: &[(u8, u64, u32)]) -> Script {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn sequential_histories_of_the_model_are_linearizable(
