@@ -1,0 +1,256 @@
+//! The Wing–Gong search with Lowe's memoisation (as in Knossos' `wgl` and
+//! Porcupine): walk the history's calls and returns as a linked list, try
+//! to linearize each pending call in turn, backtrack when a return is
+//! reached whose call could not be placed, and never revisit a
+//! (linearized set, model state) pair.
+//!
+//! The linearized set is remembered as a 128-bit Zobrist hash (the XOR of a
+//! fixed random key per operation), updated in O(1) per step; two different
+//! sets collide with probability about 2⁻¹²⁸ per pair, which could only
+//! prune a branch wrongly, never accept a wrong history.
+//!
+//! Symmetry reduction for unknown outcomes: two `info` operations with the
+//! same effect are interchangeable (neither has a completion to respect),
+//! so among them only linearizations that take them in invocation order are
+//! explored. Without it, k timed-out holds of one size would cost up to 2ᵏ
+//! states; with it, k + 1.
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{CategoryModel, Counters, Effect, ModelOp};
+
+/// How much searching a category's history may cost before the verdict
+/// becomes "unknown" instead of the check hanging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchBudget {
+    /// Most distinct (linearized set, state) pairs explored per category
+    /// (each costs about 40 bytes of memory).
+    pub max_states: u64,
+}
+
+impl Default for SearchBudget {
+    fn default() -> SearchBudget {
+        SearchBudget {
+            max_states: 2_000_000,
+        }
+    }
+}
+
+/// The outcome of searching one category's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A linearization exists.
+    Linearizable {
+        /// Distinct states explored.
+        explored: u64,
+    },
+    /// None exists; the deepest point the search reached.
+    NotLinearizable(DeadEnd),
+    /// The budget ran out first.
+    Unknown {
+        /// Distinct states explored.
+        explored: u64,
+    },
+}
+
+/// The longest linearizable prefix found, where every continuation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadEnd {
+    /// Positions (in the searched slice) of the prefix's operations, in
+    /// linearization order.
+    pub prefix: Vec<usize>,
+    /// The model state after the prefix.
+    pub state: Counters,
+    /// Distinct states explored.
+    pub explored: u64,
+}
+
+const HEAD: usize = 0;
+const NONE: usize = usize::MAX;
+
+/// A call or return of operation `op`, as a node of the linked list.
+#[derive(Clone, Copy)]
+struct Entry {
+    op: usize,
+    is_call: bool,
+}
+
+/// The calls and returns not yet linearized, in real-time order.
+struct EntryList {
+    /// `entries[0]` is the head sentinel.
+    entries: Vec<Entry>,
+    next: Vec<usize>,
+    prev: Vec<usize>,
+    call_of: Vec<usize>,
+    return_of: Vec<usize>,
+}
+
+impl EntryList {
+    fn new(ops: &[ModelOp]) -> EntryList {
+        // Unknown outcomes return "at infinity", after every definite return.
+        let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
+        for (i, m) in ops.iter().enumerate() {
+            order.push((m.op.span.invoke_index, false, i));
+            let done = if m.optional {
+                u64::MAX
+            } else {
+                m.op.span.complete_index.unwrap_or(u64::MAX)
+            };
+            order.push((done, true, i));
+        }
+        order.sort_unstable();
+        let n = order.len();
+        let mut list = EntryList {
+            entries: Vec::with_capacity(n + 1),
+            // Slot i precedes slot i + 1; the last slot has no successor.
+            next: (1..=n + 1).map(|i| if i <= n { i } else { NONE }).collect(),
+            // Slot i follows slot i − 1; the head (slot 0) has no predecessor.
+            prev: (0..=n).map(|i| i.checked_sub(1).unwrap_or(NONE)).collect(),
+            call_of: vec![NONE; ops.len()],
+            return_of: vec![NONE; ops.len()],
+        };
+        list.entries.push(Entry {
+            op: NONE,
+            is_call: false,
+        });
+        for (i, (_, is_return, op)) in order.into_iter().enumerate() {
+            let slot = i + 1;
+            if is_return {
+                list.return_of[op] = slot;
+            } else {
+                list.call_of[op] = slot;
+            }
+            list.entries.push(Entry {
+                op,
+                is_call: !is_return,
+            });
+        }
+        list
+    }
+
+    fn unlink(&mut self, e: usize) {
+        let (p, n) = (self.prev[e], self.next[e]);
+        self.next[p] = n;
+        if n != NONE {
+            self.prev[n] = p;
+        }
+    }
+
+    fn relink(&mut self, e: usize) {
+        let (p, n) = (self.prev[e], self.next[e]);
+        self.next[p] = e;
+        if n != NONE {
+            self.prev[n] = e;
+        }
+    }
+
+    /// Removes operation `op`'s call and return.
+    fn lift(&mut self, op: usize) {
+        self.unlink(self.call_of[op]);
+        self.unlink(self.return_of[op]);
+    }
+
+    /// Puts operation `op`'s call and return back (undoes [`Self::lift`]).
+    fn unlift(&mut self, op: usize) {
+        self.relink(self.return_of[op]);
+        self.relink(self.call_of[op]);
+    }
+}
+
+/// A fixed pseudo-random 128-bit key per operation (SplitMix64).
+fn zobrist(op: usize) -> u128 {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    let i = op as u64;
+    ((mix(2 * i) as u128) << 64) | mix(2 * i + 1) as u128
+}
+
+/// For each unknown-outcome operation, the one with the same effect invoked
+/// just before it, which must be linearized first (see the module docs).
+fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
+    let mut by_invocation: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].optional).collect();
+    by_invocation.sort_by_key(|&i| ops[i].op.span.invoke_index);
+    let mut last: HashMap<Effect, usize> = HashMap::new();
+    let mut before = vec![None; ops.len()];
+    for i in by_invocation {
+        before[i] = last.insert(ops[i].effect, i);
+    }
+    before
+}
+
+/// Searches for a linearization of `ops` (one category's operations)
+/// starting from empty counters.
+pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Verdict {
+    let keys: Vec<u128> = (0..ops.len()).map(zobrist).collect();
+    let before = interchangeable_predecessors(ops);
+    let mut done = vec![false; ops.len()];
+    let mut list = EntryList::new(ops);
+    let mut state = Counters::default();
+    let mut linearized: u128 = 0;
+    let mut stack: Vec<(usize, Counters)> = Vec::new();
+    let mut seen: HashSet<(u128, Counters)> = HashSet::new();
+    seen.insert((linearized, state));
+    let mut deepest = DeadEnd {
+        prefix: Vec::new(),
+        state,
+        explored: 0,
+    };
+    let mut entry = list.next[HEAD];
+    loop {
+        if entry == NONE {
+            return Verdict::Linearizable {
+                explored: seen.len() as u64,
+            };
+        }
+        let Entry { op, is_call } = list.entries[entry];
+        if is_call {
+            if before[op].is_some_and(|b| !done[b]) {
+                entry = list.next[entry];
+                continue;
+            }
+            let stepped = model.step(state, ops[op].effect).ok();
+            let fresh = stepped.filter(|s| seen.insert((linearized ^ keys[op], *s)));
+            match fresh {
+                Some(next_state) => {
+                    if seen.len() as u64 > budget.max_states {
+                        return Verdict::Unknown {
+                            explored: seen.len() as u64,
+                        };
+                    }
+                    stack.push((op, state));
+                    state = next_state;
+                    linearized ^= keys[op];
+                    done[op] = true;
+                    list.lift(op);
+                    entry = list.next[HEAD];
+                }
+                None => entry = list.next[entry],
+            }
+        } else if ops[op].optional {
+            // Unknown outcomes return last: reaching one means every
+            // definite operation is linearized, and the rest may never
+            // have happened.
+            return Verdict::Linearizable {
+                explored: seen.len() as u64,
+            };
+        } else {
+            if stack.len() > deepest.prefix.len() {
+                deepest.prefix = stack.iter().map(|(op, _)| *op).collect();
+                deepest.state = state;
+            }
+            let Some((undone, state_before)) = stack.pop() else {
+                deepest.explored = seen.len() as u64;
+                return Verdict::NotLinearizable(deepest);
+            };
+            state = state_before;
+            linearized ^= keys[undone];
+            done[undone] = false;
+            list.unlift(undone);
+            entry = list.next[list.call_of[undone]];
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! Hand-made histories for the linearizability checker, and property tests
+//! over histories generated from the model.
+
+use proptest::prelude::*;
+
+use super::model::Counters;
+use super::*;
+use crate::checker::fixtures::*;
+use crate::checker::Validity;
+
+fn lin(s: &Script) -> CheckResult {
+    lin_with(s, SearchBudget::default())
+}
+
+fn lin_with(s: &Script, budget: SearchBudget) -> CheckResult {
+    let ops = s.ops();
+    let fin = FinalState::default();
+    check(&run(&ops, &fin, &spec()), budget)
+}
+
+fn assert_valid(result: &CheckResult) {
+    assert_eq!(result.valid, Validity::Valid, "{:#?}", result.anomalies);
+}
+
+fn counterexample(result: &CheckResult) -> &str {
+    assert_eq!(result.valid, Validity::Invalid, "expected a counterexample");
+    assert!(result.has(AnomalyKind::NotLinearizable));
+    &result.anomalies[0].detail
+}
+
+#[test]
+fn a_sequential_sale_is_linearizable() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 2));
+    s.ok(1, held(1));
+    s.call(1, read());
+    s.ok(1, counters(0, 2));
+    s.call(1, purchase("c1", 1, 2));
+    s.ok(1, bought(&["t1", "t2"]));
+    s.call(2, hold("c2", 8));
+    s.ok(2, held(2));
+    s.call(3, hold("c3", 1));
+    s.fail(3, OpKind::Hold, codes::SOLD_OUT);
+    s.call(2, release("c2", 2, 8));
+    s.ok(2, released());
+    s.call(3, hold("c3", 1));
+    s.fail(3, OpKind::Hold, codes::NOT_ADMITTED);
+    s.call(1, read());
+    s.ok(1, counters(2, 0));
+    let result = lin(&s);
+    assert_valid(&result);
+    assert_eq!(result.counts["categories"], 1);
+    assert_eq!(
+        result.counts["operations_modelled"], 7,
+        "not_admitted is left out"
+    );
+}
+
+#[test]
+fn a_concurrent_history_that_needs_reordering_is_linearizable() {
+    // The read is invoked first but sees the hold: the hold must be
+    // linearized before it.
+    let mut s = Script::new();
+    s.call(2, read());
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.ok(2, counters(0, 3));
+    assert_valid(&lin(&s));
+}
+
+#[test]
+fn a_stale_read_after_a_completed_hold_is_not_linearizable() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(
+        text.contains("rir/pista (capacity 10) is not linearizable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Longest linearizable prefix: 1 operations"),
+        "{text}"
+    );
+    assert!(
+        text.contains("p1 hold rir/pista c1 ×3 → ok hold 1 [#0..#1]  ⇒ sold 0, held 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Model state after it: sold 0, held 3 (available 7)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("refused: read sold 0, held 0, which is not the state"),
+        "{text}"
+    );
+    assert!(
+        text.contains("had to take effect before its completion at #3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_concurrent_holds_beyond_capacity_are_not_linearizable() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 6));
+    s.call(2, hold("c2", 6));
+    s.ok(1, held(1));
+    s.ok(2, held(2));
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(text.contains("granted 6 but only 4 available"), "{text}");
+}
+
+#[test]
+fn an_unknown_hold_may_or_may_not_have_happened() {
+    for seen in [0, 3] {
+        let mut s = Script::new();
+        s.call(1, hold("c1", 3));
+        s.info(1, OpKind::Hold);
+        s.call(2, read());
+        s.ok(2, counters(0, seen));
+        s.call(2, read());
+        s.ok(2, counters(0, seen));
+        assert_valid(&lin(&s));
+    }
+}
+
+#[test]
+fn an_unknown_hold_cannot_be_undone_or_happen_twice() {
+    // Seen, then unseen: it took effect and nothing released it.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.info(1, OpKind::Hold);
+    s.call(2, read());
+    s.ok(2, counters(0, 3));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    counterexample(&lin(&s));
+
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.info(1, OpKind::Hold);
+    s.call(2, read());
+    s.ok(2, counters(0, 6));
+    counterexample(&lin(&s));
+}
+
+#[test]
+fn an_unknown_purchase_may_or_may_not_have_happened() {
+    for (sold, held_now) in [(2, 0), (0, 2)] {
+        let mut s = Script::new();
+        s.call(1, hold("c1", 2));
+        s.ok(1, held(1));
+        s.call(1, purchase("c1", 1, 2));
+        s.info(1, OpKind::Purchase);
+        s.call(2, read());
+        s.ok(2, counters(sold, held_now));
+        assert_valid(&lin(&s));
+    }
+}
+
+#[test]
+fn a_sold_out_answer_while_tickets_were_left_is_not_linearizable() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 2));
+    s.ok(1, held(1));
+    s.call(2, hold("c2", 5));
+    s.fail(2, OpKind::Hold, codes::SOLD_OUT);
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(
+        text.contains("refused: sold out for 5 but 8 available"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_sold_out_answer_during_a_concurrent_hold_is_linearizable() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 8));
+    s.call(2, hold("c2", 3));
+    s.fail(2, OpKind::Hold, codes::SOLD_OUT);
+    s.ok(1, held(1));
+    assert_valid(&lin(&s));
+}
+
+#[test]
+fn a_declined_payment_releases_the_hold() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 4));
+    s.ok(1, held(1));
+    s.call(1, purchase_paying("c1", 1, 4, Payment::Decline));
+    s.fail(1, OpKind::Purchase, codes::PAYMENT_DECLINED);
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    assert_valid(&lin(&s));
+
+    let mut s = Script::new();
+    s.call(1, hold("c1", 4));
+    s.ok(1, held(1));
+    s.call(1, purchase_paying("c1", 1, 4, Payment::Decline));
+    s.fail(1, OpKind::Purchase, codes::PAYMENT_DECLINED);
+    s.call(2, read());
+    s.ok(2, counters(0, 4));
+    counterexample(&lin(&s));
+}
+
+#[test]
+fn a_purchase_without_a_hold_is_not_linearizable() {
+    let mut s = Script::new();
+    s.call(1, purchase("c1", 9, 1));
+    s.ok(1, bought(&["t1"]));
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(
+        text.contains("takes 1 from holds but only 0 held"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_exhausted_budget_is_unknown_not_a_verdict() {
+    let mut s = Script::new();
+    for p in 1..=6 {
+        s.call(p, hold(&format!("c{p}"), 1));
+    }
+    for p in 1..=6 {
+        s.ok(p, held(p));
+    }
+    let result = lin_with(&s, SearchBudget { max_states: 3 });
+    assert_eq!(result.valid, Validity::Unknown);
+    assert!(
+        result.notes[0].contains("search budget exhausted"),
+        "{:?}",
+        result.notes
+    );
+    assert_valid(&lin(&s));
+}
+
+#[test]
+fn operations_on_a_category_outside_the_spec_are_flagged() {
+    let mut s = Script::new();
+    s.call(1, hold_in("camarote", "c1", 1));
+    s.ok(1, held(1));
+    let result = lin(&s);
+    assert!(result.has(AnomalyKind::UnknownCategory));
+}
+
+#[test]
+fn categories_are_checked_apart() {
+    // Full pista and a cadeira hold interleave; each is fine on its own.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 10));
+    s.call(2, hold_in("cadeira", "c2", 5));
+    s.ok(1, held(1));
+    s.ok(2, held(2));
+    s.call(3, hold_in("cadeira", "c3", 1));
+    s.fail(3, OpKind::Hold, codes::SOLD_OUT);
+    let result = lin(&s);
+    assert_valid(&result);
+    assert_eq!(result.counts["categories"], 2);
+}
+
+/// A sequential execution of the model that produces calls and replies.
+#[derive(Default)]
+struct Simulation {
+    counters: Counters,
+    live: Vec<(u64, String, u64)>,
+    next_hold: u64,
+}
+
+/// What one generated operation did.
+struct Outcome {
+    call: Call,
+    reply: Result<Reply, &'static str>,
+    /// Whether it changed the counters (so an "info" version may drop it
+    /// only if it did not, or keep it either way if it did).
+    changed: bool,
+}
+
+impl Simulation {
+    const CAPACITY: u64 = 10;
+
+    /// Performs action `kind` (0 hold, 1 purchase, 2 declined purchase,
+    /// 3 release, 4 read) with quantity `q`, choosing a live hold by `pick`.
+    fn act(&mut self, kind: u8, q: u64, pick: u32, customer: usize) -> Outcome {
+        let c = self.counters;
+        let customer = format!("c{customer}");
+        let live = (!self.live.is_empty()).then(|| pick as usize % self.live.len());
+        match (kind, live) {
+            (1..=3, Some(i)) => {
+                let (hold_id, owner, q) = self.live.swap_remove(i);
+                self.counters.held -= q;
+                let (call, reply) = match kind {
+                    1 => {
+                        self.counters.sold += q;
+                        let tickets: Vec<String> =
+                            (0..q).map(|t| format!("t{hold_id}-{t}")).collect();
+                        let ids: Vec<&str> = tickets.iter().map(String::as_str).collect();
+                        (purchase(&owner, hold_id, q), Ok(bought(&ids)))
+                    }
+                    2 => (
+                        purchase_paying(&owner, hold_id, q, Payment::Decline),
+                        Err(codes::PAYMENT_DECLINED),
+                    ),
+                    _ => (release(&owner, hold_id, q), Ok(released())),
+                };
+                Outcome {
+                    call,
+                    reply,
+                    changed: true,
+                }
+            }
+            (0..=3, _) => {
+                let available = Self::CAPACITY - c.sold - c.held;
+                if q <= available {
+                    self.next_hold += 1;
+                    self.live.push((self.next_hold, customer.clone(), q));
+                    self.counters.held += q;
+                    Outcome {
+                        call: hold(&customer, q),
+                        reply: Ok(held(self.next_hold)),
+                        changed: true,
+                    }
+                } else {
+                    Outcome {
+                        call: hold(&customer, q),
+                        reply: Err(codes::SOLD_OUT),
+                        changed: false,
+                    }
+                }
+            }
+            _ => Outcome {
+                call: read(),
+                reply: Ok(counters(c.sold, c.held)),
+                changed: false,
+            },
+        }
+    }
+}
+
+fn record(s: &mut Script, p: u64, reply: &Result<Reply, &'static str>, f: OpKind) {
+    match reply {
+        Ok(r) => s.ok(p, r.clone()),
+        Err(code) => s.fail(p, f, code),
+    }
+}
+
+/// One generated action: kind, quantity, hold pick.
+fn action() -> impl Strategy<Value = (u8, u64, u32)> {
+    (0u8..5, 1u64..5, any::<u32>())
+}
+
+/// A sequential history of `actions`, ending with a read.
+fn sequential(actions: &[(u8, u64, u32)]) -> Script {
+    let mut sim = Simulation::default();
+    let mut s = Script::new();
+    for (i, &(kind, q, pick)) in actions.iter().chain([(4, 1, 0)].iter()).enumerate() {
+        let out = sim.act(kind, q, pick, i);
+        let p = (i % 3) as u64;
+        let f = out.call.kind();
+        s.call(p, out.call);
+        record(&mut s, p, &out.reply, f);
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn sequential_histories_of_the_model_are_linearizable(
+        actions in prop::collection::vec(action(), 0..40)
+    ) {
+        let result = lin(&sequential(&actions));
+        prop_assert_eq!(result.valid, Validity::Valid, "{:#?}", result.anomalies);
+    }
+
+    #[test]
+    fn a_mutated_read_is_not_linearizable(
+        actions in prop::collection::vec(action(), 0..40),
+        which in any::<prop::sample::Index>(),
+        bump_sold in any::<bool>(),
+    ) {
+        let s = sequential(&actions);
+        let mut records = s.history.records().to_vec();
+        let reads: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.body, RecordBody::Ok(Reply::Read(_))))
+            .map(|(i, _)| i)
+            .collect();
+        let RecordBody::Ok(Reply::Read(r)) = &mut records[reads[which.index(reads.len())]].body
+        else {
+            unreachable!("filtered on reads");
+        };
+        if bump_sold { r.sold += 1 } else { r.held += 1 }
+        let result = lin(&Script::of(records));
+        prop_assert_eq!(result.valid, Validity::Invalid);
+        prop_assert!(result.has(AnomalyKind::NotLinearizable));
+    }
+
+    #[test]
+    fn concurrent_histories_of_the_model_are_linearizable(
+        planned in prop::collection::vec(
+            (action(), [any::<u16>(); 3], any::<bool>(), any::<bool>()),
+            1..10,
+        )
+    ) {
+        let planned: Vec<Planned> = planned
+            .into_iter()
+            .enumerate()
+            .map(|(i, (action, times, hide, drop))| {
+                let mut times = times.map(|t| u64::from(t) * 64 + i as u64);
+                times.sort();
+                Planned { action, times, hide, drop }
+            })
+            .collect();
+        let s = concurrent(&planned);
+        let result = lin(&s);
+        prop_assert_eq!(
+            result.valid,
+            Validity::Valid,
+            "{:#?}\n{}",
+            result.anomalies,
+            s.history.to_jsonl()
+        );
+    }
+}
+
+/// One operation of a generated concurrent history.
+struct Planned {
+    /// Kind, quantity, hold pick (see [`Simulation::act`]).
+    action: (u8, u64, u32),
+    /// Invocation ≤ effect ≤ completion, unique across operations.
+    times: [u64; 3],
+    /// Recorded as info instead of its outcome.
+    hide: bool,
+    /// When hidden and it would change the state: it never happens.
+    drop: bool,
+}
+
+/// A history in which the model runs in effect order and each operation is
+/// recorded at its invocation and completion times (one process each).
+fn concurrent(planned: &[Planned]) -> Script {
+    let mut by_effect: Vec<(u64, usize)> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.times[1], i))
+        .collect();
+    by_effect.sort();
+    let mut sim = Simulation::default();
+    let mut outcomes: Vec<Option<Outcome>> = (0..planned.len()).map(|_| None).collect();
+    for (_, i) in by_effect {
+        let p = &planned[i];
+        let (kind, q, pick) = p.action;
+        let mut probe = Simulation {
+            counters: sim.counters,
+            live: sim.live.clone(),
+            next_hold: sim.next_hold,
+        };
+        let out = probe.act(kind, q, pick, i);
+        if !(p.hide && p.drop && out.changed) {
+            sim = probe;
+        }
+        outcomes[i] = Some(out);
+    }
+    let mut events: Vec<(u64, bool, usize)> = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        events.push((p.times[0], false, i));
+        events.push((p.times[2], true, i));
+    }
+    events.sort();
+    let mut s = Script::new();
+    for (_, done, i) in events {
+        let out = outcomes[i].as_ref().expect("every op simulated");
+        let p = i as u64;
+        if !done {
+            s.call(p, out.call.clone());
+        } else if planned[i].hide {
+            s.info(p, out.call.kind());
+        } else {
+            record(&mut s, p, &out.reply, out.call.kind());
+        }
+    }
+    s
+}
+
+/// SplitMix64, for a deterministic long history.
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// 3 000 operations, about eight in flight at a time, 2% timed out.
+fn long_history() -> Script {
+    let mut seed = 6;
+    let planned: Vec<Planned> = (0..3000u64)
+        .map(|i| {
+            let invoke = i * 1000 + next_random(&mut seed) % 1000;
+            let effect = invoke + next_random(&mut seed) % 4000;
+            let complete = effect + next_random(&mut seed) % 4000;
+            let r = next_random(&mut seed);
+            Planned {
+                action: ((r % 5) as u8, 1 + (r >> 8) % 4, (r >> 16) as u32),
+                times: [invoke * 4096 + i, effect * 4096 + i, complete * 4096 + i],
+                hide: (r >> 48) % 50 == 7,
+                drop: (r >> 56) & 1 == 1,
+            }
+        })
+        .collect();
+    concurrent(&planned)
+}
+
+#[test]
+fn a_long_concurrent_history_is_checked_quickly() {
+    let s = long_history();
+    let start = std::time::Instant::now();
+    let result = lin(&s);
+    assert_valid(&result);
+    assert!(result.counts["operations_modelled"] > 2000);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_long_history_with_one_bad_read_fails_with_a_counterexample() {
+    let s = long_history();
+    let mut records = s.history.records().to_vec();
+    let middle = records.len() / 2;
+    let read = records[middle..]
+        .iter_mut()
+        .find_map(|r| match &mut r.body {
+            RecordBody::Ok(Reply::Read(read)) => Some(read),
+            _ => None,
+        })
+        .expect("a read in the second half");
+    read.sold += 1;
+    let start = std::time::Instant::now();
+    let result = lin(&Script::of(records));
+    let text = counterexample(&result);
+    assert!(text.contains("refused: read sold"), "{text}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn many_timed_out_holds_of_one_size_do_not_explode_the_search() {
+    // 24 holds of one ticket time out; a read then sees none, or 7, of them.
+    for seen in [0, 7] {
+        let mut s = Script::new();
+        for p in 1..=24 {
+            s.call(p, hold(&format!("c{p}"), 1));
+        }
+        for p in 1..=24 {
+            s.info(p, OpKind::Hold);
+        }
+        s.call(99, read());
+        s.ok(99, counters(0, seen));
+        let result = lin_with(&s, SearchBudget { max_states: 1_000 });
+        assert_valid(&result);
+    }
+}

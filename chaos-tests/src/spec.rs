@@ -1,0 +1,68 @@
+//! The sale configuration a chaos run sets up, which the checkers hold the
+//! system to: capacities and per-customer limits.
+
+use serde::{Deserialize, Serialize};
+
+/// Every event of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleSpec {
+    /// The events on sale.
+    pub events: Vec<EventSpec>,
+}
+
+/// One event's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    /// The event id.
+    pub event: String,
+    /// Most tickets one customer may own across the event's categories
+    /// (`None`: no event-wide limit).
+    #[serde(default)]
+    pub customer_limit: Option<u64>,
+    /// The categories on sale.
+    pub categories: Vec<CategorySpec>,
+}
+
+/// One category's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategorySpec {
+    /// The category id.
+    pub category: String,
+    /// How many tickets exist.
+    pub capacity: u64,
+    /// Most tickets of this category one customer may own.
+    pub customer_limit: u64,
+}
+
+impl SaleSpec {
+    /// The rules of `event`.
+    pub fn event(&self, event: &str) -> Option<&EventSpec> {
+        self.events.iter().find(|e| e.event == event)
+    }
+
+    /// The rules of `event`/`category`.
+    pub fn category(&self, event: &str, category: &str) -> Option<&CategorySpec> {
+        self.event(event)?
+            .categories
+            .iter()
+            .find(|c| c.category == category)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_are_found_by_event_and_id() {
+        let spec: SaleSpec = serde_json::from_str(
+            r#"{"events":[{"event":"rir","customer_limit":4,
+                "categories":[{"category":"pista","capacity":100,"customer_limit":2}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.category("rir", "pista").unwrap().capacity, 100);
+        assert_eq!(spec.event("rir").unwrap().customer_limit, Some(4));
+        assert!(spec.category("rir", "cadeira").is_none());
+        assert!(spec.category("lolla", "pista").is_none());
+    }
+}
