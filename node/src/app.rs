@@ -80,7 +80,9 @@ pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartEr
 impl NodeHandle {
     /// Opens storage, starts Raft and the gRPC server, and bootstraps the cluster if told to.
     pub async fn start(config: &NodeConfig) -> Result<NodeHandle, StartError> {
+        let metrics = Arc::new(NodeMetrics::default());
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
+        let sm_store = sm_store.observed_by(metrics.clone());
         let state = sm_store.shared();
         let network = NetworkFactory::new(Duration::from_millis(config.raft.rpc_timeout_ms));
         let raft = Raft::new(
@@ -114,7 +116,6 @@ impl NodeHandle {
             );
         }
         let payments = Arc::new(FakeProvider::default());
-        let metrics = Arc::new(NodeMetrics::default());
         let metrics_listener = match config.listen.metrics {
             Some(addr) => Some(
                 crate::metrics::bind(addr)

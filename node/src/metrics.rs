@@ -20,6 +20,10 @@
 //! | `ingressoja_queue_joined` | gauge | `event` |
 //! | `ingressoja_queue_admitted` | gauge | `event` |
 //! | `ingressoja_payments_total` | counter | `outcome` = approved/declined/failed/timeout |
+//! | `ingressoja_rejections_total` | counter (applied on this node) | `reason` = the rejection code (sold_out, limit_exceeded, hold_expired, ...) |
+//! | `ingressoja_holds_expired_total` | counter (applied on this node) | |
+//! | `ingressoja_raft_snapshots_total` | counter (built by this node) | |
+//! | `ingressoja_raft_snapshot_duration_seconds` | histogram (one snapshot build) | |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,8 +41,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::machine::{DomainEvent, EventKind};
 use crate::raft_types::Raft;
-use crate::storage::SharedMachine;
+use crate::storage::{ApplyObserver, SharedMachine};
 
 /// Label pairs of one series.
 pub type Labels = Vec<(String, String)>;
@@ -62,6 +67,10 @@ pub struct NodeMetrics {
     queue_admitted: Family<Labels, Gauge>,
     /// Payment attempts by outcome.
     pub payments: Family<Labels, Counter>,
+    rejections: Family<Labels, Counter>,
+    holds_expired: Counter,
+    snapshots: Counter,
+    snapshot_seconds: Histogram,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -88,6 +97,11 @@ impl Default for NodeMetrics {
             queue_joined: Family::default(),
             queue_admitted: Family::default(),
             payments: Family::default(),
+            rejections: Family::default(),
+            holds_expired: Counter::default(),
+            snapshots: Counter::default(),
+            // 1 ms to about 16 s.
+            snapshot_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             registry: Registry::default(),
         };
         registry.register(
@@ -155,7 +169,34 @@ impl Default for NodeMetrics {
             "Payment attempts by outcome",
             metrics.payments.clone(),
         );
+        registry.register(
+            "ingressoja_rejections",
+            "Requests refused by the sale rules, by reason (applied entries on this node)",
+            metrics.rejections.clone(),
+        );
+        registry.register(
+            "ingressoja_holds_expired",
+            "Holds that expired unbought (applied entries on this node)",
+            metrics.holds_expired.clone(),
+        );
+        registry.register(
+            "ingressoja_raft_snapshots",
+            "Snapshots built by this node",
+            metrics.snapshots.clone(),
+        );
+        registry.register(
+            "ingressoja_raft_snapshot_duration_seconds",
+            "Time to build and store one snapshot",
+            metrics.snapshot_seconds.clone(),
+        );
         // Every series exists from the start, at zero, so rates work at once.
+        for reason in ["sold_out", "limit_exceeded", "hold_expired", "not_admitted"] {
+            drop(
+                metrics
+                    .rejections
+                    .get_or_create(&labels(&[("reason", reason)])),
+            );
+        }
         for outcome in ["approved", "declined", "failed", "timeout"] {
             drop(
                 metrics
@@ -252,6 +293,29 @@ impl NodeMetrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl ApplyObserver for NodeMetrics {
+    fn events_applied(&self, events: &[DomainEvent]) {
+        for event in events {
+            match event.kind {
+                Some(EventKind::HoldExpired) => {
+                    self.holds_expired.inc();
+                }
+                Some(EventKind::Rejected) => {
+                    self.rejections
+                        .get_or_create(&labels(&[("reason", &event.reason)]))
+                        .inc();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn snapshot_built(&self, seconds: f64, _bytes: usize) {
+        self.snapshots.inc();
+        self.snapshot_seconds.observe(seconds);
     }
 }
 

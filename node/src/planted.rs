@@ -42,7 +42,7 @@ impl PlantedBug {
 
     /// True when this purchase is one the bug acknowledges without committing.
     pub fn fakes_purchase(bug: Option<PlantedBug>, hold_id: u64) -> bool {
-        bug == Some(PlantedBug::AckBeforeCommit) && hold_id % 3 == 0
+        bug == Some(PlantedBug::AckBeforeCommit) && hold_id.is_multiple_of(3)
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
 pub use log_store::LogStore;
-pub use state_machine::{SharedMachine, StateMachineStore, StoredSnapshot};
+pub use state_machine::{ApplyObserver, SharedMachine, StateMachineStore, StoredSnapshot};
 
 use crate::raft_types::{NodeId, StorageError};
 

@@ -14,7 +14,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, Storag
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::CF_SNAPSHOT;
-use crate::machine::{Answer, SaleMachine};
+use crate::machine::{Answer, DomainEvent, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 const KEY_META: &[u8] = b"meta";
@@ -31,11 +31,21 @@ pub struct AppliedState {
 /// Shared handle on the applied state, read by the services, written by apply.
 pub type SharedMachine = Arc<RwLock<AppliedState>>;
 
+/// Told what each apply and snapshot did, so the node can count it (metrics)
+/// without the storage layer knowing how it is exported.
+pub trait ApplyObserver: Send + Sync {
+    /// The domain events one `apply` call produced, in order.
+    fn events_applied(&self, events: &[DomainEvent]);
+    /// A snapshot of `bytes` was built in `seconds`.
+    fn snapshot_built(&self, seconds: f64, bytes: usize);
+}
+
 /// The state-machine store: cheap to clone, clones share state and database.
 #[derive(Clone)]
 pub struct StateMachineStore {
     db: Arc<DB>,
     state: SharedMachine,
+    observer: Option<Arc<dyn ApplyObserver>>,
 }
 
 /// A snapshot as kept in RocksDB.
@@ -49,11 +59,18 @@ impl StateMachineStore {
         let store = StateMachineStore {
             db,
             state: SharedMachine::default(),
+            observer: None,
         };
         if let Some(snapshot) = store.read_snapshot()? {
             store.load(&snapshot)?;
         }
         Ok(store)
+    }
+
+    /// Reports what later applies and snapshots do to `observer`.
+    pub fn observed_by(mut self, observer: Arc<dyn ApplyObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The shared applied state, for read paths.
@@ -108,6 +125,7 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let started = std::time::Instant::now();
         let (data, last_applied, membership) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             (
@@ -131,6 +149,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let stored = StoredSnapshot { meta, data };
         self.write_snapshot(&stored)?;
         tracing::info!(snapshot = %stored.meta, bytes = stored.data.len(), "snapshot built");
+        if let Some(observer) = &self.observer {
+            observer.snapshot_built(started.elapsed().as_secs_f64(), stored.data.len());
+        }
         Ok(Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
@@ -152,6 +173,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let first_event = state.machine.next_event_seq();
         let mut replies = Vec::new();
         for entry in entries {
             state.last_applied = Some(entry.log_id);
@@ -164,6 +186,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     state.membership = StoredMembership::new(Some(entry.log_id), membership);
                     replies.push(Vec::new());
                 }
+            }
+        }
+        if let Some(observer) = &self.observer {
+            let produced = state.machine.next_event_seq() - first_event;
+            if produced > 0 {
+                let produced = usize::try_from(produced).unwrap_or(usize::MAX);
+                observer.events_applied(&state.machine.events_since(first_event, produced));
             }
         }
         Ok(replies)

@@ -21,6 +21,9 @@ async fn nodes_export_raft_and_sale_metrics() {
         .hold
         .unwrap();
     client.purchase(hold.hold_id, "mia").await.unwrap();
+    // 2 bought + 3 more is over the limit of 4: one rejection, counted by reason.
+    let refused = client.place_hold("rock", "pista", "mia", 3).await;
+    assert!(refused.is_err(), "{refused:?}");
     cluster.wait_converged(Duration::from_secs(10)).await;
 
     let text = cluster.scrape_metrics(leader).await;
@@ -30,6 +33,10 @@ async fn nodes_export_raft_and_sale_metrics() {
         r#"ingressoja_sale_tickets{event="rock",category="pista",state="available"} 8"#,
         r#"ingressoja_payments_total{outcome="approved"} 1"#,
         "ingressoja_raft_apply_lag 0",
+        r#"ingressoja_rejections_total{reason="limit_exceeded"} 1"#,
+        r#"ingressoja_rejections_total{reason="sold_out"} 0"#,
+        "ingressoja_holds_expired_total 0",
+        "ingressoja_raft_snapshots_total 0",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
@@ -41,6 +48,7 @@ async fn nodes_export_raft_and_sale_metrics() {
         "ingressoja_raft_snapshot_index ",
         "ingressoja_raft_replication_lag{follower=",
         "ingressoja_raft_commit_duration_seconds_count ",
+        "ingressoja_raft_snapshot_duration_seconds_count ",
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
@@ -50,6 +58,10 @@ async fn nodes_export_raft_and_sale_metrics() {
     assert!(
         text.contains(r#"ingressoja_sale_tickets{event="rock",category="pista",state="sold"} 2"#),
         "{text}"
+    );
+    assert!(
+        text.contains(r#"ingressoja_rejections_total{reason="limit_exceeded"} 1"#),
+        "every replica counts what it applies:\n{text}"
     );
     cluster.shutdown().await;
 }
