@@ -19,6 +19,19 @@ else
 fi
 bin="$CARGO_TARGET_DIR/$profile"
 command -v prometheus >/dev/null || ./scripts/ensure-prometheus.sh >/dev/null
+# libfaketime (Debian) goes into the node image for the chaos tests' clock
+# nemesis; it does nothing unless LD_PRELOAD names it.
+faketime_lib=$(ls /usr/lib/*-linux-gnu/faketime/libfaketime.so.1 2>/dev/null | head -n 1 || true)
+if [ -z "$faketime_lib" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing libfaketime (Debian) for the chaos tests' clock nemesis..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime >/dev/null; }
+    faketime_lib=$(ls /usr/lib/*-linux-gnu/faketime/libfaketime.so.1 | head -n 1)
+  else
+    echo "warning: libfaketime is missing (apt-get install libfaketime); the clock nemesis will not work" >&2
+  fi
+fi
 
 work="$CARGO_TARGET_DIR/images"
 rm -rf "$work"
@@ -36,6 +49,14 @@ rootfs() {
 rootfs "$work/node" "$bin/ingressoja-node" /usr/local/bin/ingressoja-node
 rootfs "$work/node" "$bin/ingressoja" /usr/local/bin/ingressoja
 mkdir -p "$work/node/data"
+if [ -n "$faketime_lib" ]; then
+  mkdir -p "$work/node/usr/lib/faketime"
+  cp -L "$faketime_lib" "$work/node/usr/lib/faketime/libfaketime.so.1"
+  ldd "$faketime_lib" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+    mkdir -p "$work/node$(dirname "$lib")"
+    cp -L "$lib" "$work/node$lib"
+  done
+fi
 rootfs "$work/gateway" "$bin/ingressoja-gateway" /usr/local/bin/ingressoja-gateway
 rootfs "$work/prometheus" /usr/bin/prometheus /usr/bin/prometheus
 mkdir -p "$work/prometheus/prometheus" "$work/prometheus/etc/prometheus"

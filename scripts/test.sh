@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of IngressoJá: formatting, lints, unit, property, cluster,
-# gateway HTTP tests, the real-browser test of the shop, and the compose test.
+# gateway HTTP tests, the real-browser test of the shop, the compose test and
+# the chaos tests.
 #
 # Build artefacts go to CARGO_TARGET_DIR (default: ~/.cache/ingressoja-target,
 # outside the clone) so RocksDB's 7-minute compile is paid once per machine.
@@ -38,6 +39,11 @@ browser=${PIPESTATUS[0]}
 echo "== compose test"
 ./scripts/compose-test.sh 2>&1 | tee -a "$log"
 compose=${PIPESTATUS[0]}
+# The chaos tests (issue 6): every nemesis in turn on a 3-node cluster in
+# containers, all checkers valid; the planted-bug runs must be caught.
+echo "== chaos tests"
+./scripts/chaos-test.sh 2>&1 | tee -a "$log"
+chaos=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
@@ -55,5 +61,11 @@ if [ "$compose" = 0 ]; then
 else
   echo "compose test: FAILED (exit $compose)"
   [ "$status" = 0 ] && status=$compose
+fi
+if [ "$chaos" = 0 ]; then
+  echo "chaos tests: passed (runs in $CARGO_TARGET_DIR/chaos-runs)"
+else
+  echo "chaos tests: FAILED ($chaos run(s); see $CARGO_TARGET_DIR/chaos-runs)"
+  [ "$status" = 0 ] && status=1
 fi
 exit "$status"

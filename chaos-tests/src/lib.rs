@@ -16,11 +16,12 @@
 //! * [`spec`]: the sale's capacities and limits the checkers compare with;
 //! * [`checker`]: one checker per rule, and [`checker::check_all`] for a run.
 //!
-//! The harness (clusters in containers, workloads, nemeses, reports) and the
-//! flash-sale load generator (issue 7) will live beside these modules.
+//! * [`harness`]: the cluster in containers, the workload, the nemeses and
+//!   the report (the `ingressoja-chaos` binary).
 
 pub mod checker;
 pub mod final_state;
+pub mod harness;
 pub mod history;
 pub mod spec;
 

@@ -19,11 +19,13 @@ pub(crate) fn spec() -> SaleSpec {
                     category: "pista".into(),
                     capacity: 10,
                     customer_limit: 4,
+                    holds_expire: false,
                 },
                 CategorySpec {
                     category: "cadeira".into(),
                     capacity: 5,
                     customer_limit: 2,
+                    holds_expire: false,
                 },
             ],
         }],

@@ -17,6 +17,9 @@ pub mod codes {
     pub const LIMIT_EXCEEDED: &str = "limit_exceeded";
     /// A hold was asked by a customer the virtual queue had not admitted.
     pub const NOT_ADMITTED: &str = "not_admitted";
+    /// A purchase or release named a hold that had expired: its tickets
+    /// went back to the category at some point after it was placed.
+    pub const HOLD_EXPIRED: &str = "hold_expired";
 }
 
 /// The kind of a client operation, written as the record's `f`.

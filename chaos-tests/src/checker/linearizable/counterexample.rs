@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::model::{CategoryModel, Counters, ModelOp};
+use super::model::{CategoryModel, Counters, Effect, ModelOp};
 use super::search::DeadEnd;
 
 /// The prefix shows at most this many operations (the latest ones).
@@ -36,7 +36,7 @@ pub fn describe(name: &str, model: CategoryModel, ops: &[ModelOp], dead_end: &De
             .step(state, ops[i].effect)
             .expect("the search only linearizes legal steps");
         if n >= skipped {
-            let _ = writeln!(out, "  {:>4}. {}  ⇒ {state}", n + 1, ops[i].op);
+            let _ = writeln!(out, "  {:>4}. {}  ⇒ {state}", n + 1, label(&ops[i]));
         }
     }
     let _ = writeln!(
@@ -55,12 +55,12 @@ pub fn describe(name: &str, model: CategoryModel, ops: &[ModelOp], dead_end: &De
     // come next: only operations invoked before it.
     let deadline = (0..ops.len())
         .filter(|&i| !linearized[i] && !ops[i].optional)
-        .min_by_key(|&i| ops[i].op.span.complete_index);
+        .min_by_key(|&i| ops[i].span.complete_index);
     let horizon = deadline
-        .and_then(|i| ops[i].op.span.complete_index)
+        .and_then(|i| ops[i].span.complete_index)
         .unwrap_or(u64::MAX);
     let _ = writeln!(out, "No operation can be linearized next:");
-    for i in (0..ops.len()).filter(|&i| !linearized[i] && ops[i].op.span.invoke_index < horizon) {
+    for i in (0..ops.len()).filter(|&i| !linearized[i] && ops[i].span.invoke_index < horizon) {
         let why = match model.step(state, ops[i].effect) {
             Err(refusal) => format!("refused: {refusal}"),
             Ok(after) => format!(
@@ -72,15 +72,24 @@ pub fn describe(name: &str, model: CategoryModel, ops: &[ModelOp], dead_end: &De
         } else {
             ""
         };
-        let _ = writeln!(out, "  - {}{maybe}: {why}", ops[i].op);
+        let _ = writeln!(out, "  - {}{maybe}: {why}", label(&ops[i]));
     }
     if let Some(i) = deadline {
         let _ = write!(
             out,
             "{} had to take effect before its completion at #{}.",
-            ops[i].op,
-            ops[i].op.span.complete_index.unwrap_or_default()
+            label(&ops[i]),
+            ops[i].span.complete_index.unwrap_or_default()
         );
     }
     out
+}
+
+/// How a model operation reads in a counterexample: the recorded operation,
+/// or for an expiry, the hold it ends.
+fn label(m: &ModelOp) -> String {
+    match m.effect {
+        Effect::Expire(q) => format!("expiry of ×{q} from [{}]", m.op),
+        _ => m.op.to_string(),
+    }
 }

@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use crate::history::{codes, OpBody, Operation, Outcome, Payment};
+use std::collections::HashMap;
+
+use crate::history::{codes, OpBody, Operation, Outcome, Payment, Span};
 
 /// The model state of one category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -34,6 +36,10 @@ pub enum Effect {
     Decline(u64),
     /// A hold of `q` was released: held −= q.
     Release(u64),
+    /// A hold of `q` expired (the machine's clock passed its end): held −= q.
+    /// Not an operation of its own: derived from the hold and from the
+    /// `hold_expired` answer of a later purchase or release (see [`expiries`]).
+    Expire(u64),
     /// A read returned these counters.
     Read(Counters),
 }
@@ -126,7 +132,7 @@ impl CategoryModel {
                 sold: c.sold + q,
                 held: take_held(q)?,
             }),
-            Effect::Decline(q) | Effect::Release(q) => Ok(Counters {
+            Effect::Decline(q) | Effect::Release(q) | Effect::Expire(q) => Ok(Counters {
                 held: take_held(q)?,
                 ..c
             }),
@@ -139,8 +145,11 @@ impl CategoryModel {
 /// An operation as the model sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelOp<'a> {
-    /// The recorded operation (its span orders it in real time).
+    /// The recorded operation it comes from (for counterexamples).
     pub op: &'a Operation,
+    /// When it may take effect: the operation's own span, or for an
+    /// expiry, from its hold's invocation to the answer that revealed it.
+    pub span: Span,
     /// What it does to the counters.
     pub effect: Effect,
     /// Whether it may also never have happened (outcome unknown).
@@ -153,6 +162,7 @@ pub struct ModelOp<'a> {
 pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
     let modelled = |effect, optional| ModelOp {
         op,
+        span: op.span,
         effect,
         optional,
     };
@@ -206,6 +216,98 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
         }
     };
     Some((key, m))
+}
+
+/// The expiries a history implies, as model operations: holds are given a
+/// lifetime, and one that ends unbought takes its tickets back without any
+/// client operation. For each hold in `ops` (all of one category or not):
+///
+/// * a later purchase or release of it answered `hold_expired`: it expired
+///   for certain, somewhere between the hold's invocation and that answer;
+/// * a purchase, release or decline of it succeeded: it did not expire;
+/// * the hold's outcome is unknown, or so is its follow-up's: it may expire
+///   at any point after its invocation, or never;
+/// * nothing followed it: it is taken to live on (the checked workload
+///   always follows a hold up; a category whose holds are left to expire is
+///   not searched, see the module docs).
+pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
+    // What the definite follow-ups of each hold id tell.
+    enum Fate<'o> {
+        Ended,
+        Expired(&'o Operation),
+        Unknown,
+    }
+    let mut fates: HashMap<u64, Fate<'_>> = HashMap::new();
+    for op in ops {
+        let (hold_id, outcome_code, ended, unknown) = match &op.body {
+            OpBody::Purchase { call, outcome } => (
+                call.hold_id,
+                fail_code(outcome),
+                matches!(outcome, Outcome::Ok(_))
+                    || fail_code(outcome) == Some(codes::PAYMENT_DECLINED),
+                matches!(outcome, Outcome::Info(_)),
+            ),
+            OpBody::Release { call, outcome } => (
+                call.hold_id,
+                fail_code(outcome),
+                matches!(outcome, Outcome::Ok(_)),
+                matches!(outcome, Outcome::Info(_)),
+            ),
+            _ => continue,
+        };
+        if ended {
+            fates.insert(hold_id, Fate::Ended);
+        } else if outcome_code == Some(codes::HOLD_EXPIRED) {
+            if !matches!(fates.get(&hold_id), Some(Fate::Ended)) {
+                fates.insert(hold_id, Fate::Expired(op));
+            }
+        } else if unknown {
+            fates.entry(hold_id).or_insert(Fate::Unknown);
+        }
+    }
+    let mut out = Vec::new();
+    for op in ops {
+        let OpBody::Hold { call, outcome } = &op.body else {
+            continue;
+        };
+        let key = (call.event.as_str(), call.category.as_str());
+        let expire = |span, optional| ModelOp {
+            op,
+            span,
+            effect: Effect::Expire(call.quantity),
+            optional,
+        };
+        let open_ended = Span {
+            complete_index: None,
+            complete_time_ns: None,
+            ..op.span
+        };
+        match outcome {
+            Outcome::Ok(reply) => match fates.get(&reply.hold_id) {
+                Some(Fate::Ended) => {}
+                Some(Fate::Expired(revealed)) => {
+                    let span = Span {
+                        complete_index: revealed.span.complete_index,
+                        complete_time_ns: revealed.span.complete_time_ns,
+                        ..op.span
+                    };
+                    out.push((key, expire(span, false)));
+                }
+                Some(Fate::Unknown) => out.push((key, expire(open_ended, true))),
+                None => {}
+            },
+            Outcome::Info(_) => out.push((key, expire(open_ended, true))),
+            Outcome::Fail(_) => {}
+        }
+    }
+    out
+}
+
+fn fail_code<R>(outcome: &Outcome<R>) -> Option<&str> {
+    match outcome {
+        Outcome::Fail(code) => Some(code.as_str()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

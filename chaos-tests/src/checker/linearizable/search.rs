@@ -90,11 +90,11 @@ impl EntryList {
         // Unknown outcomes return "at infinity", after every definite return.
         let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
         for (i, m) in ops.iter().enumerate() {
-            order.push((m.op.span.invoke_index, false, i));
+            order.push((m.span.invoke_index, false, i));
             let done = if m.optional {
                 u64::MAX
             } else {
-                m.op.span.complete_index.unwrap_or(u64::MAX)
+                m.span.complete_index.unwrap_or(u64::MAX)
             };
             order.push((done, true, i));
         }
@@ -173,7 +173,7 @@ fn zobrist(op: usize) -> u128 {
 /// just before it, which must be linearized first (see the module docs).
 fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
     let mut by_invocation: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].optional).collect();
-    by_invocation.sort_by_key(|&i| ops[i].op.span.invoke_index);
+    by_invocation.sort_by_key(|&i| ops[i].span.invoke_index);
     let mut last: HashMap<Effect, usize> = HashMap::new();
     let mut before = vec![None; ops.len()];
     for i in by_invocation {

@@ -128,8 +128,9 @@ fn an_unknown_hold_may_or_may_not_have_happened() {
 }
 
 #[test]
-fn an_unknown_hold_cannot_be_undone_or_happen_twice() {
-    // Seen, then unseen: it took effect and nothing released it.
+fn an_unknown_hold_may_expire_but_cannot_happen_twice() {
+    // Seen, then unseen: it took effect, and its holder never learned the
+    // id to release it, so it expired (holds have a lifetime).
     let mut s = Script::new();
     s.call(1, hold("c1", 3));
     s.info(1, OpKind::Hold);
@@ -137,6 +138,10 @@ fn an_unknown_hold_cannot_be_undone_or_happen_twice() {
     s.ok(2, counters(0, 3));
     s.call(2, read());
     s.ok(2, counters(0, 0));
+    assert_valid(&lin(&s));
+    // ... but it cannot come back after expiring.
+    s.call(2, read());
+    s.ok(2, counters(0, 3));
     counterexample(&lin(&s));
 
     let mut s = Script::new();
@@ -569,4 +574,61 @@ fn many_timed_out_holds_of_one_size_do_not_explode_the_search() {
         let result = lin_with(&s, SearchBudget { max_states: 1_000 });
         assert_valid(&result);
     }
+}
+
+#[test]
+fn an_expiry_revealed_by_hold_expired_explains_the_tickets_coming_back() {
+    // The hold's tickets are gone at the read; the later release says why.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    s.call(1, release("c1", 1, 3));
+    s.fail(1, OpKind::Release, codes::HOLD_EXPIRED);
+    assert_valid(&lin(&s));
+}
+
+#[test]
+fn a_hold_released_for_certain_cannot_have_expired_earlier() {
+    // Same reads, but the release succeeded: the hold was live until then,
+    // so the read that misses it is stale.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    s.call(1, release("c1", 1, 3));
+    s.ok(1, released());
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(text.contains("read"), "{text}");
+}
+
+#[test]
+fn an_expiry_cannot_come_before_the_answer_that_reveals_it_is_late() {
+    // The expiry is certain, but a read after the hold_expired answer
+    // still shows the tickets held: not linearizable.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(1, release("c1", 1, 3));
+    s.fail(1, OpKind::Release, codes::HOLD_EXPIRED);
+    s.call(2, read());
+    s.ok(2, counters(0, 3));
+    let text = counterexample(&lin(&s)).to_string();
+    assert!(text.contains("expiry of ×3"), "{text}");
+}
+
+#[test]
+fn a_hold_whose_release_is_unknown_may_expire_or_not() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 2));
+    s.ok(1, held(1));
+    s.call(1, release("c1", 1, 2));
+    s.info(1, OpKind::Release);
+    s.call(2, read());
+    s.ok(2, counters(0, 2));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    assert_valid(&lin(&s));
 }

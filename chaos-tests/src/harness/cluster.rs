@@ -1,0 +1,290 @@
+//! The cluster under test: N node containers on a private Docker network,
+//! each with a fixed address the harness (on the host) can reach directly.
+//!
+//! Node `i` runs in container `<prefix>-n<i>` at `<subnet>.<10+i>:7101`, with
+//! its config and its fake-clock offset file bind-mounted from the run's
+//! directory. Data lives in the container, so `docker kill` + `docker start`
+//! is a crash and a restart with the disk intact.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ingressoja_client::{Client, ClientOptions};
+use ingressoja_cluster_config::{
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+};
+
+use super::docker::{Docker, DockerError};
+
+/// The gRPC port every node listens on inside its container.
+pub const GRPC_PORT: u16 = 7101;
+/// Where libfaketime lives in the node image (see scripts/build-images.sh).
+const FAKETIME_LIB: &str = "/usr/lib/faketime/libfaketime.so.1";
+
+/// How to start the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub nodes: u64,
+    /// Extra nodes created stopped, for membership churn (ids after `nodes`).
+    pub spares: u64,
+    pub image: String,
+    pub hold_ttl_secs: u64,
+    /// Set `INGRESSOJA_TEST_PLANTED_BUG` in every node (checker tests only).
+    pub planted_bug: Option<String>,
+    /// Preload libfaketime so the clock nemesis can skew each node's wall clock.
+    pub fake_clock: bool,
+}
+
+/// Why the cluster could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("writing {path}: {reason}")]
+    Files { path: String, reason: String },
+    #[error("no leader was elected within {0:?}; see the node logs in the run directory")]
+    NoLeader(Duration),
+}
+
+/// A running cluster of node containers.
+pub struct ChaosCluster {
+    pub docker: Docker,
+    pub prefix: String,
+    pub network: String,
+    pub subnet: String,
+    pub spec: ClusterSpec,
+    /// Every configured node (members and spares): id → container name.
+    pub containers: BTreeMap<u64, String>,
+    dir: PathBuf,
+}
+
+impl ChaosCluster {
+    /// Creates the network and the containers, starts the first `spec.nodes`.
+    pub async fn start(
+        docker: Docker,
+        prefix: &str,
+        dir: &Path,
+        spec: ClusterSpec,
+    ) -> Result<ChaosCluster, ClusterError> {
+        docker.preflight(&spec.image).await?;
+        let network = format!("{prefix}-net");
+        let subnet = create_network(&docker, &network).await?;
+        let mut cluster = ChaosCluster {
+            docker,
+            prefix: prefix.to_string(),
+            network,
+            subnet,
+            spec,
+            containers: BTreeMap::new(),
+            dir: dir.to_path_buf(),
+        };
+        let all = cluster.spec.nodes + cluster.spec.spares;
+        for id in 1..=all {
+            cluster.create_node(id).await?;
+            if id <= cluster.spec.nodes {
+                cluster
+                    .docker
+                    .run(&["start", &cluster.containers[&id]])
+                    .await?;
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// The gRPC address of node `id`, reachable from the host.
+    pub fn addr(&self, id: u64) -> String {
+        format!("{}.{}:{GRPC_PORT}", self.subnet, 10 + id)
+    }
+
+    /// The IP of node `id` on the private network.
+    pub fn ip(&self, id: u64) -> String {
+        format!("{}.{}", self.subnet, 10 + id)
+    }
+
+    /// The addresses of the initial members.
+    pub fn member_addrs(&self) -> Vec<String> {
+        (1..=self.spec.nodes).map(|id| self.addr(id)).collect()
+    }
+
+    /// Where node `id`'s fake-clock offset is written (see [`super::nemesis`]).
+    pub fn clock_file(&self, id: u64) -> PathBuf {
+        self.dir.join("clock").join(format!("n{id}")).join("offset")
+    }
+
+    /// A client of the cluster; `client_id` keeps processes' keys apart.
+    pub fn client(&self, client_id: &str, deadline: Duration) -> Client {
+        let options = ClientOptions {
+            request_timeout: Duration::from_millis(800).min(deadline),
+            overall_deadline: deadline,
+            client_id: Some(client_id.to_string()),
+        };
+        let client = Client::connect(self.member_addrs(), options).expect("valid node addresses");
+        let spares: Vec<String> = (self.spec.nodes + 1..=self.spec.nodes + self.spec.spares)
+            .map(|id| self.addr(id))
+            .collect();
+        if !spares.is_empty() {
+            client.learn_nodes(&spares);
+        }
+        client
+    }
+
+    /// Waits until some node reports itself leader.
+    pub async fn wait_for_leader(&self, limit: Duration) -> Result<u64, ClusterError> {
+        let client = self.client("harness-wait", Duration::from_secs(2));
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            for report in client.cluster_status().await {
+                if let Ok(status) = report.status {
+                    if status.role == "leader" {
+                        return Ok(status.id);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(ClusterError::NoLeader(limit))
+    }
+
+    /// Saves every container's log into the run directory.
+    pub async fn save_logs(&self) {
+        for (id, name) in &self.containers {
+            let out = tokio::process::Command::new("docker")
+                .args(["logs", "--timestamps", name])
+                .output()
+                .await;
+            if let Ok(out) = out {
+                let mut text = out.stdout;
+                text.extend_from_slice(&out.stderr);
+                let _ = std::fs::write(self.dir.join(format!("node{id}.log")), text);
+            }
+        }
+    }
+
+    async fn create_node(&mut self, id: u64) -> Result<(), ClusterError> {
+        let name = format!("{}-n{id}", self.prefix);
+        let config_path = self.dir.join(format!("node{id}.toml"));
+        let config = self.node_config(id);
+        write_file(&config_path, &toml::to_string(&config).unwrap_or_default())?;
+        let clock = self.clock_file(id);
+        write_file(&clock, "+0\n")?;
+        let ip = self.ip(id);
+        let config_mount = format!("{}:/etc/ingressoja/node.toml:ro", config_path.display());
+        let clock_mount = format!(
+            "{}:/faketime",
+            clock.parent().unwrap_or(&self.dir).display()
+        );
+        let mut args = vec![
+            "create".to_string(),
+            "--name".into(),
+            name.clone(),
+            "--network".into(),
+            self.network.clone(),
+            "--ip".into(),
+            ip,
+            "--hostname".into(),
+            format!("n{id}"),
+            "-v".into(),
+            config_mount,
+            "-v".into(),
+            clock_mount,
+            "-e".into(),
+            "RUST_LOG=info,openraft=warn".into(),
+        ];
+        if let Some(bug) = &self.spec.planted_bug {
+            args.extend(["-e".into(), format!("INGRESSOJA_TEST_PLANTED_BUG={bug}")]);
+        }
+        if self.spec.fake_clock {
+            for env in [
+                format!("LD_PRELOAD={FAKETIME_LIB}"),
+                "FAKETIME_TIMESTAMP_FILE=/faketime/offset".into(),
+                "FAKETIME_CACHE_DURATION=1".into(),
+                "FAKETIME_DONT_FAKE_MONOTONIC=1".into(),
+                "FAKETIME_DONT_RESET=1".into(),
+            ] {
+                args.extend(["-e".into(), env]);
+            }
+        }
+        args.push(self.spec.image.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.docker.run(&args).await?;
+        self.containers.insert(id, name);
+        Ok(())
+    }
+
+    fn node_config(&self, id: u64) -> NodeConfig {
+        let members = if id <= self.spec.nodes {
+            1..=self.spec.nodes
+        } else {
+            // A spare knows the members and itself; it joins through add-node.
+            1..=id
+        };
+        let peers = members
+            .filter(|&p| p <= self.spec.nodes || p == id)
+            .map(|p| PeerConfig {
+                id: p,
+                addr: self.addr(p),
+            })
+            .collect();
+        NodeConfig {
+            id,
+            bootstrap: id == 1,
+            data_dir: "/data".into(),
+            listen: ListenConfig {
+                grpc: format!("0.0.0.0:{GRPC_PORT}")
+                    .parse()
+                    .expect("a socket address"),
+                metrics: None,
+            },
+            peers,
+            raft: RaftTimingConfig {
+                heartbeat_interval_ms: 100,
+                election_timeout_min_ms: 500,
+                election_timeout_max_ms: 1_000,
+                rpc_timeout_ms: 300,
+            },
+            snapshot: SnapshotPolicy {
+                logs_since_last: 2_000,
+                max_logs_kept_after_snapshot: 500,
+                chunk_size_bytes: 256 * 1024,
+            },
+            sale: SaleConfig {
+                hold_ttl_secs: self.spec.hold_ttl_secs,
+            },
+        }
+    }
+}
+
+/// Creates `name` on a free private /24 and returns its first three octets.
+async fn create_network(docker: &Docker, name: &str) -> Result<String, ClusterError> {
+    let start = std::process::id() % 200;
+    let mut last = None;
+    for attempt in 0..20 {
+        let octet = 20 + (start + attempt * 7) % 200;
+        let subnet = format!("172.31.{octet}");
+        let cidr = format!("{subnet}.0/24");
+        match docker
+            .run(&[
+                "network", "create", "--driver", "bridge", "--subnet", &cidr, name,
+            ])
+            .await
+        {
+            Ok(_) => return Ok(subnet),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .map(ClusterError::Docker)
+        .unwrap_or(ClusterError::NoLeader(Duration::ZERO)))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), ClusterError> {
+    let fail = |e: std::io::Error| ClusterError::Files {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, text).map_err(fail)
+}
