@@ -5,7 +5,7 @@
 //!   hot category and pays (15% of payments decline), releases, or walks away
 //!   and lets the hold expire; now and then it reads availability.
 //! - **Linearizable register** (every fourth process): reads and holds on
-//!   the `lin` category, each hold released (or, one in ten, bought) at
+//!   the `lin` category, each hold released (or, one in forty, bought) at
 //!   once, so the category's counters only change by recorded operations —
 //!   what the linearizability checker needs. A call whose outcome is unknown
 //!   is retried with the same idempotency key, so it usually becomes known.
@@ -51,7 +51,7 @@ impl SaleShape {
             categories: vec![
                 ("pista", secs.saturating_mul(15), 4),
                 ("camarote", 24, 2),
-                ("lin", secs.saturating_mul(2).saturating_add(20), 1_000),
+                ("lin", secs.saturating_mul(5).saturating_add(40), 100_000),
             ],
             // Enough customers that per-customer limits do not end the sale first.
             customers_per_process: u64::from(secs / 2).max(8),
@@ -190,7 +190,7 @@ impl Process {
             self.read(LIN).await;
             let (quantity, buy) = {
                 let mut rng = rand::thread_rng();
-                (rng.gen_range(1..=2u32), rng.gen_range(0..10) == 0)
+                (rng.gen_range(1..=2u32), rng.gen_range(0..40) == 0)
             };
             if let Some(hold_id) = self.hold(LIN, &customer, quantity).await {
                 if buy {
