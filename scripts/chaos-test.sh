@@ -68,4 +68,14 @@ run planted-ack-before-commit --nemesis none --time-limit 12 --concurrency 8 \
 run planted-stale-read --nemesis none --time-limit 12 --concurrency 8 \
   --planted-bug stale-read --expect-anomaly linearizable-categories
 
+# A kept run checks the same again from its files (--check), planted bug included.
+echo "-- chaos: re-check kept runs"
+if "$chaos" --check "$runs/all-nemeses" >/dev/null \
+  && "$chaos" --check "$runs/planted-stale-read" --expect-anomaly linearizable-categories >/dev/null; then
+  echo "chaos re-check: passed"
+else
+  echo "chaos re-check: FAILED"
+  failed=$((failed + 1))
+fi
+
 exit "$failed"

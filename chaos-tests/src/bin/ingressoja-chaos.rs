@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ingressoja_chaos::checker::Validity;
+use ingressoja_chaos::checker::{Report, Validity};
 use ingressoja_chaos::harness::docker::Docker;
 use ingressoja_chaos::harness::nemesis::NemesisKind;
 use ingressoja_chaos::harness::{self, RunOptions, PREFIX};
@@ -60,6 +60,10 @@ struct Args {
     /// Only remove containers and networks left by earlier runs, then exit.
     #[arg(long)]
     cleanup: bool,
+    /// Only check a kept run again (its history.jsonl, final.json and
+    /// spec.json), e.g. after changing a checker; exit codes as for a run.
+    #[arg(long, value_name = "RUN_DIR")]
+    check: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -68,6 +72,18 @@ async fn main() -> ExitCode {
     if args.cleanup {
         return match Docker.remove_all(PREFIX).await {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(dir) = &args.check {
+        return match harness::check_kept_run(dir) {
+            Ok(report) => {
+                println!("{report}");
+                verdict(&report, args.expect_anomaly.as_deref())
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
@@ -115,9 +131,15 @@ async fn main() -> ExitCode {
         outcome.faults.len()
     );
     println!("report: {}", outcome.out_dir.join("report.html").display());
-    match &args.expect_anomaly {
+    verdict(&outcome.report, args.expect_anomaly.as_deref())
+}
+
+/// The exit code for `report`: valid, or, when an anomaly is expected, that
+/// the named checker found one.
+fn verdict(report: &Report, expect_anomaly: Option<&str>) -> ExitCode {
+    match expect_anomaly {
         Some(name) => {
-            match outcome.report.check(name) {
+            match report.check(name) {
                 Some(check) if check.valid == Validity::Invalid => {
                     println!("expected anomaly found by {name}");
                     ExitCode::SUCCESS
@@ -132,7 +154,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        None if outcome.report.valid == Validity::Valid => ExitCode::SUCCESS,
+        None if report.valid == Validity::Valid => ExitCode::SUCCESS,
         None => ExitCode::from(1),
     }
 }

@@ -362,6 +362,29 @@ pub fn sale_spec(shape: &SaleShape) -> SaleSpec {
     }
 }
 
+/// Checks a run kept on disk again: `history.jsonl`, `final.json` and
+/// `spec.json` in `dir`, as a run writes them.
+pub fn check_kept_run(dir: &std::path::Path) -> Result<Report, HarnessError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| HarnessError::Output {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let bad = |name: &str, e: String| HarnessError::Output {
+        path: dir.join(name).display().to_string(),
+        reason: e,
+    };
+    let history = History::read_jsonl(read("history.jsonl")?.as_bytes())
+        .map_err(|e| bad("history.jsonl", e.to_string()))?;
+    let final_state: FinalState =
+        serde_json::from_str(&read("final.json")?).map_err(|e| bad("final.json", e.to_string()))?;
+    let spec: SaleSpec =
+        serde_json::from_str(&read("spec.json")?).map_err(|e| bad("spec.json", e.to_string()))?;
+    Ok(check_all(&history, &final_state, &spec))
+}
+
 fn write(path: PathBuf, bytes: &[u8]) -> Result<(), HarnessError> {
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(bytes))
