@@ -234,11 +234,7 @@ impl<'a> Nemesis<'a> {
             }
             NemesisKind::Flaky => {
                 for &node in &members {
-                    let pid = self
-                        .cluster
-                        .docker
-                        .pid(&self.cluster.containers[&node])
-                        .await?;
+                    let pid = self.pid_of(node).await?;
                     for &other in members.iter().filter(|&&o| o != node) {
                         let ip = self.cluster.ip(other);
                         in_netns(
@@ -266,11 +262,7 @@ impl<'a> Nemesis<'a> {
             }
             NemesisKind::Slow => {
                 for &node in &members {
-                    let pid = self
-                        .cluster
-                        .docker
-                        .pid(&self.cluster.containers[&node])
-                        .await?;
+                    let pid = self.pid_of(node).await?;
                     in_netns(
                         pid,
                         "tc",
@@ -384,13 +376,17 @@ impl<'a> Nemesis<'a> {
         Ok(())
     }
 
-    /// Makes `node` drop every packet from and to `others`.
-    async fn drop_between(&self, node: u64, others: &[u64]) -> Result<(), DockerError> {
-        let pid = self
-            .cluster
+    /// The host PID of node `node`'s process: the way into its namespaces.
+    async fn pid_of(&self, node: u64) -> Result<u32, DockerError> {
+        self.cluster
             .docker
             .pid(&self.cluster.containers[&node])
-            .await?;
+            .await
+    }
+
+    /// Makes `node` drop every packet from and to `others`.
+    async fn drop_between(&self, node: u64, others: &[u64]) -> Result<(), DockerError> {
+        let pid = self.pid_of(node).await?;
         for &other in others {
             let ip = self.cluster.ip(other);
             in_netns(pid, "iptables", &["-A", "INPUT", "-s", &ip, "-j", "DROP"]).await?;
