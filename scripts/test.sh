@@ -9,6 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/ensure-deps.sh
+# etcd and PostgreSQL for the flash-sale benchmark's comparison tests (Debian
+# packages); with the variable set, a missing one fails those tests instead
+# of skipping them.
+./scripts/bench-smoke.sh --install-only
+export INGRESSOJA_BENCH_REQUIRE_COMPARE=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Property tests: a fixed number of cases, seeded afresh each run (failures print their seed).

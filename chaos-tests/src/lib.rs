@@ -18,7 +18,11 @@
 //!
 //! * [`harness`]: the cluster in containers, the workload, the nemeses and
 //!   the report (the `ingressoja-chaos` binary).
+//!
+//! * [`bench`]: the flash-sale load generator (issue 7), side by side with
+//!   etcd and PostgreSQL (the `ingressoja-bench` binary).
 
+pub mod bench;
 pub mod checker;
 pub mod final_state;
 pub mod harness;

@@ -1,0 +1,295 @@
+//! The knobs of a benchmark run, as command-line options (the binary parses
+//! them with clap; tests build them with [`BenchOptions::parse_from`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use super::error::BenchError;
+
+/// A system the flash sale can run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum TargetKind {
+    /// IngressoJá: a 3-node Raft cluster through the Rust client over gRPC.
+    Grpc,
+    /// A 3-node etcd cluster: holds as compare-and-swap transactions on a counter per category.
+    Etcd,
+    /// A single PostgreSQL server: holds as a conditional `UPDATE`, fsync and synchronous commit on.
+    Postgres,
+}
+
+impl TargetKind {
+    /// The name used in tables, JSON and the plot.
+    pub fn label(self) -> &'static str {
+        match self {
+            TargetKind::Grpc => "ingressoja",
+            TargetKind::Etcd => "etcd",
+            TargetKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// Every option of `ingressoja-bench`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ingressoja-bench",
+    about = "Flash-sale load generator for IngressoJá, side by side with etcd and PostgreSQL",
+    long_about = "Simulated customers join the virtual queue (all at once: the burst), wait for \
+                  admission, hold 1-4 tickets of a hot category, pay (a share declines), release, \
+                  or walk away and let the hold expire, until the sale sells out. Prints latency \
+                  percentiles per operation, throughput, errors and the sale's outcome; \
+                  --compare runs the same workload against etcd and PostgreSQL in the same run."
+)]
+pub struct BenchOptions {
+    /// Simulated customers; each joins the queue once and shops once.
+    #[arg(long, default_value_t = 5_000)]
+    pub customers: u64,
+    /// Customers shopping at the same time (concurrent clients).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Longest sale phase, in seconds; the sale usually ends earlier, when it sells out.
+    #[arg(long, default_value_t = 60.0)]
+    pub duration_secs: f64,
+    /// Stop after this many sale operations (holds, purchases, releases, queue reads); 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub total_ops: u64,
+    /// Hot ticket categories of the event.
+    #[arg(long, default_value_t = 2)]
+    pub categories: u32,
+    /// Tickets in each category.
+    #[arg(long, default_value_t = 2_000)]
+    pub capacity: u32,
+    /// A customer thinks up to this many milliseconds (uniformly) between steps.
+    #[arg(long, default_value_t = 0)]
+    pub think_ms: u64,
+    /// Percent of payments that decline (the hold is released).
+    #[arg(long, default_value_t = 10)]
+    pub decline_pct: u32,
+    /// Percent of holds released by the customer instead of paid.
+    #[arg(long, default_value_t = 10)]
+    pub release_pct: u32,
+    /// Percent of holds abandoned: the customer walks away and the hold expires.
+    #[arg(long, default_value_t = 5)]
+    pub abandon_pct: u32,
+    /// Hold lifetime in seconds for the systems the benchmark starts (etcd and
+    /// PostgreSQL have no clock of their own: the benchmark expires their holds).
+    #[arg(long, default_value_t = 3)]
+    pub hold_ttl_secs: u64,
+    /// Most admitted shoppers at once in IngressoJá's queue; 0: one per customer (no waiting).
+    #[arg(long, default_value_t = 0)]
+    pub max_active: u32,
+    /// The system measured as "ours" (the others are compared with it).
+    #[arg(long, value_enum, default_value = "grpc")]
+    pub target: TargetKind,
+    /// Also run the same workload against these systems, e.g. `--compare etcd,postgres`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub compare: Vec<TargetKind>,
+    /// gRPC addresses of a running IngressoJá cluster; without it the benchmark starts a local 3-node one.
+    #[arg(long, value_delimiter = ',')]
+    pub addrs: Vec<String>,
+    /// The `ingressoja-node` binary for the local cluster (default: next to this binary).
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+    /// First of the three gRPC ports of the local cluster.
+    #[arg(long, default_value_t = 17_101)]
+    pub grpc_port_base: u16,
+    /// The `etcd` binary (default: found in PATH, from Debian's etcd-server).
+    #[arg(long)]
+    pub etcd_bin: Option<PathBuf>,
+    /// First of the six ports of the etcd cluster (client and peer port per member).
+    #[arg(long, default_value_t = 12_379)]
+    pub etcd_port_base: u16,
+    /// Directory with PostgreSQL's `initdb` and `postgres` (default: newest /usr/lib/postgresql/*/bin).
+    #[arg(long)]
+    pub postgres_bin_dir: Option<PathBuf>,
+    /// Port of the PostgreSQL server the benchmark starts.
+    #[arg(long, default_value_t = 15_432)]
+    pub postgres_port: u16,
+    /// Connections to PostgreSQL (customers share them).
+    #[arg(long, default_value_t = 32)]
+    pub postgres_pool: usize,
+    /// Write the full report as JSON here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+    /// Write an SVG plot of throughput and p99 latency over time here.
+    #[arg(long)]
+    pub plot_out: Option<PathBuf>,
+    /// Width of one point of the timeline, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub bucket_ms: u64,
+    /// Seed of the customers' dice (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// No live progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl BenchOptions {
+    /// The systems to run, ours first, each once.
+    pub fn systems(&self) -> Vec<TargetKind> {
+        let mut systems = vec![self.target];
+        for kind in &self.compare {
+            if !systems.contains(kind) {
+                systems.push(*kind);
+            }
+        }
+        systems
+    }
+
+    /// Longest sale phase.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration_secs)
+    }
+
+    /// Tickets on sale over all categories.
+    pub fn total_capacity(&self) -> u64 {
+        u64::from(self.categories) * u64::from(self.capacity)
+    }
+
+    /// Refuses options that cannot make a sale, before anything is started.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.customers == 0 {
+            return Err(BenchError::option("customers", "must be at least 1"));
+        }
+        if self.concurrency == 0 || self.concurrency > 100_000 {
+            return Err(BenchError::option(
+                "concurrency",
+                "must be between 1 and 100000",
+            ));
+        }
+        if !(self.duration_secs.is_finite()
+            && self.duration_secs > 0.0
+            && self.duration_secs <= 86_400.0)
+        {
+            return Err(BenchError::option(
+                "duration-secs",
+                "must be between 0 and 86400 seconds",
+            ));
+        }
+        if !(1..=64).contains(&self.categories) {
+            return Err(BenchError::option("categories", "must be between 1 and 64"));
+        }
+        if self.capacity == 0 || self.capacity > 10_000_000 {
+            return Err(BenchError::option(
+                "capacity",
+                "must be between 1 and 10000000",
+            ));
+        }
+        if self.think_ms > 60_000 {
+            return Err(BenchError::option("think-ms", "at most 60000"));
+        }
+        for (name, pct) in [
+            ("decline-pct", self.decline_pct),
+            ("release-pct", self.release_pct),
+            ("abandon-pct", self.abandon_pct),
+        ] {
+            if pct > 100 {
+                return Err(BenchError::option(name, "is a percentage (0-100)"));
+            }
+        }
+        if self.release_pct + self.abandon_pct > 90 {
+            return Err(BenchError::option(
+                "release-pct",
+                "release and abandon shares add up to more than 90%: the sale would hardly sell",
+            ));
+        }
+        if self.decline_pct == 100 {
+            return Err(BenchError::option(
+                "decline-pct",
+                "below 100, or nothing is ever sold",
+            ));
+        }
+        if !(1..=3600).contains(&self.hold_ttl_secs) {
+            return Err(BenchError::option(
+                "hold-ttl-secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if self.grpc_port_base == 0 || self.grpc_port_base > u16::MAX - 3 {
+            return Err(BenchError::option(
+                "grpc-port-base",
+                "must leave room for 3 ports",
+            ));
+        }
+        if self.etcd_port_base == 0 || self.etcd_port_base > u16::MAX - 6 {
+            return Err(BenchError::option(
+                "etcd-port-base",
+                "must leave room for 6 ports",
+            ));
+        }
+        if self.postgres_port == 0 {
+            return Err(BenchError::option("postgres-port", "must not be 0"));
+        }
+        if !(1..=500).contains(&self.postgres_pool) {
+            return Err(BenchError::option(
+                "postgres-pool",
+                "must be between 1 and 500",
+            ));
+        }
+        if !(10..=60_000).contains(&self.bucket_ms) {
+            return Err(BenchError::option(
+                "bucket-ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        if !self.addrs.is_empty() && !self.systems().contains(&TargetKind::Grpc) {
+            return Err(BenchError::option(
+                "addrs",
+                "names an IngressoJá cluster, but grpc is neither --target nor in --compare",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> BenchOptions {
+        let mut all = vec!["ingressoja-bench"];
+        all.extend_from_slice(args);
+        BenchOptions::parse_from(all)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_ours_comes_first() {
+        let options = parse(&["--compare", "postgres,etcd,grpc"]);
+        options.validate().unwrap();
+        assert_eq!(
+            options.systems(),
+            vec![TargetKind::Grpc, TargetKind::Postgres, TargetKind::Etcd]
+        );
+        assert_eq!(options.total_capacity(), 4_000);
+    }
+
+    #[test]
+    fn bad_values_name_their_option() {
+        for (args, option) in [
+            (vec!["--customers", "0"], "customers"),
+            (vec!["--concurrency", "0"], "concurrency"),
+            (vec!["--duration-secs", "0"], "duration-secs"),
+            (vec!["--categories", "0"], "categories"),
+            (vec!["--decline-pct", "101"], "decline-pct"),
+            (
+                vec!["--release-pct", "60", "--abandon-pct", "40"],
+                "release-pct",
+            ),
+            (vec!["--hold-ttl-secs", "0"], "hold-ttl-secs"),
+            (vec!["--grpc-port-base", "65534"], "grpc-port-base"),
+            (
+                vec!["--target", "etcd", "--addrs", "127.0.0.1:7101"],
+                "addrs",
+            ),
+        ] {
+            match parse(&args).validate() {
+                Err(BenchError::InvalidOption { option: got, .. }) => {
+                    assert_eq!(got, option, "{args:?}")
+                }
+                other => panic!("{args:?}: expected an invalid --{option}, got {other:?}"),
+            }
+        }
+    }
+}

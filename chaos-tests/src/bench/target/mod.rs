@@ -1,0 +1,155 @@
+//! The systems the flash sale runs against, behind one trait so every one
+//! gets the identical operation mix: IngressoJá over gRPC ([`grpc`]), etcd
+//! ([`etcd`]) and PostgreSQL ([`postgres`]).
+
+pub mod etcd;
+pub mod grpc;
+pub mod postgres;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::error::BenchError;
+
+/// A hold a system granted, as the customer remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldTicket {
+    /// The system's id of the hold.
+    pub id: u64,
+    /// Index of the category in the plan.
+    pub category: usize,
+    /// Tickets held.
+    pub quantity: u32,
+}
+
+/// What the customer's payment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// The card is charged.
+    Approve,
+    /// The card is declined: nothing is sold and the hold is released.
+    Decline,
+}
+
+/// Why one operation did not succeed. Counted in the report by [`OpError::kind`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OpError {
+    /// The system refused by the sale's rules (`sold_out`, `payment_declined`, `hold_expired`, ...).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// A compare-and-swap lost the race too many times in a row.
+    #[error("gave up after {0} compare-and-swap conflicts")]
+    Contention(u32),
+    /// The system did not answer in time.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The system answered with an error that is not a sale rule.
+    #[error("error: {0}")]
+    Other(String),
+}
+
+impl OpError {
+    /// The key of the error tally: the rejection code, or the failure class.
+    pub fn kind(&self) -> &str {
+        match self {
+            OpError::Rejected(code) => code,
+            OpError::Contention(_) => "cas_retries_exhausted",
+            OpError::Unavailable(_) => "unavailable",
+            OpError::Other(_) => "other_error",
+        }
+    }
+
+    /// True for the refusal that means "no ticket left right now".
+    pub fn is_sold_out(&self) -> bool {
+        matches!(self, OpError::Rejected(code) if code == "sold_out")
+    }
+}
+
+/// One category's counters read back from the system at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    /// The category's id.
+    pub category: String,
+    /// Tickets on sale.
+    pub capacity: u64,
+    /// Tickets sold.
+    pub sold: u64,
+    /// Tickets in live holds.
+    pub held: u64,
+}
+
+/// A system under test. Customers are numbered `0..plan.customers`;
+/// categories are indexes into the plan. Futures are `Send` so customers run
+/// on every core.
+pub trait Target: Send + Sync + 'static {
+    /// The name in tables, JSON and the plot.
+    fn system(&self) -> &'static str;
+
+    /// What an acknowledged write survives on this system, for the report.
+    fn durability(&self) -> &'static str;
+
+    /// Whether the system expires abandoned holds by itself; if not, the
+    /// benchmark calls [`Target::expire`] when their time is up.
+    fn expires_holds_itself(&self) -> bool;
+
+    /// Compare-and-swap attempts that lost a race and were retried.
+    fn retries(&self) -> u64 {
+        0
+    }
+
+    /// Creates the event, categories, queue and customers (not measured).
+    fn prepare(&self) -> impl Future<Output = Result<(), BenchError>> + Send;
+
+    /// Puts `customer` in the event's virtual queue.
+    fn join_queue(&self, customer: u64) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Whether the queue admitted `customer` to shop.
+    fn admitted(&self, customer: u64) -> impl Future<Output = Result<bool, OpError>> + Send;
+
+    /// Holds `quantity` tickets of `category` for `customer`.
+    fn hold(
+        &self,
+        customer: u64,
+        category: usize,
+        quantity: u32,
+    ) -> impl Future<Output = Result<HoldTicket, OpError>> + Send;
+
+    /// Pays for a hold; returns the tickets sold. A declined payment sells
+    /// nothing, releases the hold and fails with `payment_declined`.
+    fn purchase(
+        &self,
+        customer: u64,
+        hold: &HoldTicket,
+        payment: Payment,
+    ) -> impl Future<Output = Result<u64, OpError>> + Send;
+
+    /// Gives a hold back.
+    fn release(
+        &self,
+        customer: u64,
+        hold: &HoldTicket,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Returns an abandoned hold's tickets once its time is up (only called
+    /// when [`Target::expires_holds_itself`] is false). A hold already gone is fine.
+    fn expire(&self, hold: &HoldTicket) -> impl Future<Output = Result<(), OpError>> + Send;
+
+    /// Every category's capacity, sold and held, read from the system.
+    fn outcome(&self) -> impl Future<Output = Result<Vec<CategoryCount>, BenchError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_are_the_codes_or_the_class() {
+        assert_eq!(OpError::Rejected("sold_out".into()).kind(), "sold_out");
+        assert!(OpError::Rejected("sold_out".into()).is_sold_out());
+        assert!(!OpError::Rejected("hold_expired".into()).is_sold_out());
+        assert_eq!(OpError::Contention(50).kind(), "cas_retries_exhausted");
+        assert_eq!(OpError::Unavailable("x".into()).kind(), "unavailable");
+    }
+}
