@@ -52,7 +52,7 @@ chaos=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
-echo "== cargo test took $(( $(date +%s) - start )) s in all (fmt, clippy, tests)"
+echo "== test.sh took $(( $(date +%s) - start )) s in all (fmt, clippy, tests, browser, compose, chaos)"
 # One summary line over every test binary (cargo's own last line is a crate's doc tests).
 echo "tests: $passed passed, $failed failed"
 if [ "$browser" = 0 ]; then

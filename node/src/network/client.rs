@@ -1,8 +1,14 @@
 //! The sending side of Raft RPCs: one lazily connected tonic channel per peer.
 //!
 //! Channels reconnect by themselves; every call carries openraft's deadline,
-//! so a dead or partitioned peer costs a timeout, never a hang.
+//! so a dead or partitioned peer costs a timeout, never a hang. openraft asks
+//! for a new client for every leadership check (each linearizable read) and
+//! every vote, so the factory keeps one channel per peer address and hands
+//! out clones (HTTP/2 multiplexes them); a connection per read would cost a
+//! TCP and HTTP/2 handshake on every read barrier.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ingressoja_proto::raft::raft_transport_client::RaftTransportClient;
@@ -26,21 +32,26 @@ use crate::raft_types::{NodeId, TypeConfig};
 #[derive(Clone)]
 pub struct NetworkFactory {
     connect_timeout: Duration,
+    /// One channel per peer address, shared by every client for that peer.
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl NetworkFactory {
     /// `connect_timeout` bounds a TCP connect to a peer.
     pub fn new(connect_timeout: Duration) -> Self {
-        NetworkFactory { connect_timeout }
+        NetworkFactory {
+            connect_timeout,
+            channels: Arc::default(),
+        }
     }
-}
 
-impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
-    type Network = PeerClient;
-
-    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
-        let uri = format!("http://{}", node.addr);
-        let client = Endpoint::from_shared(uri.clone())
+    /// The channel to `addr`, made (lazily connected) on first use.
+    fn channel(&self, addr: &str) -> Result<Channel, String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
             .map(|e| {
                 e.connect_timeout(self.connect_timeout)
                     .tcp_nodelay(true)
@@ -48,8 +59,17 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
                     .keep_alive_timeout(Duration::from_secs(5))
                     .connect_lazy()
             })
-            .map(RaftTransportClient::new)
-            .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string())?;
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        let client = self.channel(&node.addr).map(RaftTransportClient::new);
         PeerClient {
             target,
             addr: node.addr.clone(),
