@@ -31,8 +31,8 @@ const FLASH: [&str; 2] = ["pista", "camarote"];
 /// How big the sale is, sized from the run's length so that it is still
 /// selling when the last fault strikes: `camarote` sells out within
 /// seconds (the sold-out path under contention), `pista` and `lin` last
-/// about the whole run at this workload's pace (measured: 6 to 12 `pista`
-/// tickets a second with 12 clients on 2 cores, under faults).
+/// about the whole run at this workload's pace (measured: 15 to 21 `pista`
+/// tickets and 5 `lin` tickets a second with 12 clients on 2 cores, under faults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleShape {
     /// Categories of [`EVENT`]: id, capacity, per-customer limit.
@@ -49,9 +49,9 @@ impl SaleShape {
             .max(10);
         SaleShape {
             categories: vec![
-                ("pista", secs.saturating_mul(15), 4),
+                ("pista", secs.saturating_mul(20), 4),
                 ("camarote", 24, 2),
-                ("lin", secs.saturating_mul(5).saturating_add(40), 100_000),
+                ("lin", secs.saturating_mul(10).saturating_add(40), 100_000),
             ],
             // Enough customers that per-customer limits do not end the sale first.
             customers_per_process: u64::from(secs / 2).max(8),
