@@ -25,10 +25,13 @@ const FAKETIME_LIB: &str = "/usr/lib/faketime/libfaketime.so.1";
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
+    /// Voters started at once.
     pub nodes: u64,
     /// Extra nodes created stopped, for membership churn (ids after `nodes`).
     pub spares: u64,
+    /// The node image.
     pub image: String,
+    /// Hold lifetime on the nodes, seconds.
     pub hold_ttl_secs: u64,
     /// Set `INGRESSOJA_TEST_PLANTED_BUG` in every node (checker tests only).
     pub planted_bug: Option<String>,
@@ -49,10 +52,15 @@ pub enum ClusterError {
 
 /// A running cluster of node containers.
 pub struct ChaosCluster {
+    /// How Docker is driven.
     pub docker: Docker,
+    /// The run's name prefix (containers and network).
     pub prefix: String,
+    /// The private network's name.
     pub network: String,
+    /// Its first three octets; node `i` is `<subnet>.<10+i>`.
     pub subnet: String,
+    /// How it was started.
     pub spec: ClusterSpec,
     /// Every configured node (members and spares): id → container name.
     pub containers: BTreeMap<u64, String>,

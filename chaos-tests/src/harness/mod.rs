@@ -9,11 +9,17 @@
 //! * [`recorder`]: the history as it happens;
 //! * [`report`]: the summary and the HTML page with the latency plot.
 
+/// The node containers on a private network.
 pub mod cluster;
+/// The Docker operations, with errors that say what to fix.
 pub mod docker;
+/// The faults and how each is healed.
 pub mod nemesis;
+/// The history as it happens.
 pub mod recorder;
+/// The summary and the HTML page with the plots.
 pub mod report;
+/// What the client processes do.
 pub mod workload;
 
 use std::io::Write;
@@ -38,17 +44,25 @@ pub const PREFIX: &str = "ijchaos";
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Voters to start (3, 5 or 7).
     pub nodes: u64,
+    /// Faults to inject, taken in turn; empty for none.
     pub nemeses: Vec<NemesisKind>,
+    /// How long the workload runs, faults included.
     pub time_limit: Duration,
+    /// Concurrent client processes.
     pub concurrency: u64,
+    /// The node image to run.
     pub image: String,
+    /// Where the history, results, report and node logs are written.
     pub out_dir: PathBuf,
+    /// A planted bug the nodes start with (checker tests only).
     pub planted_bug: Option<String>,
     /// How long each fault lasts.
     pub fault: Duration,
     /// Calm between faults.
     pub calm: Duration,
+    /// Hold lifetime on the nodes, seconds.
     pub hold_ttl_secs: u64,
     /// Print progress lines.
     pub progress: bool,
@@ -58,23 +72,36 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(transparent)]
+    /// The cluster could not be started.
     Cluster(#[from] ClusterError),
     #[error(transparent)]
+    /// A Docker operation failed.
     Docker(#[from] DockerError),
     #[error("setting up the sale failed: {0}")]
+    /// Creating the events or customers failed.
     SetUp(String),
     #[error("the cluster did not converge after healing: {0}")]
+    /// A node never answered after the faults were healed.
     NoConvergence(String),
     #[error("writing {path}: {reason}")]
-    Output { path: String, reason: String },
+    /// A run file could not be written or read.
+    Output {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// A finished run.
 pub struct RunOutcome {
+    /// Every checker's verdict.
     pub report: Report,
+    /// Where the run's files are.
     pub out_dir: PathBuf,
     /// (start, stop, kind, description) of every fault, seconds since the start.
     pub faults: Vec<(f64, f64, String, String)>,
+    /// Client operations by outcome: (ok, fail, unknown).
     pub ops: (u64, u64, u64),
 }
 

@@ -113,6 +113,7 @@ impl fmt::Display for NemesisKind {
 /// A fault in force: what to undo.
 #[derive(Debug, Clone)]
 pub struct ActiveFault {
+    /// Which fault it is.
     pub kind: NemesisKind,
     /// What was done, for the history ("killed n2", "n1 | n2 n3", ...).
     pub description: String,
@@ -129,6 +130,7 @@ pub struct Nemesis<'a> {
 }
 
 impl<'a> Nemesis<'a> {
+    /// A nemesis for `cluster`, with no spare node in.
     pub fn new(cluster: &'a ChaosCluster) -> Self {
         Nemesis {
             cluster,

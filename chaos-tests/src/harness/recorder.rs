@@ -50,6 +50,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// An empty history whose clock starts now.
     pub fn new() -> Self {
         Recorder {
             started: Instant::now(),

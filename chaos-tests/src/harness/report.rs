@@ -18,9 +18,13 @@ const BOTTOM: f64 = 30.0;
 /// One completed client operation, for the plots.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// When it was invoked, seconds since the start.
     pub at_s: f64,
+    /// Invocation to completion.
     pub latency_ms: f64,
+    /// `ok`, `fail` or `info`.
     pub outcome: String,
+    /// The operation (`hold`, `read`, ...).
     pub f: String,
 }
 

@@ -127,9 +127,13 @@ fn customer(process: u64, k: u64) -> String {
 
 /// One client process of the run.
 pub struct Process {
+    /// The process number in the history.
     pub id: u64,
+    /// Its own client (its own idempotency-key space).
     pub client: Client,
+    /// Where its operations are recorded.
     pub recorder: Recorder,
+    /// When it stops starting operations.
     pub until: Instant,
     /// Customers this process buys as (see [`SaleShape`]).
     pub customers: u64,
