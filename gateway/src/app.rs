@@ -10,6 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tracing::Instrument;
 
@@ -57,6 +58,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     spawn_background(&state);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle: small responses and SSE frames go out at once, not after
+    // the browser's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
