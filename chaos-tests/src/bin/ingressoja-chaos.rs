@@ -39,11 +39,11 @@ struct Args {
     /// Where the history, results and report go (default: chaos-runs/<time>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seconds each fault lasts.
-    #[arg(long, default_value_t = 4)]
+    /// Seconds each fault lasts (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     fault_secs: u64,
-    /// Seconds of calm between faults.
-    #[arg(long, default_value_t = 2)]
+    /// Seconds of calm between faults (at least 1).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     calm_secs: u64,
     /// Hold lifetime on the nodes, seconds: short, so walked-away holds
     /// expire during the run, but longer than a fault plus the clients'

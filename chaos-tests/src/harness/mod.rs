@@ -105,6 +105,20 @@ pub struct RunOutcome {
     pub ops: (u64, u64, u64),
 }
 
+/// Resolves on Ctrl-C or SIGTERM (a CI timeout, `kill`).
+async fn interrupted() -> bool {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await.is_some(),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        ctrl_c = tokio::signal::ctrl_c() => ctrl_c.is_ok(),
+        term = terminate => term,
+    }
+}
+
 /// Runs the whole thing; containers and networks are removed at the end, whatever happens.
 pub async fn run(options: RunOptions) -> Result<RunOutcome, HarnessError> {
     let run_id = format!("{PREFIX}-{:06x}", rand::random::<u32>() & 0xff_ffff);
@@ -116,7 +130,7 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, HarnessError> {
     // Ctrl-C: take everything down, then exit.
     let cleanup_prefix = run_id.clone();
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupted().await {
             eprintln!("interrupted: removing {cleanup_prefix}-* containers and network");
             let _ = Docker.remove_all(&cleanup_prefix).await;
             std::process::exit(130);
@@ -218,6 +232,10 @@ async fn drive(
             Err(e) => {
                 recorder.complete(Actor::Nemesis, &name, Completion::Info(e.to_string()));
                 say(format!("nemesis {kind} could not start: {e}"));
+                // It may have got halfway: take back whatever it did.
+                if let Err(e) = nemesis.heal_all().await {
+                    say(format!("healing after it failed too: {e}"));
+                }
                 continue;
             }
         };

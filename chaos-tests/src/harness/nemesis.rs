@@ -30,7 +30,8 @@ pub enum NemesisKind {
     PartitionLeader,
     /// Split the nodes into two random halves.
     PartitionHalves,
-    /// Every node talks only to its two ring neighbours: overlapping majorities.
+    /// Every node talks only to its two ring neighbours: overlapping majorities
+    /// (on 3 nodes, where that is everyone, one link is cut: a line).
     PartitionRing,
     /// Two halves joined by one bridge node that sees both.
     PartitionBridge,
@@ -204,6 +205,16 @@ impl<'a> Nemesis<'a> {
                 let (a, b) = shuffled.split_at(half);
                 self.partition(&[a.to_vec(), b.to_vec()]).await?;
                 fault.description = format!("halves {a:?} | {b:?}");
+            }
+            NemesisKind::PartitionRing if members.len() <= 3 => {
+                // Three in a ring all see each other: cut one link instead,
+                // a line where the middle node sees both ends.
+                let mut line = members.clone();
+                line.shuffle(&mut rng);
+                let (a, b) = (line[0], line[line.len() - 1]);
+                self.drop_between(a, &[b]).await?;
+                self.drop_between(b, &[a]).await?;
+                fault.description = format!("line {line:?} (n{a} and n{b} cut apart)");
             }
             NemesisKind::PartitionRing => {
                 let mut ring = members.clone();

@@ -78,6 +78,11 @@ pub struct WorkloadSummary {
 }
 
 impl WorkloadSummary {
+    /// Tickets in the sale, from the plan (not from what a system reports).
+    pub fn capacity_total(&self) -> u64 {
+        u64::from(self.categories) * u64::from(self.capacity_per_category)
+    }
+
     /// The summary of `options`, run with `seed`.
     pub fn of(options: &BenchOptions, seed: u64, command: String) -> WorkloadSummary {
         WorkloadSummary {
@@ -205,7 +210,13 @@ impl SystemReport {
         let sale = m.sale.as_secs_f64();
         let burst = m.burst.as_secs_f64();
         let timeline = r.timeline.points(m.total);
-        let peak = timeline
+        // Only whole intervals count: the last one may be a sliver whose
+        // few operations, scaled to a second, would inflate the peak.
+        let whole = match timeline.len() {
+            0 | 1 => &timeline[..],
+            n => &timeline[..n - 1],
+        };
+        let peak = whole
             .iter()
             .map(|p| p.holds_purchases_per_sec)
             .fold(0.0, f64::max);
@@ -339,7 +350,13 @@ impl BenchReport {
 
     /// True when no system oversold (the benchmark's exit status).
     pub fn no_oversell(&self) -> bool {
-        self.systems.iter().all(|s| s.outcome.oversold == 0)
+        self.systems.iter().all(|s| {
+            s.outcome.oversold == 0
+                // More acknowledged than the system kept sold is a lost sale;
+                // more than it had is an oversell the counters do not show.
+                && s.outcome.acknowledged_sold <= s.outcome.sold
+                && s.outcome.acknowledged_sold <= self.workload.capacity_total()
+        })
     }
 }
 

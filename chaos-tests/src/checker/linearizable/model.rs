@@ -225,8 +225,10 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
 /// * a later purchase or release of it answered `hold_expired`: it expired
 ///   for certain, somewhere between the hold's invocation and that answer;
 /// * a purchase, release or decline of it succeeded: it did not expire;
-/// * the hold's outcome is unknown, or so is its follow-up's: it may expire
-///   at any point after its invocation, or never;
+/// * the hold's outcome is unknown: it may expire at any point after it took
+///   effect, or never (the search lets an expiry follow only its own hold);
+/// * its follow-up's outcome is unknown: no expiry is added (an unknown
+///   release already gives the tickets back at any later point or never);
 /// * nothing followed it: it is taken to live on (the checked workload
 ///   always follows a hold up; a category whose holds are left to expire is
 ///   not searched, see the module docs).
@@ -255,12 +257,13 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
             ),
             _ => continue,
         };
-        if ended {
+        // A `hold_expired` answer wins: were the hold also bought or
+        // released, the model takes its tickets twice and reports it.
+        let expired = matches!(fates.get(&hold_id), Some(Fate::Expired(_)));
+        if outcome_code == Some(codes::HOLD_EXPIRED) {
+            fates.insert(hold_id, Fate::Expired(op));
+        } else if ended && !expired {
             fates.insert(hold_id, Fate::Ended);
-        } else if outcome_code == Some(codes::HOLD_EXPIRED) {
-            if !matches!(fates.get(&hold_id), Some(Fate::Ended)) {
-                fates.insert(hold_id, Fate::Expired(op));
-            }
         } else if unknown {
             fates.entry(hold_id).or_insert(Fate::Unknown);
         }
@@ -293,7 +296,12 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
                     };
                     out.push((key, expire(span, false)));
                 }
-                Some(Fate::Unknown) => out.push((key, expire(open_ended, true))),
+                // An unknown release already covers "given back later, or
+                // never"; an expiry beside it could give the tickets back
+                // twice. An unknown purchase and an expiry exclude each
+                // other, which the search cannot say, so the expiry is left
+                // out: a false alarm is possible there, a hidden one is not.
+                Some(Fate::Unknown) => {}
                 None => {}
             },
             Outcome::Info(_) => out.push((key, expire(open_ended, true))),

@@ -171,13 +171,26 @@ fn zobrist(op: usize) -> u128 {
 
 /// For each unknown-outcome operation, the one with the same effect invoked
 /// just before it, which must be linearized first (see the module docs).
+///
+/// An expiry is not interchangeable with anything: it must follow its own
+/// hold (the hold is the operation it was derived from), so that hold is
+/// its predecessor instead — an expiry can never give back tickets its
+/// hold did not take.
 fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
-    let mut by_invocation: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].optional).collect();
+    let is_expiry = |i: usize| matches!(ops[i].effect, Effect::Expire(_));
+    let mut by_invocation: Vec<usize> = (0..ops.len())
+        .filter(|&i| ops[i].optional && !is_expiry(i))
+        .collect();
     by_invocation.sort_by_key(|&i| ops[i].span.invoke_index);
     let mut last: HashMap<Effect, usize> = HashMap::new();
     let mut before = vec![None; ops.len()];
     for i in by_invocation {
         before[i] = last.insert(ops[i].effect, i);
+    }
+    for i in (0..ops.len()).filter(|&i| is_expiry(i)) {
+        before[i] = (0..ops.len()).find(|&h| {
+            matches!(ops[h].effect, Effect::Hold(_)) && std::ptr::eq(ops[h].op, ops[i].op)
+        });
     }
     before
 }

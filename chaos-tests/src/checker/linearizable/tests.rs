@@ -632,3 +632,33 @@ fn a_hold_whose_release_is_unknown_may_expire_or_not() {
     s.ok(2, counters(0, 0));
     assert_valid(&lin(&s));
 }
+
+#[test]
+fn an_expiry_cannot_give_back_what_its_hold_never_took() {
+    // A's hold is unknown and may never have happened: its expiry must not
+    // make room for C's hold while B's is live (capacity 10, 6 + 6 > 10).
+    let mut s = Script::new();
+    s.call(1, hold("a", 6));
+    s.info(1, OpKind::Hold);
+    s.call(2, hold("b", 6));
+    s.ok(2, held(2));
+    s.call(3, hold("c", 6));
+    s.ok(3, held(3));
+    s.call(2, release("b", 2, 6));
+    s.ok(2, released());
+    s.call(3, release("c", 3, 6));
+    s.ok(3, released());
+    counterexample(&lin(&s));
+}
+
+#[test]
+fn a_hold_answered_expired_and_then_bought_is_reported() {
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(1, release("c1", 1, 3));
+    s.fail(1, OpKind::Release, codes::HOLD_EXPIRED);
+    s.call(1, purchase("c1", 1, 3));
+    s.ok(1, bought(&["t1", "t2", "t3"]));
+    counterexample(&lin(&s));
+}
