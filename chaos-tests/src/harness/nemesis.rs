@@ -420,16 +420,19 @@ impl<'a> Nemesis<'a> {
             .cluster
             .client("nemesis-membership", Duration::from_secs(20));
         if self.spare_in.is_some() {
-            let removed = client.remove_node(spare, false).await;
-            let _ = self
-                .cluster
-                .docker
-                .run(&["stop", "-t", "1", &self.cluster.containers[&spare]])
-                .await;
-            self.spare_in = None;
-            match removed {
-                Ok(_) => format!("removed n{spare}"),
-                Err(e) => format!("removing n{spare} failed: {e}"),
+            match client.remove_node(spare, false).await {
+                Ok(_) => {
+                    // Stopped only once it is out: a stopped voter would
+                    // quietly shrink every later fault's margin.
+                    let _ = self
+                        .cluster
+                        .docker
+                        .run(&["stop", "-t", "1", &self.cluster.containers[&spare]])
+                        .await;
+                    self.spare_in = None;
+                    format!("removed n{spare}")
+                }
+                Err(e) => format!("removing n{spare} failed (it stays a running voter): {e}"),
             }
         } else {
             let name = &self.cluster.containers[&spare];
@@ -459,8 +462,10 @@ impl<'a> Nemesis<'a> {
                     format!("added n{spare} as a voter")
                 }
                 Err(e) => {
-                    let _ = self.cluster.docker.run(&["stop", "-t", "1", name]).await;
-                    format!("adding n{spare} failed: {e}")
+                    // A timed-out add may still have committed: keep it
+                    // running, and let the next churn take it out again.
+                    self.spare_in = Some(spare);
+                    format!("adding n{spare} failed (kept running; removed next time): {e}")
                 }
             }
         }
