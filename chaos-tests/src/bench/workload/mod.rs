@@ -260,10 +260,15 @@ async fn expire_abandoned<T: Target>(
     sale: Arc<Sale<T>>,
     mut rx: mpsc::UnboundedReceiver<(Instant, HoldTicket)>,
 ) {
+    // The jobs belong to this task: aborting it at the end of the system's
+    // run cancels them, so none keeps hitting a stopped system while the
+    // next one is measured.
+    let mut jobs = tokio::task::JoinSet::new();
     while let Some((due, hold)) = rx.recv().await {
         tokio::time::sleep_until(due.into()).await;
+        while jobs.try_join_next().is_some() {}
         let sale = Arc::clone(&sale);
-        tokio::spawn(async move {
+        jobs.spawn(async move {
             // An expiry job must not give up while the hold is live, or its
             // tickets would stay held for good: retry lost races and outages.
             let until = Instant::now() + EXPIRY_PERSISTENCE;
@@ -281,4 +286,5 @@ async fn expire_abandoned<T: Target>(
             }
         });
     }
+    while jobs.join_next().await.is_some() {}
 }
