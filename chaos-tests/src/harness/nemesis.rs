@@ -292,7 +292,13 @@ impl<'a> Nemesis<'a> {
                 let mut offsets = Vec::new();
                 for &node in &members {
                     let offset: i64 = rng.gen_range(-30..=30);
-                    let _ = std::fs::write(self.cluster.clock_file(node), format!("{offset:+}\n"));
+                    let file = self.cluster.clock_file(node);
+                    std::fs::write(&file, format!("{offset:+}\n")).map_err(|e| {
+                        DockerError::Failed {
+                            args: format!("write {}", file.display()),
+                            stderr: e.to_string(),
+                        }
+                    })?;
                     offsets.push(format!("n{node} {offset:+}s"));
                 }
                 fault.description = format!("clocks skewed: {}", offsets.join(", "));

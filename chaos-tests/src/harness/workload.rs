@@ -258,10 +258,14 @@ impl Process {
         })
         .await;
         let (done, id) = match result {
-            Ok(reply) => {
-                let id = reply.hold.map(|h| h.hold_id).unwrap_or(0);
-                (Completion::Ok(json!({"hold_id": id})), Some(id))
-            }
+            Ok(reply) => match reply.hold {
+                Some(h) => (
+                    Completion::Ok(json!({"hold_id": h.hold_id})),
+                    Some(h.hold_id),
+                ),
+                // Acknowledged but naming no hold: which hold it is, is unknown.
+                None => (Completion::Info("hold reply without a hold".into()), None),
+            },
             Err(e) => (completion_of(e), None),
         };
         self.recorder.complete(self.actor(), "hold", done);
