@@ -297,19 +297,17 @@ impl NodeMetrics {
 }
 
 impl ApplyObserver for NodeMetrics {
-    fn events_applied(&self, events: &[DomainEvent]) {
-        for event in events {
-            match event.kind {
-                Some(EventKind::HoldExpired) => {
-                    self.holds_expired.inc();
-                }
-                Some(EventKind::Rejected) => {
-                    self.rejections
-                        .get_or_create(&labels(&[("reason", &event.reason)]))
-                        .inc();
-                }
-                _ => {}
+    fn event_applied(&self, event: &DomainEvent) {
+        match event.kind {
+            Some(EventKind::HoldExpired) => {
+                self.holds_expired.inc();
             }
+            Some(EventKind::Rejected) => {
+                self.rejections
+                    .get_or_create(&labels(&[("reason", &event.reason)]))
+                    .inc();
+            }
+            _ => {}
         }
     }
 

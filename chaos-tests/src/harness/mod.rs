@@ -83,8 +83,16 @@ pub enum HarnessError {
     #[error("the cluster did not converge after healing: {0}")]
     /// A node never answered after the faults were healed.
     NoConvergence(String),
+    #[error("reading {path}: {reason}; a kept run has history.jsonl, final.json and spec.json")]
+    /// A kept run's file could not be read or parsed (`--check`).
+    Input {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     #[error("writing {path}: {reason}")]
-    /// A run file could not be written or read.
+    /// A run file could not be written.
     Output {
         /// The file.
         path: String,
@@ -412,12 +420,12 @@ pub fn sale_spec(shape: &SaleShape) -> SaleSpec {
 pub fn check_kept_run(dir: &std::path::Path) -> Result<Report, HarnessError> {
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| HarnessError::Output {
+        std::fs::read_to_string(&path).map_err(|e| HarnessError::Input {
             path: path.display().to_string(),
             reason: e.to_string(),
         })
     };
-    let bad = |name: &str, e: String| HarnessError::Output {
+    let bad = |name: &str, e: String| HarnessError::Input {
         path: dir.join(name).display().to_string(),
         reason: e,
     };

@@ -88,9 +88,14 @@ impl EventFeed {
 
     /// Events with `seq >= from`, at most `limit`.
     pub fn since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
+        self.iter_since(from).take(limit).cloned().collect()
+    }
+
+    /// Events with `seq >= from`, borrowed: for readers that only look.
+    pub fn iter_since(&self, from: u64) -> impl Iterator<Item = &DomainEvent> {
         let first = self.recent.front().map(|e| e.seq).unwrap_or(self.next_seq);
-        let skip = from.saturating_sub(first) as usize;
-        self.recent.iter().skip(skip).take(limit).cloned().collect()
+        let skip = usize::try_from(from.saturating_sub(first)).unwrap_or(usize::MAX);
+        self.recent.iter().skip(skip)
     }
 
     /// The seq the next event will get.

@@ -421,6 +421,11 @@ impl SaleMachine {
         self.feed.since(from, limit)
     }
 
+    /// Domain events with `seq >= from`, borrowed (no copies on the apply path).
+    pub fn iter_events_since(&self, from: u64) -> impl Iterator<Item = &DomainEvent> {
+        self.feed.iter_since(from)
+    }
+
     /// The seq the next domain event will get.
     pub fn next_event_seq(&self) -> u64 {
         self.feed.next_seq()

@@ -34,8 +34,8 @@ pub type SharedMachine = Arc<RwLock<AppliedState>>;
 /// Told what each apply and snapshot did, so the node can count it (metrics)
 /// without the storage layer knowing how it is exported.
 pub trait ApplyObserver: Send + Sync {
-    /// The domain events one `apply` call produced, in order.
-    fn events_applied(&self, events: &[DomainEvent]);
+    /// One domain event an `apply` call produced (called in order).
+    fn event_applied(&self, event: &DomainEvent);
     /// A snapshot of `bytes` was built in `seconds`.
     fn snapshot_built(&self, seconds: f64, bytes: usize);
 }
@@ -189,10 +189,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
         }
         if let Some(observer) = &self.observer {
-            let produced = state.machine.next_event_seq() - first_event;
-            if produced > 0 {
-                let produced = usize::try_from(produced).unwrap_or(usize::MAX);
-                observer.events_applied(&state.machine.events_since(first_event, produced));
+            for event in state.machine.iter_events_since(first_event) {
+                observer.event_applied(event);
             }
         }
         Ok(replies)
