@@ -1,6 +1,7 @@
 //! A short run of `ingressoja-bench` against a local 3-node cluster it
 //! starts itself (seconds, small numbers): the sale must end sold out with
-//! no oversell, the JSON report must have every field, the plot must draw.
+//! no oversell, the JSON report must have every field, the plot must draw;
+//! and the same through two gateways' HTTP API (the HTTP target).
 
 use std::process::Command;
 
@@ -180,6 +181,61 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("polyline") && plot.contains("ingressoja"));
     assert_ports_free(&[27101, 27102, 27103]);
+}
+
+#[test]
+fn a_small_sale_through_the_gateways_sells_out_without_oversell() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
+        .args([
+            "--target",
+            "http",
+            "--customers",
+            "120",
+            "--concurrency",
+            "10",
+        ])
+        .args([
+            "--categories",
+            "2",
+            "--capacity",
+            "30",
+            "--hold-ttl-secs",
+            "1",
+        ])
+        .args(["--duration-secs", "90", "--bucket-ms", "250", "--seed", "9"])
+        .args(["--grpc-port-base", "27201", "--gateway-port-base", "28181"])
+        .arg("--quiet")
+        .arg("--json-out")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("ingressoja-http"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let s = &report["systems"][0];
+    has_all(s, &SYSTEM, "systems.0");
+    assert_eq!(s["system"], "ingressoja-http");
+    assert_eq!(s["stopped_by"], "sold_out");
+    let o = &s["outcome"];
+    assert_eq!(u(&o["sold"]), 60, "{o}");
+    assert_eq!(u(&o["acknowledged_sold"]), 60, "{o}");
+    assert_eq!(u(&o["oversold"]), 0);
+    assert_eq!(o["consistent"], true);
+    // Every customer joined through a gateway; the requests were the API's,
+    // not refusals of malformed or unauthenticated calls.
+    assert_eq!(u(&s["ops"]["join"]["ok"]), 120, "{}", s["errors"]);
+    assert!(u(&s["ops"]["hold"]["ok"]) >= 15);
+    assert!(u(&s["ops"]["purchase"]["ok"]) >= 15);
+    assert!(s["errors"].get("other_error").is_none(), "{}", s["errors"]);
+    assert_ports_free(&[27201, 27202, 27203, 28181, 28182]);
 }
 
 /// The cluster was stopped: its ports can be bound again.

@@ -11,7 +11,7 @@
 //! * [`options`]: the command line; [`plan`]: the sale all systems run;
 //! * [`workload`]: the burst, the customers and the stop conditions;
 //! * [`target`]: one adapter per system behind the [`target::Target`] trait;
-//! * [`launch`]: starting and stopping the local cluster, etcd, PostgreSQL;
+//! * [`launch`]: starting and stopping the local cluster, its gateways, etcd, PostgreSQL;
 //! * [`stats`]: HDR histograms, counters, the timeline;
 //! * [`report`]: the JSON report and the tables; [`plot`]: the SVG plot.
 
@@ -33,11 +33,12 @@ pub use error::BenchError;
 pub use options::{BenchOptions, TargetKind};
 pub use report::BenchReport;
 
-use self::launch::{EtcdCluster, LocalCluster, PostgresServer};
+use self::launch::{EtcdCluster, LocalCluster, LocalGateways, PostgresServer};
 use self::plan::SalePlan;
 use self::report::{Outcome, SystemReport, WorkloadSummary};
 use self::target::etcd::EtcdTarget;
 use self::target::grpc::GrpcTarget;
+use self::target::http::HttpTarget;
 use self::target::postgres::PostgresTarget;
 use self::target::Target;
 
@@ -45,6 +46,7 @@ use self::target::Target;
 /// missing one fails the run at once, not after minutes of measuring).
 struct Programs {
     node: Option<PathBuf>,
+    gateway: Option<PathBuf>,
     etcd: Option<PathBuf>,
     postgres: Option<PathBuf>,
 }
@@ -52,9 +54,19 @@ struct Programs {
 fn find_programs(options: &BenchOptions) -> Result<Programs, BenchError> {
     let systems = options.systems();
     let wants = |k: TargetKind| systems.contains(&k);
+    let ours = wants(TargetKind::Grpc) || wants(TargetKind::Http);
     Ok(Programs {
-        node: if wants(TargetKind::Grpc) && options.addrs.is_empty() {
+        node: if ours && options.addrs.is_empty() {
             Some(launch::local_cluster_bin(options.node_bin.as_deref())?)
+        } else {
+            None
+        },
+        gateway: if wants(TargetKind::Http) {
+            Some(launch::find_built_bin(
+                "ingressoja-gateway",
+                "the IngressoJá gateways",
+                options.gateway_bin.as_deref(),
+            )?)
         } else {
             None
         },
@@ -112,28 +124,40 @@ async fn run_system(
     let label = kind.label();
     match kind {
         TargetKind::Grpc => {
-            let mut cluster = None;
-            let addrs = match &programs.node {
-                Some(node) => {
-                    say(
-                        options,
-                        &format!(
-                            "[{label}] starting a local 3-node cluster on 127.0.0.1:{}..",
-                            options.grpc_port_base
-                        ),
-                    );
-                    let started =
-                        LocalCluster::start(node, options.grpc_port_base, options.hold_ttl_secs)
-                            .await?;
-                    let addrs = started.addrs.clone();
-                    cluster = Some(started);
-                    addrs
-                }
-                None => options.addrs.clone(),
-            };
+            let (mut cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
             let target = GrpcTarget::connect(&addrs, Arc::clone(&plan)).await?;
             let report = measure(Arc::new(target), plan, options, seed).await;
-            if let Some(mut cluster) = cluster {
+            if let Some(cluster) = &mut cluster {
+                cluster.stop();
+            }
+            report
+        }
+        TargetKind::Http => {
+            let (mut cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
+            let gateway = programs
+                .gateway
+                .as_deref()
+                .unwrap_or(Path::new("ingressoja-gateway"));
+            say(
+                options,
+                &format!(
+                    "[{label}] starting {} gateways on 127.0.0.1:{}..",
+                    launch::gateways::GATEWAYS,
+                    options.gateway_port_base
+                ),
+            );
+            let mut gateways =
+                LocalGateways::start(gateway, &addrs, options.gateway_port_base).await?;
+            let target = HttpTarget::connect(
+                &addrs,
+                gateways.addrs.clone(),
+                gateways.session_key.clone(),
+                Arc::clone(&plan),
+            )
+            .await?;
+            let report = measure(Arc::new(target), plan, options, seed).await;
+            gateways.stop();
+            if let Some(cluster) = &mut cluster {
                 cluster.stop();
             }
             report
@@ -175,6 +199,28 @@ async fn run_system(
             report
         }
     }
+}
+
+/// A fresh local 3-node cluster (unless `--addrs` names a running one, then
+/// `None`) and the nodes' gRPC addresses.
+async fn ingressoja_cluster(
+    options: &BenchOptions,
+    programs: &Programs,
+    label: &str,
+) -> Result<(Option<LocalCluster>, Vec<String>), BenchError> {
+    let Some(node) = &programs.node else {
+        return Ok((None, options.addrs.clone()));
+    };
+    say(
+        options,
+        &format!(
+            "[{label}] starting a local 3-node cluster on 127.0.0.1:{}..",
+            options.grpc_port_base
+        ),
+    );
+    let cluster = LocalCluster::start(node, options.grpc_port_base, options.hold_ttl_secs).await?;
+    let addrs = cluster.addrs.clone();
+    Ok((Some(cluster), addrs))
 }
 
 /// Prepares the sale on `target`, runs the workload and reads the end state.

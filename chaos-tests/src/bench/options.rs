@@ -13,6 +13,8 @@ use super::error::BenchError;
 pub enum TargetKind {
     /// IngressoJá: a 3-node Raft cluster through the Rust client over gRPC.
     Grpc,
+    /// IngressoJá through two HTTP gateways' JSON API (started by the benchmark).
+    Http,
     /// A 3-node etcd cluster: holds as compare-and-swap transactions on a counter per category.
     Etcd,
     /// A single PostgreSQL server: holds as a conditional `UPDATE`, fsync and synchronous commit on.
@@ -24,6 +26,7 @@ impl TargetKind {
     pub fn label(self) -> &'static str {
         match self {
             TargetKind::Grpc => "ingressoja",
+            TargetKind::Http => "ingressoja-http",
             TargetKind::Etcd => "etcd",
             TargetKind::Postgres => "postgres",
         }
@@ -94,6 +97,12 @@ pub struct BenchOptions {
     /// First of the three gRPC ports of the local cluster.
     #[arg(long, default_value_t = 17_101)]
     pub grpc_port_base: u16,
+    /// The `ingressoja-gateway` binary for the HTTP target (default: next to this binary).
+    #[arg(long)]
+    pub gateway_bin: Option<PathBuf>,
+    /// First of the two HTTP ports of the gateways the HTTP target starts.
+    #[arg(long, default_value_t = 18_081)]
+    pub gateway_port_base: u16,
     /// The `etcd` binary (default: found in PATH, from Debian's etcd-server).
     #[arg(long)]
     pub etcd_bin: Option<PathBuf>,
@@ -213,6 +222,12 @@ impl BenchOptions {
                 "must leave room for 3 ports",
             ));
         }
+        if self.gateway_port_base == 0 || self.gateway_port_base > u16::MAX - 2 {
+            return Err(BenchError::option(
+                "gateway-port-base",
+                "must leave room for 2 ports",
+            ));
+        }
         if self.etcd_port_base == 0 || self.etcd_port_base > u16::MAX - 6 {
             return Err(BenchError::option(
                 "etcd-port-base",
@@ -234,10 +249,11 @@ impl BenchOptions {
                 "must be between 10 and 60000",
             ));
         }
-        if !self.addrs.is_empty() && !self.systems().contains(&TargetKind::Grpc) {
+        let ours = |k| self.systems().contains(&k);
+        if !self.addrs.is_empty() && !ours(TargetKind::Grpc) && !ours(TargetKind::Http) {
             return Err(BenchError::option(
                 "addrs",
-                "names an IngressoJá cluster, but grpc is neither --target nor in --compare",
+                "names an IngressoJá cluster, but neither grpc nor http is --target or in --compare",
             ));
         }
         Ok(())
@@ -256,11 +272,16 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_ours_comes_first() {
-        let options = parse(&["--compare", "postgres,etcd,grpc"]);
+        let options = parse(&["--compare", "postgres,etcd,grpc,http"]);
         options.validate().unwrap();
         assert_eq!(
             options.systems(),
-            vec![TargetKind::Grpc, TargetKind::Postgres, TargetKind::Etcd]
+            vec![
+                TargetKind::Grpc,
+                TargetKind::Postgres,
+                TargetKind::Etcd,
+                TargetKind::Http
+            ]
         );
         assert_eq!(options.total_capacity(), 4_000);
     }
@@ -279,6 +300,7 @@ mod tests {
             ),
             (vec!["--hold-ttl-secs", "0"], "hold-ttl-secs"),
             (vec!["--grpc-port-base", "65534"], "grpc-port-base"),
+            (vec!["--gateway-port-base", "65535"], "gateway-port-base"),
             (
                 vec!["--target", "etcd", "--addrs", "127.0.0.1:7101"],
                 "addrs",

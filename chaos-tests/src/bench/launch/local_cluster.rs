@@ -32,36 +32,44 @@ pub struct LocalCluster {
 /// The node binary: `explicit`, else `ingressoja-node` next to the running
 /// executable (or one directory up, for test binaries in `deps/`).
 pub fn find_node_bin(explicit: Option<&Path>) -> Result<PathBuf, BenchError> {
-    let hint = "build it with `cargo build --workspace` (or `cargo test --workspace --no-run`), or pass --node-bin";
+    find_built_bin("ingressoja-node", "the local IngressoJá cluster", explicit)
+}
+
+/// A binary of this workspace: `explicit` (it must exist), else `name`
+/// next to the running executable or one directory up. `what` names what
+/// it is for, in the error.
+pub fn find_built_bin(
+    name: &str,
+    what: &str,
+    explicit: Option<&Path>,
+) -> Result<PathBuf, BenchError> {
+    let hint = "build it with `cargo build --workspace` (or `cargo test --workspace --no-run`), or pass its path";
     if let Some(path) = explicit {
         return if path.is_file() {
             Ok(path.to_path_buf())
         } else {
             Err(BenchError::StartFailed {
-                what: "the local IngressoJá cluster".into(),
-                reason: format!("no node binary at {}; {hint}", path.display()),
+                what: what.into(),
+                reason: format!("no {name} binary at {}; {hint}", path.display()),
             })
         };
     }
     let exe = std::env::current_exe().map_err(|e| BenchError::StartFailed {
-        what: "the local IngressoJá cluster".into(),
+        what: what.into(),
         reason: format!("cannot locate this executable: {e}"),
     })?;
     let mut dir = exe.parent();
     for _ in 0..2 {
         let Some(d) = dir else { break };
-        let candidate = d.join("ingressoja-node");
+        let candidate = d.join(name);
         if candidate.is_file() {
             return Ok(candidate);
         }
         dir = d.parent();
     }
     Err(BenchError::StartFailed {
-        what: "the local IngressoJá cluster".into(),
-        reason: format!(
-            "ingressoja-node not found next to {}; {hint}",
-            exe.display()
-        ),
+        what: what.into(),
+        reason: format!("{name} not found next to {}; {hint}", exe.display()),
     })
 }
 

@@ -107,7 +107,7 @@ fn render_comparison(out: &mut String, report: &BenchReport) {
     let _ = writeln!(out, "== side by side (ratios: ours ÷ theirs for rates, theirs ÷ ours for p99; > 1 means ours is better)");
     let _ = writeln!(
         out,
-        "{:<12}{:>14}{:>11}{:>10}{:>10}{:>13}{:>14}{:>12}{:>12}{:>11}",
+        "{:<16}{:>14}{:>11}{:>10}{:>10}{:>13}{:>14}{:>12}{:>12}{:>11}",
         "system",
         "holds+purch/s",
         "peak/s",
@@ -139,7 +139,7 @@ fn render_comparison(out: &mut String, report: &BenchReport) {
         let [rate, peak, p99] = ratios;
         let _ = writeln!(
             out,
-            "{:<12}{:>14.0}{:>11.0}{:>10.0}{:>10.0}{:>13.2}{:>14.2}{:>12}{:>12}{:>11}",
+            "{:<16}{:>14.0}{:>11.0}{:>10.0}{:>10.0}{:>13.2}{:>14.2}{:>12}{:>12}{:>11}",
             s.system,
             s.throughput.holds_purchases_per_sec,
             s.throughput.peak_holds_purchases_per_sec,

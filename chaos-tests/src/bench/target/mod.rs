@@ -1,9 +1,11 @@
 //! The systems the flash sale runs against, behind one trait so every one
-//! gets the identical operation mix: IngressoJá over gRPC ([`grpc`]), etcd
-//! ([`etcd`]) and PostgreSQL ([`postgres`]).
+//! gets the identical operation mix: IngressoJá over gRPC ([`grpc`]) and
+//! through its gateways' HTTP API ([`http`]), etcd ([`etcd`]) and
+//! PostgreSQL ([`postgres`]).
 
 pub mod etcd;
 pub mod grpc;
+pub mod http;
 pub mod postgres;
 
 use std::future::Future;
