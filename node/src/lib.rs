@@ -18,6 +18,7 @@ pub mod payment;
 pub mod planted;
 pub mod proposer;
 pub mod raft_types;
+pub mod read_barrier;
 pub mod restore;
 pub mod service;
 pub mod storage;

@@ -23,6 +23,7 @@ use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEO
 use crate::planted::{PlantedBug, StaleCache};
 use crate::proposer::{wall_clock_ms, Proposer};
 use crate::raft_types::Raft;
+use crate::read_barrier::ReadBarrier;
 use crate::storage::SharedMachine;
 
 /// Serves buyers: registration, queue, holds, payment and purchases, linearizable reads
@@ -30,6 +31,7 @@ use crate::storage::SharedMachine;
 pub struct TicketingService {
     raft: Raft,
     proposer: Proposer,
+    reads: ReadBarrier,
     state: SharedMachine,
     hold_ttl: Duration,
     payments: Arc<dyn PaymentProvider>,
@@ -56,6 +58,7 @@ impl TicketingService {
     ) -> Self {
         TicketingService {
             proposer,
+            reads: ReadBarrier::new(raft.clone()),
             raft,
             state,
             hold_ttl,
@@ -149,10 +152,10 @@ impl TicketingService {
             .unwrap_or_else(|| ServiceError::Internal("payment failure recorded as a sale".into())))
     }
 
-    /// Waits until this node may serve a linearizable read; returns the read index.
+    /// Waits until this node may serve a linearizable read; returns the read
+    /// index. Concurrent reads share one leadership check (see [`ReadBarrier`]).
     async fn read_barrier(&self) -> Result<u64, ServiceError> {
-        let log_id = self.raft.ensure_linearizable().await?;
-        Ok(log_id.map(|l| l.index).unwrap_or(0))
+        self.reads.wait().await
     }
 
     fn read<T>(&self, f: impl FnOnce(&machine::SaleMachine) -> T) -> T {
