@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
+use crate::batcher::Batcher;
 use crate::endpoint::{self, Address};
 use crate::error::ClientError;
 
@@ -18,14 +19,16 @@ pub(crate) struct Target {
     pub addr: String,
     /// A (lazily connecting) channel to it.
     pub channel: Channel,
+    /// Batches buyers' calls to it into `Submit` requests (over `channel`).
+    pub batcher: Batcher,
 }
 
-/// A known node and its channel, created on first use.
+/// A known node and its channel (with the batcher over it), created on first use.
 #[derive(Debug)]
 struct Node {
     addr: String,
     endpoint: Endpoint,
-    channel: Option<Channel>,
+    channel: Option<(Channel, Batcher)>,
 }
 
 /// The known nodes and the current target.
@@ -85,9 +88,11 @@ impl Cluster {
             return Ok(self.target_at(index));
         }
         let endpoint = endpoint::endpoint(&address, self.request_timeout)?;
+        let channel = endpoint.connect_lazy();
         Ok(Target {
             addr: address.addr,
-            channel: endpoint.connect_lazy(),
+            batcher: Batcher::new(channel.clone(), self.request_timeout),
+            channel,
         })
     }
 
@@ -177,14 +182,19 @@ impl Cluster {
     }
 
     fn target_at(&mut self, index: usize) -> Target {
+        let timeout = self.request_timeout;
         let node = &mut self.nodes[index];
-        let channel = node
+        let (channel, batcher) = node
             .channel
-            .get_or_insert_with(|| node.endpoint.connect_lazy())
+            .get_or_insert_with(|| {
+                let channel = node.endpoint.connect_lazy();
+                (channel.clone(), Batcher::new(channel, timeout))
+            })
             .clone();
         Target {
             addr: node.addr.clone(),
             channel,
+            batcher,
         }
     }
 }

@@ -42,6 +42,7 @@ pub mod audit;
 mod audit_fetch;
 mod audit_report;
 mod backoff;
+mod batcher;
 mod classify;
 mod client;
 mod cluster;

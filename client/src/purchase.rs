@@ -4,9 +4,7 @@
 //! names the provider's charge. A declined or failed payment comes back as a
 //! rejection (`payment_declined`, `payment_failed`) and sells nothing.
 
-use ingressoja_proto::ticketing::ticketing_client::TicketingClient;
 use ingressoja_proto::ticketing::{PurchaseReply, PurchaseRequest};
-use tonic::Response;
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -67,12 +65,7 @@ impl Client {
                 customer_id: customer_id.to_string(),
                 payment_token: payment_token.to_string(),
             };
-            async move {
-                TicketingClient::new(target.channel)
-                    .purchase(request)
-                    .await
-                    .map(Response::into_inner)
-            }
+            async move { target.batcher.purchase(request).await }
         })
         .await
     }

@@ -4,9 +4,7 @@
 //! A customer joins once; holds are refused (`not_admitted`) until the queue
 //! admits them, and the admission lapses if unused.
 
-use ingressoja_proto::ticketing::ticketing_client::TicketingClient;
 use ingressoja_proto::ticketing::{JoinQueueRequest, QueueStatus, QueueStatusRequest};
-use tonic::Response;
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -37,12 +35,7 @@ impl Client {
                 event_id: event_id.to_string(),
                 customer_id: customer_id.to_string(),
             };
-            async move {
-                TicketingClient::new(target.channel)
-                    .join_queue(request)
-                    .await
-                    .map(Response::into_inner)
-            }
+            async move { target.batcher.join_queue(request).await }
         })
         .await
     }
@@ -59,12 +52,7 @@ impl Client {
                 event_id: event_id.to_string(),
                 customer_id: customer_id.to_string(),
             };
-            async move {
-                TicketingClient::new(target.channel)
-                    .get_queue_status(request)
-                    .await
-                    .map(Response::into_inner)
-            }
+            async move { target.batcher.queue_status(request).await }
         })
         .await
     }

@@ -131,12 +131,7 @@ impl Client {
                 customer_id: customer_id.to_string(),
                 quantity,
             };
-            async move {
-                TicketingClient::new(target.channel)
-                    .place_hold(request)
-                    .await
-                    .map(Response::into_inner)
-            }
+            async move { target.batcher.place_hold(request).await }
         })
         .await
     }
@@ -165,12 +160,7 @@ impl Client {
                 hold_id,
                 customer_id: customer_id.to_string(),
             };
-            async move {
-                TicketingClient::new(target.channel)
-                    .release_hold(request)
-                    .await
-                    .map(Response::into_inner)
-            }
+            async move { target.batcher.release_hold(request).await }
         })
         .await
     }

@@ -62,6 +62,8 @@ pub struct NodeMetrics {
     replication_lag: Family<Labels, Gauge>,
     /// Latency of one group commit (proposal to applied on the leader).
     pub commit_seconds: Histogram,
+    /// Calls per `Submit` request (how much gateways batch).
+    pub submit_calls: Histogram,
     tickets: Family<Labels, Gauge>,
     queue_joined: Family<Labels, Gauge>,
     queue_admitted: Family<Labels, Gauge>,
@@ -93,6 +95,8 @@ impl Default for NodeMetrics {
             replication_lag: Family::default(),
             // 0.5 ms to about 8 s.
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
+            // 1 to 1024 calls.
+            submit_calls: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             tickets: Family::default(),
             queue_joined: Family::default(),
             queue_admitted: Family::default(),
@@ -148,6 +152,11 @@ impl Default for NodeMetrics {
             "ingressoja_raft_commit_duration_seconds",
             "Time to commit and apply one group commit",
             metrics.commit_seconds.clone(),
+        );
+        registry.register(
+            "ingressoja_submit_calls",
+            "Calls per Submit request (buyers' calls a gateway batched together)",
+            metrics.submit_calls.clone(),
         );
         registry.register(
             "ingressoja_sale_tickets",

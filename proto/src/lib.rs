@@ -14,6 +14,7 @@ pub mod ticketing {
     tonic::include_proto!("ingressoja.ticketing.v1");
 }
 
+mod call_error;
 mod secret_debug;
 
 /// Operator-facing admin service.

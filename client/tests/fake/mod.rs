@@ -61,6 +61,11 @@ pub struct Fake {
     pub audit: Arc<Mutex<Vec<AuditRecord>>>,
     /// The registrations that reached this node.
     pub registered: Arc<Mutex<Vec<RegisterRequest>>>,
+    /// Whether this node serves `Submit` (a current node) or refuses it as
+    /// unknown (a node of an older version, the default).
+    pub serves_submit: bool,
+    /// The sizes of the `Submit` requests that reached this node.
+    pub submits: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Fake {
@@ -278,6 +283,49 @@ impl Ticketing for Fake {
             seq: 7,
             people_ahead: 6,
             ..QueueStatus::default()
+        }))
+    }
+
+    /// Unless `serves_submit`, the fake plays a node of a version before
+    /// `Submit`, so the client must fall back to one call per request.
+    async fn submit(&self, r: Request<SubmitRequest>) -> Result<Response<SubmitReply>, Status> {
+        use submit_answer::Answer;
+        use submit_call::Call;
+        let calls = r.into_inner().calls;
+        self.submits.lock().unwrap().push(calls.len());
+        if !self.serves_submit {
+            return Err(Status::unimplemented("Submit is not served by this fake"));
+        }
+        let answers = calls.into_iter().map(|call| async move {
+            let result = match call.call {
+                Some(Call::JoinQueue(r)) => self
+                    .join_queue(Request::new(r))
+                    .await
+                    .map(|r| Answer::JoinQueue(r.into_inner())),
+                Some(Call::QueueStatus(r)) => self
+                    .get_queue_status(Request::new(r))
+                    .await
+                    .map(|r| Answer::QueueStatus(r.into_inner())),
+                Some(Call::PlaceHold(r)) => self
+                    .place_hold(Request::new(r))
+                    .await
+                    .map(|r| Answer::PlaceHold(r.into_inner())),
+                Some(Call::Purchase(r)) => self
+                    .purchase(Request::new(r))
+                    .await
+                    .map(|r| Answer::Purchase(r.into_inner())),
+                Some(Call::ReleaseHold(r)) => self
+                    .release_hold(Request::new(r))
+                    .await
+                    .map(|r| Answer::ReleaseHold(r.into_inner())),
+                None => Err(Status::invalid_argument("empty call")),
+            };
+            SubmitAnswer {
+                answer: Some(result.unwrap_or_else(|s| Answer::Error(CallError::from(&s)))),
+            }
+        });
+        Ok(Response::new(SubmitReply {
+            answers: futures::future::join_all(answers).await,
         }))
     }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod convert;
+mod submit;
 pub mod ticketing;
 
 pub use admin::AdminService;

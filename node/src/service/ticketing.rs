@@ -495,6 +495,15 @@ impl Ticketing for TicketingService {
         }
     }
 
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitReply>, Status> {
+        let calls = request.into_inner().calls;
+        self.metrics.submit_calls.observe(calls.len() as f64);
+        super::submit::serve(self, calls).await.map(Response::new)
+    }
+
     async fn get_queue_status(
         &self,
         request: Request<pb::QueueStatusRequest>,
