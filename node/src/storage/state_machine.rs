@@ -102,14 +102,21 @@ impl StateMachineStore {
     pub(crate) fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
         let meta = serde_json::to_vec(&snapshot.meta)
             .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e))?;
+        let failed = |e: rocksdb::Error| -> StorageError {
+            StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e).into()
+        };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(), KEY_META, meta);
         batch.put_cf(self.cf(), KEY_DATA, &snapshot.data);
+        // Not through the write-ahead log: the Raft log's appends share it,
+        // and each fsync'd append would wait behind a snapshot of a hundred
+        // megabytes (seen as one-second stalls in a 100 000-ticket sale).
+        // Flushing the snapshot's column family makes it durable instead
+        // (an SST file, synced, with the manifest), both keys together.
         let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        self.db
-            .write_opt(batch, &opts)
-            .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e).into())
+        opts.disable_wal(true);
+        self.db.write_opt(batch, &opts).map_err(failed)?;
+        self.db.flush_cf(self.cf()).map_err(failed)
     }
 
     fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {

@@ -225,6 +225,18 @@ async fn wiped_node_rejoins_through_snapshot_install() {
         state.machine.tickets().count()
     };
     assert_eq!(tickets_on_victim, all.len());
+
+    // The leader's own snapshot (written past RocksDB's write-ahead log and
+    // flushed) is what it restarts from: its log before it is purged.
+    cluster.kill(leader_now).await;
+    cluster.restart(leader_now).await;
+    cluster.wait_for_leader(ELECTION).await;
+    cluster.assert_same_state().await;
+    let tickets_on_restarted = {
+        let state = cluster.nodes[&leader_now].state.read().unwrap();
+        state.machine.tickets().count()
+    };
+    assert_eq!(tickets_on_restarted, all.len());
     cluster.shutdown().await;
 }
 
