@@ -18,9 +18,10 @@ const TOP: [&str; 7] = [
     "comparison",
 ];
 const MACHINE: [&str; 3] = ["cpus", "cpu_model", "kernel"];
-const WORKLOAD: [&str; 13] = [
+const WORKLOAD: [&str; 14] = [
     "customers",
     "concurrency",
+    "burst_concurrency",
     "categories",
     "capacity_per_category",
     "think_ms",
@@ -115,7 +116,13 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
             "--seed",
             "7",
         ])
-        .args(["--grpc-port-base", "27101", "--quiet"])
+        .args([
+            "--grpc-port-base",
+            "27101",
+            "--burst-concurrency",
+            "30",
+            "--quiet",
+        ])
         .arg("--json-out")
         .arg(&json)
         .arg("--plot-out")
@@ -136,6 +143,8 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
     has_all(&report["machine"], &MACHINE, "machine");
     has_all(&report["workload"], &WORKLOAD, "workload");
     assert_eq!(report["tool"], "ingressoja-bench");
+    assert_eq!(u(&report["workload"]["concurrency"]), 12);
+    assert_eq!(u(&report["workload"]["burst_concurrency"]), 30);
     let systems = report["systems"].as_array().unwrap();
     assert_eq!(systems.len(), 1);
     assert_eq!(report["comparison"].as_array().unwrap().len(), 0);

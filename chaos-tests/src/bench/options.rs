@@ -51,6 +51,10 @@ pub struct BenchOptions {
     /// Customers shopping at the same time (concurrent clients).
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Customers joining the queue at the same time in the burst (a sale's
+    /// opening is not limited to the shoppers' concurrency); default: `--concurrency`.
+    #[arg(long)]
+    pub burst_concurrency: Option<usize>,
     /// Longest sale phase, in seconds; the sale usually ends earlier, when it sells out.
     #[arg(long, default_value_t = 60.0)]
     pub duration_secs: f64,
@@ -147,6 +151,11 @@ impl BenchOptions {
         systems
     }
 
+    /// Joins in flight during the burst.
+    pub fn burst_concurrency(&self) -> usize {
+        self.burst_concurrency.unwrap_or(self.concurrency)
+    }
+
     /// Longest sale phase.
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration_secs)
@@ -165,6 +174,15 @@ impl BenchOptions {
         if self.concurrency == 0 || self.concurrency > 100_000 {
             return Err(BenchError::option(
                 "concurrency",
+                "must be between 1 and 100000",
+            ));
+        }
+        if self
+            .burst_concurrency
+            .is_some_and(|b| b == 0 || b > 100_000)
+        {
+            return Err(BenchError::option(
+                "burst-concurrency",
                 "must be between 1 and 100000",
             ));
         }
@@ -291,6 +309,7 @@ mod tests {
         for (args, option) in [
             (vec!["--customers", "0"], "customers"),
             (vec!["--concurrency", "0"], "concurrency"),
+            (vec!["--burst-concurrency", "0"], "burst-concurrency"),
             (vec!["--duration-secs", "0"], "duration-secs"),
             (vec!["--categories", "0"], "categories"),
             (vec!["--decline-pct", "101"], "decline-pct"),

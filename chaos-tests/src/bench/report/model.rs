@@ -53,6 +53,8 @@ pub struct WorkloadSummary {
     pub customers: u64,
     /// `--concurrency`.
     pub concurrency: usize,
+    /// Joins in flight in the burst (`--burst-concurrency`, default `--concurrency`).
+    pub burst_concurrency: usize,
     /// `--categories`.
     pub categories: u32,
     /// `--capacity`.
@@ -88,6 +90,7 @@ impl WorkloadSummary {
         WorkloadSummary {
             customers: options.customers,
             concurrency: options.concurrency,
+            burst_concurrency: options.burst_concurrency(),
             categories: options.categories,
             capacity_per_category: options.capacity,
             think_ms: options.think_ms,

@@ -13,10 +13,11 @@ pub fn render(report: &BenchReport) -> String {
     let w = &report.workload;
     let _ = writeln!(
         out,
-        "ingressoja-bench: {} customers, {} concurrent, {} x {} tickets, think 0-{} ms, \
-         {}% declined, {}% released, {}% abandoned (holds last {} s)",
+        "ingressoja-bench: {} customers, {} concurrent ({} joining at once), {} x {} tickets, \
+         think 0-{} ms, {}% declined, {}% released, {}% abandoned (holds last {} s)",
         w.customers,
         w.concurrency,
+        w.burst_concurrency,
         w.categories,
         w.capacity_per_category,
         w.think_ms,

@@ -1,5 +1,5 @@
 //! Running the flash sale against one system: first the burst (every
-//! customer joins the virtual queue at once, `--concurrency` in flight),
+//! customer joins the virtual queue at once, `--burst-concurrency` in flight),
 //! then the sale (customers wait for admission and shop, see [`customer`])
 //! until every ticket is acknowledged sold, the time or operation budget
 //! runs out, or no customer is left.
@@ -157,7 +157,7 @@ pub async fn run<T: Target>(
     // The burst: everyone joins the queue at once.
     let burst_start = Instant::now();
     let watcher = tokio::spawn(watch(Arc::clone(&sale), progress.clone(), None, 0, "burst"));
-    let joiners: Vec<_> = (0..options.concurrency)
+    let joiners: Vec<_> = (0..options.burst_concurrency())
         .map(|_| {
             let sale = Arc::clone(&sale);
             tokio::spawn(async move {
