@@ -58,6 +58,15 @@ pub struct NodeHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Most log entries in one AppendEntries. openraft 0.9 gives an append one
+/// heartbeat interval (100 ms) to complete, and its default (300 entries,
+/// each a group commit of up to 1 024 requests) let a follower that fell a
+/// little behind under a flash sale's load get catch-up requests of tens of
+/// megabytes that could never finish in time: retried forever, the follower
+/// never caught up, and with both followers so the sale stopped. A few
+/// entries per request always fit, and a follower catches up in steps.
+pub const MAX_ENTRIES_PER_APPEND: u64 = 8;
+
 /// The openraft configuration derived from ours.
 pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartError> {
     let raft = openraft::Config {
@@ -69,6 +78,7 @@ pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartEr
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot.logs_since_last),
         max_in_snapshot_log_to_keep: config.snapshot.max_logs_kept_after_snapshot,
         snapshot_max_chunk_size: config.snapshot.chunk_size_bytes,
+        max_payload_entries: MAX_ENTRIES_PER_APPEND,
         ..Default::default()
     };
     let raft = raft
