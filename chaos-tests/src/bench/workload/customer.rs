@@ -17,12 +17,29 @@ use crate::bench::target::{HoldTicket, OpError, Payment, Target};
 
 /// Holds a customer tries (after a release or a declined payment) before leaving.
 pub const ATTEMPTS: u32 = 3;
+/// Times a customer tries to join the queue while the system is unavailable.
+pub const JOIN_ATTEMPTS: u32 = 5;
 /// Longest wait for the queue's admission.
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two queue-status reads.
 const STATUS_POLL: Duration = Duration::from_millis(20);
 /// Pause (plus jitter of the same length) before trying again when every category is sold out.
 const SOLD_OUT_PAUSE_MS: u64 = 50;
+
+/// Joins the queue for customer `n`. A fan whose join was shed or lost
+/// (the system was unavailable, e.g. a gateway answering 503 at the
+/// opening's peak) presses "join" again, up to [`JOIN_ATTEMPTS`] times; a
+/// refusal by the rules is final.
+pub(super) async fn join<T: Target>(sale: &Sale<T>, n: u64, rng: &mut StdRng) {
+    for attempt in 1..=JOIN_ATTEMPTS {
+        match sale.timed(OpKind::Join, sale.target.join_queue(n)).await {
+            Err(OpError::Unavailable(_)) if attempt < JOIN_ATTEMPTS => {
+                pause(rng, SOLD_OUT_PAUSE_MS).await;
+            }
+            _ => return,
+        }
+    }
+}
 
 /// Runs customer `n`'s turn.
 pub(super) async fn shop<T: Target>(sale: &Sale<T>, n: u64, rng: &mut StdRng) {
@@ -89,11 +106,14 @@ async fn wait_for_admission<T: Target>(sale: &Sale<T>, n: u64) -> bool {
         if sale.stop.load(Ordering::Relaxed) {
             return false;
         }
-        if let Ok(true) = sale
+        match sale
             .timed(OpKind::QueueStatus, sale.target.admitted(n))
             .await
         {
-            return true;
+            Ok(true) => return true,
+            // Not in the queue (every join failed): nothing to wait for.
+            Err(OpError::Rejected(_)) => return false,
+            _ => {}
         }
         if Instant::now() >= until {
             sale.recorder.error("admission_timeout");

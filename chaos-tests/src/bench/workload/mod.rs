@@ -158,11 +158,12 @@ pub async fn run<T: Target>(
     let burst_start = Instant::now();
     let watcher = tokio::spawn(watch(Arc::clone(&sale), progress.clone(), None, 0, "burst"));
     let joiners: Vec<_> = (0..options.burst_concurrency())
-        .map(|_| {
+        .map(|w| {
             let sale = Arc::clone(&sale);
             tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(seed ^ 0x4A01_4E00 ^ w as u64);
                 while let Some(n) = sale.next_customer() {
-                    let _ = sale.timed(OpKind::Join, sale.target.join_queue(n)).await;
+                    customer::join(&sale, n, &mut rng).await;
                 }
             })
         })
