@@ -156,18 +156,28 @@ async fn run(
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let mut pending = vec![first];
+        // Calls whose caller gave up while queued (its attempt timed out and
+        // was retried elsewhere) are not sent: an overloaded node would
+        // otherwise get them on top of the retries.
+        let mut pending = Vec::new();
+        if !first.1.is_closed() {
+            pending.push(first);
+        }
         while pending.len() < MAX_CALLS {
             match rx.try_recv() {
+                Ok(p) if p.1.is_closed() => {}
                 Ok(p) => pending.push(p),
                 Err(_) => break,
             }
+        }
+        if pending.is_empty() {
+            continue;
         }
         let channel = channel.clone();
         let submit = Arc::clone(&submit);
         tokio::spawn(async move {
             match submit.load(Ordering::Relaxed) {
-                SUBMIT_SERVED => send_batch(channel, timeout, pending).await,
+                SUBMIT_SERVED => send_batch(channel, timeout, &submit, pending).await,
                 SUBMIT_UNKNOWN_TO_NODE => one_by_one(channel, timeout, pending).await,
                 _ => try_batch(channel, timeout, &submit, pending).await,
             }
@@ -201,9 +211,16 @@ async fn try_batch(
 }
 
 /// Sends `pending` as one `Submit` to a node known to serve it.
-async fn send_batch(channel: Channel, timeout: Duration, pending: Vec<(Call, Reply)>) {
+async fn send_batch(
+    channel: Channel,
+    timeout: Duration,
+    submit: &AtomicU8,
+    pending: Vec<(Call, Reply)>,
+) {
     if let Sent::Unimplemented(replies) = send(channel, timeout, pending).await {
-        // The node was replaced by an older one: nothing was done, retry.
+        // The node was replaced by an older one (a rollback): nothing was
+        // done; the callers retry, and the next batch finds out again.
+        submit.store(SUBMIT_UNTRIED, Ordering::Relaxed);
         let status = Status::unavailable("the node no longer knows Submit");
         fail_all(replies, &status);
     }

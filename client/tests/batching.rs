@@ -5,15 +5,15 @@
 
 mod fake;
 
+use std::sync::atomic::Ordering;
+
 use fake::{client, serve, Fake};
 use futures::future::join_all;
 use ingressoja_client::ClientError;
 
 fn current(fake: Fake) -> Fake {
-    Fake {
-        serves_submit: true,
-        ..fake
-    }
+    fake.serves_submit.store(true, Ordering::Relaxed);
+    fake
 }
 
 #[tokio::test]
@@ -109,7 +109,7 @@ async fn a_follower_answering_a_batch_redirects_every_call_to_the_leader() {
 #[tokio::test]
 async fn an_older_node_without_submit_gets_the_calls_one_by_one() {
     let old = Fake::leader(1);
-    assert!(!old.serves_submit);
+    assert!(!old.serves_submit.load(Ordering::Relaxed));
     let running = serve(old.clone(), None).await;
     let client = client(vec![running.addr.clone()]);
 
@@ -133,5 +133,24 @@ async fn an_older_node_without_submit_gets_the_calls_one_by_one() {
     // Purchases too, with their idempotency keys.
     client.purchase(9, "alice").await.unwrap();
     assert_eq!(old.keys().len(), 1);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_rolled_back_to_a_version_without_submit_is_still_served() {
+    let node = current(Fake::leader(1));
+    let running = serve(node.clone(), None).await;
+    let client = client(vec![running.addr.clone()]);
+    client.join_queue("rock", "before").await.unwrap();
+    assert_eq!(node.submits.lock().unwrap().len(), 1);
+
+    // The same address now runs an older version.
+    node.serves_submit.store(false, Ordering::Relaxed);
+    for n in 0..10 {
+        let reply = client.join_queue("rock", &format!("after{n}")).await;
+        assert_eq!(reply.unwrap().seq, 7);
+    }
+    // It was tried once more with Submit, then served call by call.
+    assert_eq!(node.submits.lock().unwrap().len(), 3, "{:?}", node.submits);
     running.stop().await;
 }

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ pub struct Fake {
     pub registered: Arc<Mutex<Vec<RegisterRequest>>>,
     /// Whether this node serves `Submit` (a current node) or refuses it as
     /// unknown (a node of an older version, the default).
-    pub serves_submit: bool,
+    pub serves_submit: Arc<AtomicBool>,
     /// The sizes of the `Submit` requests that reached this node.
     pub submits: Arc<Mutex<Vec<usize>>>,
 }
@@ -293,7 +294,7 @@ impl Ticketing for Fake {
         use submit_call::Call;
         let calls = r.into_inner().calls;
         self.submits.lock().unwrap().push(calls.len());
-        if !self.serves_submit {
+        if !self.serves_submit.load(Ordering::Relaxed) {
             return Err(Status::unimplemented("Submit is not served by this fake"));
         }
         let answers = calls.into_iter().map(|call| async move {
