@@ -294,26 +294,35 @@ impl Admin for AdminService {
             .last_applied
             .map(|l| l.index)
             .unwrap_or(0);
-        self.raft
-            .trigger()
-            .snapshot()
-            .await
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
         let mut metrics = self.raft.metrics();
+        // openraft drops a trigger that arrives while a snapshot (an
+        // automatic one, say) is being built; that one may end below
+        // `target`, so trigger again until a snapshot covers it.
         let wait = async {
             loop {
-                let index = metrics.borrow().snapshot.map(|l| l.index).unwrap_or(0);
-                if index >= target {
-                    return index;
-                }
-                if metrics.changed().await.is_err() {
-                    return index;
+                self.raft
+                    .trigger()
+                    .snapshot()
+                    .await
+                    .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+                let until = tokio::time::Instant::now() + Duration::from_millis(250);
+                loop {
+                    let index = metrics.borrow().snapshot.map(|l| l.index).unwrap_or(0);
+                    if index >= target {
+                        return Ok::<u64, ServiceError>(index);
+                    }
+                    match tokio::time::timeout_at(until, metrics.changed()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Ok(index),
+                        Err(_) => break,
+                    }
                 }
             }
         };
-        let snapshot_index = tokio::time::timeout(Duration::from_secs(30), wait)
+        let snapshot_index: u64 = tokio::time::timeout(Duration::from_secs(30), wait)
             .await
-            .map_err(|_| ServiceError::Unavailable("snapshot did not finish within 30 s".into()))?;
+            .map_err(|_| ServiceError::Unavailable("snapshot did not finish within 30 s".into()))?
+            .map_err(Status::from)?;
         Ok(Response::new(pb::SnapshotReply { snapshot_index }))
     }
 }
