@@ -15,6 +15,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// One started process.
 struct Started {
     name: String,
+    log: std::path::PathBuf,
     child: Child,
     signal: &'static str,
 }
@@ -48,6 +49,7 @@ impl Children {
             })?;
         self.started.push(Started {
             name: name.to_string(),
+            log: log.to_path_buf(),
             child,
             signal,
         });
@@ -59,6 +61,23 @@ impl Children {
         for s in &mut self.started {
             if let Ok(Some(status)) = s.child.try_wait() {
                 return Some((s.name.clone(), status.to_string()));
+            }
+        }
+        None
+    }
+
+    /// The first process that has exited, as a start failure quoting the
+    /// end of its log (for launchers waiting for their processes to be ready).
+    pub fn start_failure(&mut self) -> Option<BenchError> {
+        for s in &mut self.started {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                return Some(BenchError::StartFailed {
+                    what: s.name.clone(),
+                    reason: format!(
+                        "exited ({status}); its log ends with:\n{}",
+                        tail(&s.log, 15)
+                    ),
+                });
             }
         }
         None

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::children::{tail, Children};
+use super::children::Children;
 use super::ports::ensure_free;
 use crate::bench::error::BenchError;
 use crate::bench::target::etcd::proto::RangeRequest;
@@ -127,15 +127,8 @@ impl EtcdCluster {
         let until = Instant::now() + READY;
         let mut ready = vec![false; self.addrs.len()];
         while Instant::now() < until {
-            if let Some((name, status)) = self.children.exited() {
-                let log = self
-                    .dir
-                    .path()
-                    .join(format!("{}.log", name.trim_start_matches("etcd ")));
-                return Err(BenchError::StartFailed {
-                    what: name,
-                    reason: format!("exited ({status}); its log ends with:\n{}", tail(&log, 15)),
-                });
+            if let Some(failure) = self.children.start_failure() {
+                return Err(failure);
             }
             for (i, addr) in self.addrs.iter().enumerate() {
                 if !ready[i] {

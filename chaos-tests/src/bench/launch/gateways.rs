@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ingressoja_cluster_config::{AntiBotConfig, GatewayConfig, SessionConfig};
 use tempfile::TempDir;
 
-use super::children::{tail, Children};
+use super::children::Children;
 use super::ports::ensure_free;
 use crate::bench::error::BenchError;
 
@@ -100,7 +100,7 @@ impl LocalGateways {
             let mut command = Command::new(gateway_bin);
             command.arg("--config").arg(&path).env("RUST_LOG", "warn");
             children.spawn(
-                &format!("gateway {}", i + 1),
+                &format!("IngressoJá gateway {}", i + 1),
                 command,
                 &dir.path().join(format!("gateway{}.log", i + 1)),
                 "TERM",
@@ -120,18 +120,8 @@ impl LocalGateways {
         let until = Instant::now() + READY;
         for addr in self.addrs.clone() {
             loop {
-                if let Some((name, status)) = self.children.exited() {
-                    let log = self
-                        .dir
-                        .path()
-                        .join(format!("{}.log", name.replace(' ', "")));
-                    return Err(BenchError::StartFailed {
-                        what: format!("IngressoJá {name}"),
-                        reason: format!(
-                            "exited ({status}); its log ends with:\n{}",
-                            tail(&log, 15)
-                        ),
-                    });
+                if let Some(failure) = self.children.start_failure() {
+                    return Err(failure);
                 }
                 if healthy(addr).await {
                     break;

@@ -12,7 +12,7 @@ use ingressoja_cluster_config::{
 };
 use tempfile::TempDir;
 
-use super::children::{tail, Children};
+use super::children::Children;
 use super::ports::ensure_free;
 use crate::bench::error::BenchError;
 
@@ -138,7 +138,7 @@ impl LocalCluster {
             let mut command = Command::new(node_bin);
             command.arg("--config").arg(&path).env("RUST_LOG", "warn");
             children.spawn(
-                &format!("node {id}"),
+                &format!("IngressoJá node {id}"),
                 command,
                 &dir.path().join(format!("node{id}.log")),
                 "TERM",
@@ -169,15 +169,8 @@ impl LocalCluster {
             })?;
         let until = Instant::now() + READY;
         while Instant::now() < until {
-            if let Some((name, status)) = self.children.exited() {
-                let log = self
-                    .dir
-                    .path()
-                    .join(format!("{}.log", name.replace(' ', "")));
-                return Err(BenchError::StartFailed {
-                    what: format!("IngressoJá {name}"),
-                    reason: format!("exited ({status}); its log ends with:\n{}", tail(&log, 15)),
-                });
+            if let Some(failure) = self.children.start_failure() {
+                return Err(failure);
             }
             let leader = client
                 .cluster_status()

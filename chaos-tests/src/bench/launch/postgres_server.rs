@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::children::{tail, Children};
+use super::children::Children;
 use super::ports::ensure_free;
 use crate::bench::error::BenchError;
 
@@ -180,14 +180,8 @@ impl PostgresServer {
         );
         let until = Instant::now() + READY;
         while Instant::now() < until {
-            if let Some((name, status)) = self.children.exited() {
-                return Err(BenchError::StartFailed {
-                    what: name,
-                    reason: format!(
-                        "exited ({status}); its log ends with:\n{}",
-                        tail(&self.dir.path().join("postgres.log"), 15)
-                    ),
-                });
+            if let Some(failure) = self.children.start_failure() {
+                return Err(failure);
             }
             if tokio_postgres::connect(&config, tokio_postgres::NoTls)
                 .await
