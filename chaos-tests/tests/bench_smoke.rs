@@ -3,6 +3,7 @@
 //! no oversell, the JSON report must have every field, the plot must draw;
 //! and the same through two gateways' HTTP API (the HTTP target).
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -95,8 +96,8 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let svg = dir.path().join("plot.svg");
-    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
-        .args([
+    let (stdout, report) = run_bench(
+        &[
             "--customers",
             "150",
             "--concurrency",
@@ -105,8 +106,6 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
             "2",
             "--capacity",
             "40",
-        ])
-        .args([
             "--hold-ttl-secs",
             "1",
             "--duration-secs",
@@ -115,30 +114,18 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
             "250",
             "--seed",
             "7",
-        ])
-        .args([
             "--grpc-port-base",
             "27101",
             "--burst-concurrency",
             "30",
             "--quiet",
-        ])
-        .arg("--json-out")
-        .arg(&json)
-        .arg("--plot-out")
-        .arg(&svg)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
+            "--plot-out",
+            svg.to_str().unwrap(),
+        ],
+        &json,
     );
     assert!(stdout.contains("sold out, no oversell"), "{stdout}");
 
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     has_all(&report, &TOP, "");
     has_all(&report["machine"], &MACHINE, "machine");
     has_all(&report["workload"], &WORKLOAD, "workload");
@@ -196,39 +183,35 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
 fn a_small_sale_through_the_gateways_sells_out_without_oversell() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
-        .args([
+    let (stdout, report) = run_bench(
+        &[
             "--target",
             "http",
             "--customers",
             "120",
             "--concurrency",
             "10",
-        ])
-        .args([
             "--categories",
             "2",
             "--capacity",
             "30",
             "--hold-ttl-secs",
             "1",
-        ])
-        .args(["--duration-secs", "90", "--bucket-ms", "250", "--seed", "9"])
-        .args(["--grpc-port-base", "27201", "--gateway-port-base", "28181"])
-        .arg("--quiet")
-        .arg("--json-out")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
+            "--duration-secs",
+            "90",
+            "--bucket-ms",
+            "250",
+            "--seed",
+            "9",
+            "--grpc-port-base",
+            "27201",
+            "--gateway-port-base",
+            "28181",
+            "--quiet",
+        ],
+        &json,
     );
     assert!(stdout.contains("ingressoja-http"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let s = &report["systems"][0];
     has_all(s, &SYSTEM, "systems.0");
     assert_eq!(s["system"], "ingressoja-http");
@@ -245,6 +228,26 @@ fn a_small_sale_through_the_gateways_sells_out_without_oversell() {
     assert!(u(&s["ops"]["purchase"]["ok"]) >= 15);
     assert!(s["errors"].get("other_error").is_none(), "{}", s["errors"]);
     assert_ports_free(&[27201, 27202, 27203, 28181, 28182]);
+}
+
+/// Runs the benchmark with `args` and `--json-out json`; it must succeed.
+/// Returns its stdout and the JSON report.
+fn run_bench(args: &[&str], json: &Path) -> (String, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
+        .args(args)
+        .arg("--json-out")
+        .arg(json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    (stdout, report)
 }
 
 /// The cluster was stopped: its ports can be bound again.

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-/// Most calls in one `Submit` (the node refuses more).
+/// Most calls in one `Submit` the client sends (the node accepts up to 1 024).
 pub(crate) const MAX_CALLS: usize = 256;
 /// `Submit` requests of one kind in flight to one node at once.
 const IN_FLIGHT: usize = 4;

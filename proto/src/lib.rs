@@ -16,6 +16,7 @@ pub mod ticketing {
 
 mod call_error;
 mod secret_debug;
+pub mod submit;
 
 /// Operator-facing admin service.
 pub mod admin {

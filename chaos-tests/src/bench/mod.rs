@@ -65,6 +65,7 @@ fn find_programs(options: &BenchOptions) -> Result<Programs, BenchError> {
             Some(launch::find_built_bin(
                 "ingressoja-gateway",
                 "the IngressoJá gateways",
+                "gateway-bin",
                 options.gateway_bin.as_deref(),
             )?)
         } else {

@@ -16,6 +16,7 @@ use ingressoja_client::proto::admin::{
     ChangeMembershipRequest, MembershipReply, NodeStatus, SaleExport, SaleExportRequest,
     SnapshotReply, SnapshotRequest, StatusRequest,
 };
+use ingressoja_client::proto::submit::answer_each;
 use ingressoja_client::proto::ticketing::ticketing_server::{Ticketing, TicketingServer};
 use ingressoja_client::proto::ticketing::*;
 use ingressoja_client::proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY};
@@ -290,43 +291,14 @@ impl Ticketing for Fake {
     /// Unless `serves_submit`, the fake plays a node of a version before
     /// `Submit`, so the client must fall back to one call per request.
     async fn submit(&self, r: Request<SubmitRequest>) -> Result<Response<SubmitReply>, Status> {
-        use submit_answer::Answer;
-        use submit_call::Call;
         let calls = r.into_inner().calls;
         self.submits.lock().unwrap().push(calls.len());
         if !self.serves_submit.load(Ordering::Relaxed) {
             return Err(Status::unimplemented("Submit is not served by this fake"));
         }
-        let answers = calls.into_iter().map(|call| async move {
-            let result = match call.call {
-                Some(Call::JoinQueue(r)) => self
-                    .join_queue(Request::new(r))
-                    .await
-                    .map(|r| Answer::JoinQueue(r.into_inner())),
-                Some(Call::QueueStatus(r)) => self
-                    .get_queue_status(Request::new(r))
-                    .await
-                    .map(|r| Answer::QueueStatus(r.into_inner())),
-                Some(Call::PlaceHold(r)) => self
-                    .place_hold(Request::new(r))
-                    .await
-                    .map(|r| Answer::PlaceHold(r.into_inner())),
-                Some(Call::Purchase(r)) => self
-                    .purchase(Request::new(r))
-                    .await
-                    .map(|r| Answer::Purchase(r.into_inner())),
-                Some(Call::ReleaseHold(r)) => self
-                    .release_hold(Request::new(r))
-                    .await
-                    .map(|r| Answer::ReleaseHold(r.into_inner())),
-                None => Err(Status::invalid_argument("empty call")),
-            };
-            SubmitAnswer {
-                answer: Some(result.unwrap_or_else(|s| Answer::Error(CallError::from(&s)))),
-            }
-        });
+        let empty_call = Status::invalid_argument("empty call");
         Ok(Response::new(SubmitReply {
-            answers: futures::future::join_all(answers).await,
+            answers: answer_each(self, calls, &empty_call).await,
         }))
     }
 

@@ -32,18 +32,26 @@ pub struct LocalCluster {
 /// The node binary: `explicit`, else `ingressoja-node` next to the running
 /// executable (or one directory up, for test binaries in `deps/`).
 pub fn find_node_bin(explicit: Option<&Path>) -> Result<PathBuf, BenchError> {
-    find_built_bin("ingressoja-node", "the local IngressoJá cluster", explicit)
+    find_built_bin(
+        "ingressoja-node",
+        "the local IngressoJá cluster",
+        "node-bin",
+        explicit,
+    )
 }
 
 /// A binary of this workspace: `explicit` (it must exist), else `name`
 /// next to the running executable or one directory up. `what` names what
-/// it is for, in the error.
+/// it is for and `option` the flag that gives its path, in the error.
 pub fn find_built_bin(
     name: &str,
     what: &str,
+    option: &str,
     explicit: Option<&Path>,
 ) -> Result<PathBuf, BenchError> {
-    let hint = "build it with `cargo build --workspace` (or `cargo test --workspace --no-run`), or pass its path";
+    let hint = format!(
+        "build it with `cargo build --workspace` (or `cargo test --workspace --no-run`), or pass --{option}"
+    );
     if let Some(path) = explicit {
         return if path.is_file() {
             Ok(path.to_path_buf())
