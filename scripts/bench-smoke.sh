@@ -28,7 +28,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 [ "$install_only" = 1 ] && exit 0
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 # A missing etcd or PostgreSQL now fails the adapter tests instead of skipping them.
 export INGRESSOJA_BENCH_REQUIRE_COMPARE=1
 cargo test --workspace --locked --test bench_smoke --test bench_compare --test bench_bad_input -- --test-threads=1

@@ -17,7 +17,7 @@ case "${1:-}" in
   *) echo "error: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 venv="${INGRESSOJA_VENV:-$HOME/.cache/ingressoja-venv}"
 artifacts="${INGRESSOJA_ARTIFACTS:-$CARGO_TARGET_DIR/browser-artifacts}"
 bin="$CARGO_TARGET_DIR/debug"
@@ -44,6 +44,7 @@ done
 
 ./scripts/ensure-browser.sh
 ./scripts/ensure-deps.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh" # again: ensure-deps may have just installed RocksDB
 echo "building (a no-op when up to date)..."
 # `cargo test --no-run` builds the binaries with the same features as the test
 # run, so this reuses its artefacts (a `cargo build -p ...` may resolve other

@@ -9,7 +9,7 @@
 # (the last from Debian's prometheus package, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 profile=debug
 [ "${1:-}" = --release ] && profile=release
 if [ "$profile" = release ]; then

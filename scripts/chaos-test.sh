@@ -13,7 +13,7 @@
 # report.html, node logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 
 if ! docker image inspect ingressoja-node:local >/dev/null 2>&1; then
   ./scripts/build-images.sh

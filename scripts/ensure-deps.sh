@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building IngressoJá needs on a Debian machine, or says what is missing.
 #
-# RocksDB's Rust bindings need libclang (Debian: libclang-dev). Run as root to
-# install it; otherwise this prints the command to run and exits non-zero.
+# RocksDB's Rust bindings need libclang (Debian: libclang-dev), and the build
+# links Debian's librocksdb-dev when it is there. Run as root to install them;
+# otherwise this prints the command to run for libclang and exits non-zero.
 set -euo pipefail
 
 need=()
 if ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
   need+=(libclang-dev)
+fi
+# Debian's RocksDB (7.8), linked instead of compiling RocksDB's C++ (see
+# cargo-env.sh): optional, so only installed where apt-get can.
+if [ ! -r /usr/include/rocksdb/c.h ] && [ -z "${INGRESSOJA_BUNDLED_ROCKSDB:-}" ] \
+  && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  need+=(librocksdb-dev)
 fi
 if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
   need+=(build-essential)
@@ -20,7 +27,7 @@ if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${need[*]} (needed to build RocksDB's bindings)..." >&2
+  echo "installing ${need[*]} (RocksDB's bindings and library)..." >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null

@@ -6,7 +6,8 @@
 #   ingressoja cluster rolling-restart --restart-command 'systemctl restart ingressoja-node@{id}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}/debug"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
+bin="$CARGO_TARGET_DIR/debug"
 export INGRESSOJA_NODES="${INGRESSOJA_NODES:-127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103}"
 # Stop node {id} (wait until its process is gone: RocksDB allows one opener),
 # then start it again from the same config and data directory.

@@ -21,7 +21,7 @@ for arg in "$@"; do
 done
 
 ./scripts/ensure-deps.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
 if [ "$profile" = release ]; then
   cargo build --release --locked -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins

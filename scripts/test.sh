@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # of skipping them.
 ./scripts/bench-smoke.sh --install-only
 export INGRESSOJA_BENCH_REQUIRE_COMPARE=1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Property tests: a fixed number of cases, seeded afresh each run (failures print their seed).
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
