@@ -41,6 +41,9 @@ stage_done "fmt"
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 stage_done "clippy"
+echo "== layout (crates by role)"
+./scripts/check-layout.sh
+stage_done "layout"
 echo "== promtool check (grafana/prometheus)"
 ./scripts/ensure-prometheus.sh
 stage_done "promtool"

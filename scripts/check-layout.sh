@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Checks that the crates' dependencies still say their roles (ARCHITECTURE.md,
+# "Crates by role"): the compiler enforces these only once they are true, so
+# this script keeps them true.
+#
+#   - the gateway builds no storage engine: no rocksdb under it;
+#   - the checkers see no workspace crate but the codes crate;
+#   - the client library links neither the node nor the CLI's crates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
+
+fail=0
+# Prints the dependency tree of a package, one crate name per line
+# (deduplicated); a package that is not there fails the check.
+deps() {
+  local tree
+  if ! tree=$(cargo tree --locked --offline -p "$1" -e normal,build --prefix none --format '{p}' 2>&1); then
+    echo "layout: FAILED: cannot list the dependencies of $1: $tree" >&2
+    echo "layout-check-failed"
+    return
+  fi
+  echo "$tree" | awk '{print $1}' | sort -u
+}
+# Fails the check with a message.
+refuse() {
+  echo "layout: FAILED: $*" >&2
+  fail=1
+}
+
+gateway_rocksdb=$(cargo tree --locked --offline -p ingressoja-gateway -e normal,build -i rocksdb 2>/dev/null || true)
+if [ -n "$gateway_rocksdb" ]; then
+  refuse "the gateway depends on rocksdb:"
+  echo "$gateway_rocksdb" >&2
+fi
+
+workspace=$(cargo metadata --locked --offline --no-deps --format-version 1 \
+  | python3 -c 'import json,sys; print("\n".join(p["name"] for p in json.load(sys.stdin)["packages"]))')
+
+checker_deps=$(deps ingressoja-checkers)
+grep -qx layout-check-failed <<<"$checker_deps" && fail=1
+checker_ws=$(grep -Fxf <(echo "$workspace") <<<"$checker_deps" | grep -vx 'ingressoja-checkers' || true)
+if [ -n "$checker_ws" ] && [ "$checker_ws" != ingressoja-codes ]; then
+  refuse "ingressoja-checkers depends on workspace crates other than ingressoja-codes: $(echo "$checker_ws" | tr '\n' ' ')"
+fi
+
+client_bad=$(deps ingressoja-client | grep -Ex 'ingressoja-node|rocksdb|clap|anyhow|tracing-subscriber|layout-check-failed' || true)
+if [ -n "$client_bad" ]; then
+  refuse "ingressoja-client depends on $(echo "$client_bad" | tr '\n' ' ')"
+fi
+
+codes_deps=$(deps ingressoja-codes | grep -vx 'ingressoja-codes' || true)
+[ "$codes_deps" = layout-check-failed ] && { fail=1; codes_deps=""; }
+if [ -n "$codes_deps" ]; then
+  refuse "ingressoja-codes must stay dependency-free, depends on: $(echo "$codes_deps" | tr '\n' ' ')"
+fi
+
+if [ "$fail" = 0 ]; then
+  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free)"
+fi
+exit "$fail"
