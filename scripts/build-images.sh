@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 profile=debug
 [ "${1:-}" = --release ] && profile=release
 if [ "$profile" = release ]; then
-  cargo build --release --locked -p ingressoja-node -p ingressoja-gateway -p ingressoja-client --bins
+  cargo build --release --locked -p ingressoja-node -p ingressoja-gateway -p ingressoja-cli --bins
 else
   cargo test --workspace --locked --no-run --quiet
 fi

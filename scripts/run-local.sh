@@ -24,7 +24,7 @@ done
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
 if [ "$profile" = release ]; then
-  cargo build --release --locked -p ingressoja-node -p ingressoja-client -p ingressoja-gateway --bins
+  cargo build --release --locked -p ingressoja-node -p ingressoja-cli -p ingressoja-gateway --bins
 else
   # Same command (and features) as the test run builds the binaries with, so
   # running the tests afterwards (or before) compiles RocksDB only once.

@@ -1,6 +1,12 @@
 //! The IngressoJá client: talks to a Raft cluster of ticketing nodes as if it
 //! were one server.
 //!
+//! A library only, shared by the gateway, the `ingressoja` CLI (crate
+//! `ingressoja-cli`), the chaos harness, the bench and the test helpers. It
+//! depends on the gRPC contract (`ingressoja-proto`), tonic and tokio, never
+//! on `ingressoja-node` (so nothing that uses it compiles RocksDB), and has
+//! no argument parsing, logging setup or `anyhow`: those are the binaries'.
+//!
 //! A [`Client`] is given the gRPC addresses of some nodes. It finds the leader
 //! by following `not_leader` answers, skips dead nodes, backs off while an
 //! election is in progress, and gives up only when
@@ -13,9 +19,8 @@
 //!
 //! Beyond the writes and reads, [`Client::watch_events`] follows the
 //! cluster's domain events from any node with no gap and no repeat across
-//! node failures, and [`Client::audit_verify`] fetches every node's
-//! hash-chained audit log, checks it with [`audit::verify_chain`] and
-//! compares the nodes. [`password::hash_password`] makes the argon2id hash
+//! node failures, and [`Client::export_audit`] pages through one node's
+//! hash-chained audit log. [`password::hash_password`] makes the argon2id hash
 //! that [`Client::register`] sends instead of a password.
 //! [`Client::get_credentials`], [`Client::enrol_totp`] and
 //! [`Client::record_login`] let stateless gateways share login lockout
@@ -38,9 +43,6 @@
 //! ```
 
 mod admin;
-pub mod audit;
-mod audit_fetch;
-mod audit_report;
 mod backoff;
 mod batcher;
 mod classify;
@@ -60,8 +62,6 @@ mod ticketing;
 mod watch;
 
 pub use admin::{BackupCopy, NodeReport};
-pub use audit::{verify_chain, ChainError, ChainFault};
-pub use audit_report::{AuditReport, AuditVerdict, NodeAudit};
 pub use client::Client;
 pub use error::ClientError;
 pub use membership::{CatchUp, MembershipError};

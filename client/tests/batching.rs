@@ -3,13 +3,11 @@
 //! its own answer or refusal; redirects inside a batch are followed; a node
 //! that does not know `Submit` (an older version) gets the calls one by one.
 
-mod fake;
-
 use std::sync::atomic::Ordering;
 
-use fake::{client, serve, Fake};
 use futures::future::join_all;
 use ingressoja_client::ClientError;
+use ingressoja_test_support::fake_node::{client, serve, Fake};
 
 fn current(fake: Fake) -> Fake {
     fake.serves_submit.store(true, Ordering::Relaxed);

@@ -1,13 +1,13 @@
 //! `watch_events` against fake nodes that end or drop the stream mid-way:
 //! the watch moves to the next node and resumes with no gap and no repeat.
 
-mod fake;
-
 use std::time::{Duration, Instant};
 
-use fake::{client, closed_addr, domain_events, serve, Fake, StreamEnd};
 use futures::StreamExt;
 use ingressoja_client::{ClientError, ClientOptions};
+use ingressoja_test_support::fake_node::{
+    client, closed_addr, domain_events, serve, Fake, StreamEnd,
+};
 
 fn fake(events: u64, stream_end: StreamEnd, overlap: u64) -> Fake {
     Fake {

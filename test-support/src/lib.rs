@@ -1,6 +1,8 @@
 //! Test helpers shared by every crate's integration tests: a cluster of real
 //! nodes (RocksDB, gRPC, Raft) in the test process, on loopback ports, that a
-//! test can kill, restart and wipe node by node.
+//! test can kill, restart and wipe node by node; and [`fake_node`], fake
+//! nodes speaking real gRPC with no Raft, for the client library's and the
+//! CLI's tests of redirects, failures and what they send.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -74,6 +76,7 @@ fn free_port() -> u16 {
     }
 }
 
+pub mod fake_node;
 pub mod load;
 
 /// Logs go to the test output when RUST_LOG is set.

@@ -1,15 +1,13 @@
 //! The `ingressoja` binary against fake nodes: what it sends and prints for
 //! the sale commands, event watching and the audit commands.
 
-mod fake;
-
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-use fake::{domain_events, serve, Fake, StreamEnd};
-use ingressoja_client::audit::{record_hash, ZERO_HASH};
+use ingressoja_cli::audit::chain::{record_hash, ZERO_HASH};
 use ingressoja_client::password::check_password_hash;
 use ingressoja_client::proto::admin::AuditRecord;
+use ingressoja_test_support::fake_node::{domain_events, serve, Fake, StreamEnd};
 use serde_json::Value;
 
 async fn ingressoja(nodes: &str, args: &[&str]) -> Output {

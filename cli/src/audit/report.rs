@@ -1,10 +1,11 @@
 //! Comparing the audit chains of several nodes: which verify, which are
 //! merely behind (still applying), and which diverge, and from where.
 //!
-//! Pure: the chains are fetched in `audit_fetch.rs`.
+//! Pure: the chains are fetched in `fetch.rs`.
 
-use crate::audit::{ChainError, ZERO_HASH};
-use crate::error::ClientError;
+use ingressoja_client::ClientError;
+
+use super::chain::{ChainError, ZERO_HASH};
 
 /// What one node's audit chain looks like next to the others'.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,7 @@ impl AuditVerdict {
 /// Every node's audit chain, verified and compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditReport {
-    /// One entry per node, in the order [`Client::known_nodes`](crate::Client::known_nodes) lists them.
+    /// One entry per node, in the order [`Client::known_nodes`](ingressoja_client::Client::known_nodes) lists them.
     pub nodes: Vec<NodeAudit>,
     /// The node whose chain the others were compared with: among the chains
     /// that verify, the one the most nodes agree with (are a prefix of), the
@@ -170,7 +171,7 @@ fn judge(chain: &[[u8; 32]], reference: &[[u8; 32]]) -> AuditVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::ChainFault;
+    use crate::audit::chain::ChainFault;
 
     /// A verified chain whose record `i` hashes to `[tag(i); 32]`.
     fn chain(tags: &[u8]) -> Result<FetchedChain, ClientError> {

@@ -7,8 +7,8 @@ use ingressoja_client::proto::ticketing::DomainEvent;
 use ingressoja_client::Client;
 use serde_json::{json, Value};
 
-use super::commands::Output;
-use super::failure::Failure;
+use crate::commands::Output;
+use crate::failure::Failure;
 
 /// `ingressoja events ...`
 #[derive(Debug, Subcommand)]

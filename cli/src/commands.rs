@@ -7,9 +7,9 @@ use std::time::Duration;
 use ingressoja_client::{Client, ClientError};
 use serde_json::{json, Value};
 
-use super::args::{ClusterCommand, Command, EventCommand, RequestKey};
-use super::failure::Failure;
-use super::{audit, backup, events, health, json, queue, register, text};
+use crate::args::{ClusterCommand, Command, EventCommand, RequestKey};
+use crate::failure::Failure;
+use crate::{audit, backup, events, health, json, queue, register, text};
 
 /// Runs `command` against the cluster and prints its answer.
 pub async fn execute(

@@ -21,8 +21,8 @@ use ingressoja_node::backup::{Backup, BackupHeader};
 use ingressoja_node::restore;
 use serde_json::{json, Value};
 
-use super::commands::Output;
-use super::failure::Failure;
+use crate::commands::Output;
+use crate::failure::Failure;
 
 /// `ingressoja backup --out FILE`.
 pub async fn backup(

@@ -1,7 +1,6 @@
-//! In-process fake nodes speaking real gRPC, shared by the integration
-//! tests. No Raft here: each fake is told whether it leads, which domain
-//! events it can stream and which audit chain it holds.
-#![allow(dead_code)]
+//! In-process fake nodes speaking real gRPC, shared by the client library's
+//! and the CLI's integration tests. No Raft here: each fake is told whether
+//! it leads, which domain events it can stream and which audit chain it holds.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -42,6 +41,7 @@ pub enum StreamEnd {
 /// One fake node's behaviour and what it saw.
 #[derive(Clone, Default)]
 pub struct Fake {
+    /// The node id this fake reports in its status.
     pub id: u64,
     /// `None`: this node leads. `Some(addr)`: redirect there ("" = unknown).
     pub redirect_to: Option<String>,
@@ -71,6 +71,7 @@ pub struct Fake {
 }
 
 impl Fake {
+    /// A fake node `id` that leads: it serves every call itself.
     pub fn leader(id: u64) -> Fake {
         Fake {
             id,
@@ -78,6 +79,8 @@ impl Fake {
         }
     }
 
+    /// A fake node `id` that redirects writes to `leader_addr` ("" for a
+    /// follower that knows no leader).
     pub fn follower(id: u64, leader_addr: &str) -> Fake {
         Fake {
             id,
@@ -86,10 +89,12 @@ impl Fake {
         }
     }
 
+    /// The idempotency keys of the purchases that reached this node so far.
     pub fn keys(&self) -> Vec<IdempotencyKey> {
         self.keys.lock().unwrap().clone()
     }
 
+    /// The watch requests that reached this node so far.
     pub fn watches(&self) -> Vec<WatchEventsRequest> {
         self.watches.lock().unwrap().clone()
     }
@@ -111,6 +116,8 @@ impl Fake {
     }
 }
 
+/// A domain refusal as a node sends it: `failed_precondition` carrying
+/// `code` in the error-code metadata.
 pub fn rejection(code: &'static str, message: &str) -> Status {
     let mut status = Status::failed_precondition(message);
     status
@@ -454,12 +461,14 @@ impl Admin for Fake {
 
 /// A running fake node; dropping it does not stop it, `stop` does.
 pub struct Running {
+    /// The `host:port` it listens on.
     pub addr: String,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Stops serving and waits (up to 5 s) until the server has shut down.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -468,6 +477,8 @@ impl Running {
     }
 }
 
+/// Serves `fake`'s Ticketing and Admin services at `at` (a free loopback
+/// port when `None`) until [`Running::stop`].
 pub async fn serve(fake: Fake, at: Option<SocketAddr>) -> Running {
     let bind = at.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
     let incoming = TcpIncoming::bind(bind).expect("bind fake node");
@@ -496,6 +507,8 @@ pub fn closed_addr() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
+/// A client of `endpoints` with short timeouts (300 ms per request, 5 s per
+/// call) and client id `test`, as the tests against fakes expect.
 pub fn client(endpoints: Vec<String>) -> Client {
     let options = ClientOptions {
         request_timeout: Duration::from_millis(300),

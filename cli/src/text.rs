@@ -6,8 +6,8 @@ use ingressoja_client::proto::ticketing::{
 };
 use ingressoja_client::{ClientError, NodeReport};
 
-use super::format::{money, now_ms, relative, table, utc};
-use super::health;
+use crate::format::{money, now_ms, relative, table, utc};
+use crate::health;
 
 /// How many hex characters of the state hash the status table shows.
 const HASH_PREFIX: usize = 12;

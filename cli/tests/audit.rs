@@ -1,14 +1,14 @@
-//! `audit_verify` and `export_audit` against fake nodes holding whole,
-//! shorter, divergent and tampered audit chains.
-
-mod fake;
+//! `audit_verify` against fake nodes holding whole, shorter, divergent and
+//! tampered audit chains.
 
 use std::sync::{Arc, Mutex};
 
-use fake::{client, closed_addr, serve, Fake};
-use ingressoja_client::audit::{record_hash, ZERO_HASH};
+use ingressoja_cli::audit::audit_verify;
+use ingressoja_cli::audit::chain::{record_hash, ChainFault, ZERO_HASH};
+use ingressoja_cli::audit::report::AuditVerdict;
 use ingressoja_client::proto::admin::AuditRecord;
-use ingressoja_client::{AuditVerdict, ChainFault};
+use ingressoja_client::{Client, ClientOptions};
+use ingressoja_test_support::fake_node::{client, closed_addr, serve, Fake};
 
 /// A valid chain of `len` records; records from `fork_at` on have another actor.
 fn chain(len: u64, fork_at: Option<u64>) -> Vec<AuditRecord> {
@@ -58,7 +58,7 @@ async fn every_node_is_fetched_page_by_page_verified_and_compared() {
         down.clone(),
     ]);
 
-    let report = client.audit_verify().await;
+    let report = audit_verify(&client).await;
     let verdicts: Vec<&AuditVerdict> = report.nodes.iter().map(|n| &n.verdict).collect();
     assert_eq!(verdicts[0], &AuditVerdict::Ok);
     assert_eq!(verdicts[1], &AuditVerdict::Behind { by: 100 });
@@ -83,18 +83,14 @@ async fn nodes_merely_behind_are_consistent() {
     let b = serve(holding(chain(28, None)), None).await;
     let empty = serve(holding(vec![]), None).await;
     let client = client(vec![a.addr.clone(), b.addr.clone(), empty.addr.clone()]);
-    let report = client.audit_verify().await;
+    let report = audit_verify(&client).await;
     assert!(report.is_consistent(), "{report:?}");
     assert_eq!(report.nodes[2].verdict, AuditVerdict::Behind { by: 30 });
 }
 
-#[tokio::test]
-async fn export_audit_pages_through_one_node() {
-    let node = serve(holding(chain(25, None)), None).await;
-    let client = client(vec![closed_addr()]);
-    let page = client.export_audit(&node.addr, 20, 10).await.unwrap();
-    let seqs: Vec<u64> = page.records.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, vec![20, 21, 22, 23, 24]);
-    assert_eq!(page.audit_len, 25);
-    assert_eq!(page.audit_head, page.records[4].hash);
+#[test]
+fn audit_verify_can_be_spawned() {
+    fn assert_send<T: Send>(_: T) {}
+    let client = Client::connect(vec!["127.0.0.1:1".into()], ClientOptions::default()).unwrap();
+    assert_send(audit_verify(&client));
 }

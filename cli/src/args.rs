@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use ingressoja_client::proto::ticketing::CategorySpec;
 
-use super::audit::AuditCommand;
-use super::category::parse_category;
-use super::events::EventsCommand;
-use super::policy::PolicyArgs;
-use super::queue::QueueCommand;
-use super::register::RegisterArgs;
+use crate::audit::AuditCommand;
+use crate::category::parse_category;
+use crate::events::EventsCommand;
+use crate::policy::PolicyArgs;
+use crate::queue::QueueCommand;
+use crate::register::RegisterArgs;
 
 /// Help heading of the options every command takes.
 const GLOBAL: &str = "Global options";

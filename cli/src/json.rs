@@ -8,7 +8,7 @@ use ingressoja_client::proto::ticketing::{
 use ingressoja_client::NodeReport;
 use serde_json::{json, Value};
 
-use super::health;
+use crate::health;
 
 /// A hold (or `null` when the reply had none).
 pub fn hold(hold: Option<&Hold>) -> Value {

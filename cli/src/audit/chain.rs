@@ -1,4 +1,4 @@
-//! The audit chain, checked on the client's side with no network: each
+//! The audit chain, checked on the operator's side with no network: each
 //! record's hash is recomputed from its fields and linked to the previous one.
 //!
 //! The encoding is the one documented on `AuditRecord.hash` in `admin.proto`:
@@ -11,7 +11,7 @@
 //! where every string is its UTF-8 length (u32 BE) followed by its bytes,
 //! hashed with SHA-256. Hashes travel as lowercase hex.
 
-use ingressoja_proto::admin::AuditRecord;
+use ingressoja_client::proto::admin::AuditRecord;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 

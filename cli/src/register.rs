@@ -7,9 +7,9 @@ use ingressoja_client::password::{check_password_hash, hash_password};
 use ingressoja_client::Client;
 use serde_json::json;
 
-use super::args::RequestKey;
-use super::commands::{mutation_failed, Output};
-use super::failure::Failure;
+use crate::args::RequestKey;
+use crate::commands::{mutation_failed, Output};
+use crate::failure::Failure;
 
 /// `ingressoja register ...`
 #[derive(Debug, clap::Args)]

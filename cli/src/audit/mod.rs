@@ -1,5 +1,13 @@
 //! `ingressoja audit ...`: exporting a node's audit chain, and verifying
-//! and comparing every node's.
+//! and comparing every node's: the chain's hashing and checks
+//! ([`chain`]), fetching every node's chain ([`audit_verify`]) and the
+//! comparison ([`report`]).
+
+pub mod chain;
+mod fetch;
+pub mod report;
+
+pub use fetch::audit_verify;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -8,16 +16,16 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use ingressoja_client::proto::admin::AuditRecord;
-use ingressoja_client::{AuditReport, AuditVerdict, Client, NodeAudit};
+use ingressoja_client::Client;
 use serde_json::{json, Value};
 
-use super::commands::Output;
-use super::failure::Failure;
-use super::format::table;
-use super::text;
+use crate::commands::Output;
+use crate::failure::Failure;
+use crate::format::table;
+use crate::text;
+use fetch::AUDIT_PAGE;
+use report::{AuditReport, AuditVerdict, NodeAudit};
 
-/// Records asked for per page.
-const PAGE: u32 = 1000;
 /// How many hex characters of a head hash the table shows.
 const HASH_PREFIX: usize = 12;
 
@@ -42,7 +50,11 @@ pub enum AuditCommand {
 }
 
 /// Runs an `audit` command.
-pub async fn run(client: &Client, out: Output, command: AuditCommand) -> Result<ExitCode, Failure> {
+pub(crate) async fn run(
+    client: &Client,
+    out: Output,
+    command: AuditCommand,
+) -> Result<ExitCode, Failure> {
     match command {
         AuditCommand::Export {
             node,
@@ -75,7 +87,7 @@ pub async fn run(client: &Client, out: Output, command: AuditCommand) -> Result<
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {
-            let report = client.audit_verify().await;
+            let report = audit_verify(client).await;
             out.emit(|| report_json(&report), || report_text(&report))?;
             Ok(if report.is_consistent() {
                 ExitCode::SUCCESS
@@ -98,7 +110,7 @@ async fn export(
     let mut target = None;
     let mut written = 0;
     loop {
-        let page = client.export_audit(node, next, PAGE).await?;
+        let page = client.export_audit(node, next, AUDIT_PAGE).await?;
         let target = *target.get_or_insert(page.audit_len);
         if page.records.is_empty() {
             break;
@@ -222,7 +234,8 @@ fn report_json(report: &AuditReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingressoja_client::{ChainError, ChainFault, ClientError};
+    use chain::{ChainError, ChainFault};
+    use ingressoja_client::ClientError;
 
     fn node(addr: &str, records: u64, verdict: AuditVerdict) -> NodeAudit {
         NodeAudit {

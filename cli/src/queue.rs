@@ -9,10 +9,10 @@ use ingressoja_client::proto::ticketing::QueueStatus;
 use ingressoja_client::Client;
 use serde_json::{json, Value};
 
-use super::args::RequestKey;
-use super::commands::{mutation_failed, Output};
-use super::failure::Failure;
-use super::format::{now_ms, relative, utc};
+use crate::args::RequestKey;
+use crate::commands::{mutation_failed, Output};
+use crate::failure::Failure;
+use crate::format::{now_ms, relative, utc};
 
 /// How often `queue status --wait` asks.
 const POLL: Duration = Duration::from_secs(1);

@@ -1,9 +1,18 @@
 //! The `ingressoja` command line: argument parsing, running a command against
 //! the cluster and printing the outcome for a person (or, with `--json`, for
 //! a script).
+//!
+//! This crate is the CLI's and nobody else's: the binary (`src/main.rs`) is a
+//! thin `main` over [`run`]. It talks to the cluster through
+//! `ingressoja-client` (the library the gateway and the tools share) and may
+//! depend on `ingressoja-node`, whose storage format `backup` checks and
+//! `restore` seeds (so it links RocksDB, which the client library must not).
+//! Argument parsing (clap), logging setup (tracing-subscriber) and the
+//! operator-side audit-chain verification ([`audit`]) live here, not in the
+//! library.
 
 mod args;
-mod audit;
+pub mod audit;
 mod backup;
 mod category;
 mod commands;

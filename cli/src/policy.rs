@@ -2,8 +2,8 @@
 
 use ingressoja_client::proto::ticketing::SalePolicy;
 
-use super::format::now_ms;
-use super::rfc3339::parse_rfc3339;
+use crate::format::now_ms;
+use crate::rfc3339::parse_rfc3339;
 
 /// Help heading of the sale-rule flags.
 const POLICY: &str = "Sale rules";
