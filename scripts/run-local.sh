@@ -22,12 +22,16 @@ done
 
 ./scripts/ensure-deps.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
-echo "building (first build compiles RocksDB: about 7 minutes on 2 cores)..."
+if [ -n "${ROCKSDB_LIB_DIR:-}" ]; then
+  echo "building (a fresh machine's first build takes about 9 minutes on 2 cores; RocksDB is Debian's)..."
+else
+  echo "building (no librocksdb-dev: the first build compiles RocksDB's C++, about 35 minutes on 2 cores)..."
+fi
 if [ "$profile" = release ]; then
   cargo build --release --locked -p ingressoja-node -p ingressoja-cli -p ingressoja-gateway --bins
 else
   # Same command (and features) as the test run builds the binaries with, so
-  # running the tests afterwards (or before) compiles RocksDB only once.
+  # running the tests afterwards (or before) reuses every artefact.
   cargo test --workspace --locked --no-run --quiet
 fi
 bin="$CARGO_TARGET_DIR/$profile"
