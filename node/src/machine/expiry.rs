@@ -1,6 +1,6 @@
 //! Expiry: holds whose time has come return their tickets, decided by log time only.
 
-use super::domain_event::{DomainEvent, EventKind};
+use super::domain_event::{DomainEvent, DomainEventKind};
 use super::hold::HoldStatus;
 use super::SaleMachine;
 
@@ -20,7 +20,7 @@ impl SaleMachine {
                     self.emit(
                         log_index,
                         DomainEvent {
-                            kind: Some(EventKind::HoldExpired),
+                            kind: Some(DomainEventKind::HoldExpired),
                             event_id: h.event_id,
                             category_id: h.category_id,
                             customer_id: h.customer_id,

@@ -5,13 +5,13 @@
 //! long) lives in the gateways, which read the counters. What must hold across
 //! many stateless gateways is kept here: the failure counter and its time, and
 //! the newest TOTP time step accepted, so a code is accepted at most once
-//! cluster-wide. Secrets never appear in a reply, an audit record or an event.
+//! cluster-wide. Secrets never appear in an outcome, an audit record or an event.
 
 use serde::{Deserialize, Serialize};
 
 use super::customer::Customer;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// Shortest accepted TOTP secret, in base32 characters (80 bits).
 pub const TOTP_SECRET_MIN: usize = 16;
@@ -70,14 +70,14 @@ impl SaleMachine {
         customer_id: &str,
         secret: &str,
         totp_step: u64,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let customer = self.customers.require_mut(customer_id)?;
         if customer.totp_secret.is_some() {
             return Err(Rejection::TotpAlreadyEnrolled(customer_id.to_string()));
         }
         customer.totp_secret = Some(secret.to_string());
         customer.last_totp_step = customer.last_totp_step.max(totp_step);
-        Ok(Outcome::TotpEnrolled {
+        Ok(Effect::TotpEnrolled {
             customer_id: customer_id.to_string(),
         })
     }
@@ -91,7 +91,7 @@ impl SaleMachine {
         &mut self,
         customer_id: &str,
         outcome: LoginOutcome,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let now = self.now_ms;
         let customer = self.customers.require_mut(customer_id)?;
         let succeeded = match outcome {
@@ -114,7 +114,7 @@ impl SaleMachine {
                 true
             }
         };
-        Ok(Outcome::LoginRecorded {
+        Ok(Effect::LoginRecorded {
             customer_id: customer_id.to_string(),
             succeeded,
             failed_logins: customer.failed_logins,
@@ -142,7 +142,7 @@ impl SaleMachine {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::machine::{Command, Cpf, EventKind, Request};
+    use crate::machine::{Command, Cpf, DomainEventKind, Request};
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -172,17 +172,20 @@ mod tests {
     #[test]
     fn enrol_stores_the_secret_and_the_confirming_step() {
         let mut m = machine_with_event(5, 4);
-        let reply = apply(&mut m, 10, 2_000, enrol_cmd("ana", SECRET, 100));
+        let outcome = apply(&mut m, 10, 2_000, enrol_cmd("ana", SECRET, 100));
         assert_eq!(
-            reply,
-            Ok(Outcome::TotpEnrolled {
+            outcome,
+            Ok(Effect::TotpEnrolled {
                 customer_id: "ana".into()
             })
         );
         assert_eq!(ana(&m).totp_secret.as_deref(), Some(SECRET));
         assert_eq!(ana(&m).last_totp_step, 100);
-        let last = m.events_since(0, usize::MAX).pop().expect("an event");
-        assert_eq!(last.kind, Some(EventKind::TotpEnrolled));
+        let last = m
+            .domain_events_since(0, usize::MAX)
+            .pop()
+            .expect("an event");
+        assert_eq!(last.kind, Some(DomainEventKind::TotpEnrolled));
         assert_eq!(last.customer_id, "ana");
         let record = m.audit().records().last().expect("audited");
         assert_eq!(
@@ -242,10 +245,10 @@ mod tests {
     fn a_failed_login_counts_and_is_stamped_with_log_time() {
         let mut m = machine_with_event(5, 4);
         let before = m.state_hash();
-        let reply = apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed));
+        let outcome = apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed));
         assert_eq!(
-            reply,
-            Ok(Outcome::LoginRecorded {
+            outcome,
+            Ok(Effect::LoginRecorded {
                 customer_id: "ana".into(),
                 succeeded: false,
                 failed_logins: 1,
@@ -265,8 +268,11 @@ mod tests {
             (3, 7_000)
         );
         assert_eq!(m.customers().get("bia").unwrap().failed_logins, 0);
-        let events = m.events_since(0, usize::MAX);
-        assert_eq!(events.last().unwrap().kind, Some(EventKind::LoginFailed));
+        let events = m.domain_events_since(0, usize::MAX);
+        assert_eq!(
+            events.last().unwrap().kind,
+            Some(DomainEventKind::LoginFailed)
+        );
         let record = m.audit().records().last().unwrap();
         assert_eq!(record.action, "record_login_failed");
         assert_eq!(
@@ -280,10 +286,10 @@ mod tests {
         let mut m = machine_with_event(5, 4);
         apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed)).unwrap();
         apply(&mut m, 11, 6_000, login_cmd("ana", LoginOutcome::Failed)).unwrap();
-        let reply = apply(&mut m, 12, 7_000, login_cmd("ana", succeeded(None)));
+        let outcome = apply(&mut m, 12, 7_000, login_cmd("ana", succeeded(None)));
         assert_eq!(
-            reply,
-            Ok(Outcome::LoginRecorded {
+            outcome,
+            Ok(Effect::LoginRecorded {
                 customer_id: "ana".into(),
                 succeeded: true,
                 failed_logins: 0,
@@ -291,8 +297,11 @@ mod tests {
             })
         );
         assert_eq!(ana(&m).last_totp_step, 0);
-        let events = m.events_since(0, usize::MAX);
-        assert_eq!(events.last().unwrap().kind, Some(EventKind::LoginSucceeded));
+        let events = m.domain_events_since(0, usize::MAX);
+        assert_eq!(
+            events.last().unwrap().kind,
+            Some(DomainEventKind::LoginSucceeded)
+        );
     }
 
     #[test]
@@ -394,12 +403,12 @@ mod tests {
             key: Some(key("gw-1", 42)),
             command: login_cmd("ana", LoginOutcome::Failed),
         };
-        let batch = |ts| crate::machine::Batch {
+        let batch = |ts| crate::machine::Proposal {
             ts_ms: ts,
             requests: vec![request.clone()],
         };
-        let first = m.apply_batch(10, &batch(5_000)).remove(0);
-        let again = m.apply_batch(11, &batch(9_000)).remove(0);
+        let first = m.apply_entry(10, &batch(5_000)).remove(0);
+        let again = m.apply_entry(11, &batch(9_000)).remove(0);
         assert_eq!(first, again);
         assert_eq!(again.log_index, 10);
         assert_eq!(
@@ -414,7 +423,7 @@ mod tests {
             command: login_cmd("ana", succeeded(Some(3))),
         };
         let ok = m.apply_request(12, &login);
-        assert!(ok.reply.is_ok());
+        assert!(ok.outcome.is_ok());
         assert_eq!(m.apply_request(13, &login), ok);
         assert_eq!(ana(&m).last_totp_step, 3);
     }

@@ -1,7 +1,7 @@
 //! The sale rules as a pure, deterministic state machine.
 //!
 //! Input: a command, its log index and the leader's timestamp. Output: the new
-//! state and a [`Reply`]. No clock, no randomness, no I/O: replicas that apply
+//! state and a [`Outcome`]. No clock, no randomness, no I/O: replicas that apply
 //! the same entries reach the same bytes (see [`SaleMachine::state_hash`]).
 //! One file per command holds its rules and its unit tests.
 
@@ -10,7 +10,6 @@ mod command;
 mod cpf;
 mod customer;
 mod domain_event;
-mod event;
 mod expiry;
 mod hold;
 mod idempotency;
@@ -21,6 +20,7 @@ mod purchase;
 mod queue;
 mod rejection;
 mod release;
+mod sale_event;
 
 #[cfg(test)]
 mod props;
@@ -33,23 +33,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use audit::{record_hash, verify_chain, AuditLog, AuditRecord, ChainError};
-pub use command::{Batch, Charge, Command, IdempotencyKey, PaymentFailure, Request};
+pub use command::{Charge, Command, IdempotencyKey, PaymentFailure, Proposal, Request};
 pub use cpf::Cpf;
 pub use customer::{Customer, Customers, Registration};
-pub use domain_event::{DomainEvent, EventFeed, EventKind};
-pub use event::{Category, CategorySpec, CustomerCount, Event, EventCustomer};
+pub use domain_event::{DomainEvent, DomainEventFeed, DomainEventKind};
 pub use hold::{Hold, HoldStatus};
-pub use idempotency::{Remembered, ReplyCache};
+pub use idempotency::{OutcomeCache, Remembered};
 pub use ids::{validate_id, CategoryId, CustomerId, EventId, HoldId, TicketId};
 pub use login::{validate_totp_secret, LoginOutcome, TOTP_SECRET_MAX, TOTP_SECRET_MIN};
 pub use policy::{QueuePolicy, SalePolicy};
 pub use purchase::Ticket;
 pub use queue::{shuffle, Admission, QueuePosition, QueueState};
 pub use rejection::Rejection;
+pub use sale_event::{Category, CategorySpec, CustomerCount, EventCustomer, SaleEvent};
 
 /// What an accepted command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Outcome {
+pub enum Effect {
     EventCreated {
         event_id: EventId,
     },
@@ -67,7 +67,7 @@ pub enum Outcome {
         failure: PaymentFailure,
     },
     Ticked,
-    /// A TOTP secret was enrolled (the reply never carries the secret).
+    /// A TOTP secret was enrolled (the outcome never carries the secret).
     TotpEnrolled {
         customer_id: CustomerId,
     },
@@ -81,16 +81,16 @@ pub enum Outcome {
 }
 
 /// The answer to one request: committed whether accepted or rejected.
-pub type Reply = Result<Outcome, Rejection>;
+pub type Outcome = Result<Effect, Rejection>;
 
-/// A reply with the log index of the entry that first produced it.
+/// An outcome with the log index of the entry that first produced it.
 ///
 /// A retried request gets the original answer, index included, so a client
 /// cannot tell a retry from the first attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
     pub log_index: u64,
-    pub reply: Reply,
+    pub outcome: Outcome,
 }
 
 /// Error decoding a snapshot of the machine.
@@ -98,7 +98,7 @@ pub struct Answer {
 #[error("corrupt sale state snapshot: {0}")]
 pub struct DecodeError(String);
 
-/// The whole replicated sale state: events, holds, tickets and remembered replies.
+/// The whole replicated sale state: events, holds, tickets and remembered outcomes.
 ///
 /// Every collection is ordered (`BTreeMap`), so serialisation — and thus the
 /// state hash — is identical on every replica.
@@ -108,7 +108,7 @@ pub struct SaleMachine {
     now_ms: u64,
     /// Log index of the last applied request.
     last_index: u64,
-    events: BTreeMap<EventId, Event>,
+    sale_events: BTreeMap<EventId, SaleEvent>,
     holds: BTreeMap<HoldId, Hold>,
     /// Live holds ordered by expiry.
     expiry_index: BTreeSet<(u64, HoldId)>,
@@ -116,15 +116,15 @@ pub struct SaleMachine {
     tickets_by_customer: BTreeMap<CustomerId, Vec<TicketId>>,
     next_hold_id: HoldId,
     next_ticket_id: u64,
-    replies: ReplyCache,
+    outcomes: OutcomeCache,
     customers: Customers,
-    feed: EventFeed,
+    feed: DomainEventFeed,
     audit: AuditLog,
 }
 
 impl SaleMachine {
-    /// Applies one Raft entry's batch; one reply per request, in order.
-    pub fn apply_batch(&mut self, log_index: u64, batch: &Batch) -> Vec<Answer> {
+    /// Applies one Raft entry's batch; one outcome per request, in order.
+    pub fn apply_entry(&mut self, log_index: u64, batch: &Proposal) -> Vec<Answer> {
         self.observe_time(batch.ts_ms);
         batch
             .requests
@@ -138,12 +138,12 @@ impl SaleMachine {
         self.now_ms = self.now_ms.max(ts_ms);
     }
 
-    /// Applies one request at the current logical time. Total: never panics, always replies.
+    /// Applies one request at the current logical time. Total: never panics, always answers.
     pub fn apply_request(&mut self, log_index: u64, request: &Request) -> Answer {
         self.last_index = self.last_index.max(log_index);
         self.expire_due_holds(log_index);
         self.advance_queues(log_index);
-        self.replies.forget_idle(self.now_ms);
+        self.outcomes.forget_idle(self.now_ms);
         let actor = request
             .key
             .as_ref()
@@ -151,16 +151,16 @@ impl SaleMachine {
             .unwrap_or_else(|| "system".to_string());
         let fingerprint = request.key.as_ref().map(|_| fingerprint(&request.command));
         if let (Some(key), Some(fp)) = (&request.key, fingerprint) {
-            if let Some(seen) = self.replies.get(key) {
+            if let Some(seen) = self.outcomes.get(key) {
                 let answer = if seen.fingerprint == fp {
                     Answer {
                         log_index: seen.log_index,
-                        reply: seen.reply.clone(),
+                        outcome: seen.outcome.clone(),
                     }
                 } else {
                     Answer {
                         log_index,
-                        reply: Err(Rejection::KeyReused {
+                        outcome: Err(Rejection::KeyReused {
                             client_id: key.client_id.clone(),
                             request_id: key.request_id,
                         }),
@@ -168,27 +168,27 @@ impl SaleMachine {
                 };
                 let action = format!("retry:{}", request.command.kind());
                 let subject = self.subject(&request.command);
-                self.audit_record(log_index, actor, action, &subject, &answer.reply);
+                self.audit_record(log_index, actor, action, &subject, &answer.outcome);
                 return answer;
             }
         }
-        let reply = self.execute(&request.command);
+        let outcome = self.execute(&request.command);
         let action = request.command.kind().to_string();
         let subject = self.subject(&request.command);
-        self.audit_record(log_index, actor, action, &subject, &reply);
-        self.emit_for(log_index, subject, &reply);
+        self.audit_record(log_index, actor, action, &subject, &outcome);
+        self.emit_for(log_index, subject, &outcome);
         if let (Some(key), Some(fingerprint)) = (&request.key, fingerprint) {
             let remembered = Remembered {
                 fingerprint,
                 log_index,
-                reply: reply.clone(),
+                outcome: outcome.clone(),
             };
-            self.replies.remember(key, remembered, self.now_ms);
+            self.outcomes.remember(key, remembered, self.now_ms);
         }
-        Answer { log_index, reply }
+        Answer { log_index, outcome }
     }
 
-    fn execute(&mut self, command: &Command) -> Reply {
+    fn execute(&mut self, command: &Command) -> Outcome {
         command.validate()?;
         match command {
             Command::CreateEvent {
@@ -223,7 +223,7 @@ impl SaleMachine {
                 customer_id,
                 charge,
             } => self.purchase(*hold_id, customer_id, charge.as_ref()),
-            Command::Tick => Ok(Outcome::Ticked),
+            Command::Tick => Ok(Effect::Ticked),
             Command::EnrolTotp {
                 customer_id,
                 secret,
@@ -309,7 +309,7 @@ impl SaleMachine {
         actor: String,
         action: String,
         subject: &DomainEvent,
-        reply: &Reply,
+        outcome: &Outcome,
     ) {
         let mut ids = Vec::new();
         for (kind, id) in [
@@ -321,20 +321,20 @@ impl SaleMachine {
                 ids.push(format!("{kind}:{id}"));
             }
         }
-        let hold = subject.hold_id.or(match reply {
-            Ok(Outcome::HoldPlaced(h)) => Some(h.hold_id),
+        let hold = subject.hold_id.or(match outcome {
+            Ok(Effect::HoldPlaced(h)) => Some(h.hold_id),
             _ => None,
         });
         if let Some(h) = hold {
             ids.push(format!("hold:{h}"));
         }
-        if let Ok(Outcome::Purchased(tickets)) = reply {
+        if let Ok(Effect::Purchased(tickets)) = outcome {
             ids.extend(tickets.iter().map(|t| format!("ticket:{}", t.ticket_id)));
             if let Some(t) = tickets.first() {
                 ids.push(format!("charge:{}", t.charge_id));
             }
         }
-        let outcome = match reply {
+        let outcome = match outcome {
             Ok(_) => "ok".to_string(),
             Err(r) => r.code().to_string(),
         };
@@ -349,8 +349,8 @@ impl SaleMachine {
         self.feed.push(event);
     }
 
-    /// Emits the domain events that one applied command's reply stands for.
-    fn emit_for(&mut self, log_index: u64, base: DomainEvent, reply: &Reply) {
+    /// Emits the domain events that one applied command's outcome stands for.
+    fn emit_for(&mut self, log_index: u64, base: DomainEvent, outcome: &Outcome) {
         let hold_event = |kind, h: &Hold| DomainEvent {
             kind: Some(kind),
             event_id: h.event_id.clone(),
@@ -360,52 +360,52 @@ impl SaleMachine {
             quantity: h.quantity,
             ..DomainEvent::default()
         };
-        let events = match reply {
-            Ok(Outcome::EventCreated { .. }) => vec![DomainEvent {
-                kind: Some(EventKind::EventCreated),
+        let events = match outcome {
+            Ok(Effect::EventCreated { .. }) => vec![DomainEvent {
+                kind: Some(DomainEventKind::EventCreated),
                 ..base
             }],
-            Ok(Outcome::Registered { .. }) => vec![DomainEvent {
-                kind: Some(EventKind::CustomerRegistered),
+            Ok(Effect::Registered { .. }) => vec![DomainEvent {
+                kind: Some(DomainEventKind::CustomerRegistered),
                 ..base
             }],
-            Ok(Outcome::HoldPlaced(h)) => vec![hold_event(EventKind::HoldCreated, h)],
-            Ok(Outcome::HoldReleased(h)) => vec![hold_event(EventKind::HoldReleased, h)],
-            Ok(Outcome::Purchased(tickets)) => vec![DomainEvent {
-                kind: Some(EventKind::PurchaseConfirmed),
+            Ok(Effect::HoldPlaced(h)) => vec![hold_event(DomainEventKind::HoldCreated, h)],
+            Ok(Effect::HoldReleased(h)) => vec![hold_event(DomainEventKind::HoldReleased, h)],
+            Ok(Effect::Purchased(tickets)) => vec![DomainEvent {
+                kind: Some(DomainEventKind::PurchaseConfirmed),
                 quantity: tickets.len() as u32,
                 ticket_ids: tickets.iter().map(|t| t.ticket_id.to_string()).collect(),
                 ..base
             }],
-            Ok(Outcome::PaymentRejected {
+            Ok(Effect::PaymentRejected {
                 hold,
                 released,
                 failure,
             }) => {
                 let mut v = vec![DomainEvent {
                     reason: failure.code().to_string(),
-                    ..hold_event(EventKind::PaymentDeclined, hold)
+                    ..hold_event(DomainEventKind::PaymentDeclined, hold)
                 }];
                 if *released {
-                    v.push(hold_event(EventKind::HoldReleased, hold));
+                    v.push(hold_event(DomainEventKind::HoldReleased, hold));
                 }
                 v
             }
-            Ok(Outcome::TotpEnrolled { .. }) => vec![DomainEvent {
-                kind: Some(EventKind::TotpEnrolled),
+            Ok(Effect::TotpEnrolled { .. }) => vec![DomainEvent {
+                kind: Some(DomainEventKind::TotpEnrolled),
                 ..base
             }],
-            Ok(Outcome::LoginRecorded { succeeded, .. }) => vec![DomainEvent {
+            Ok(Effect::LoginRecorded { succeeded, .. }) => vec![DomainEvent {
                 kind: Some(if *succeeded {
-                    EventKind::LoginSucceeded
+                    DomainEventKind::LoginSucceeded
                 } else {
-                    EventKind::LoginFailed
+                    DomainEventKind::LoginFailed
                 }),
                 ..base
             }],
-            Ok(Outcome::Queued(_)) | Ok(Outcome::Ticked) => Vec::new(),
+            Ok(Effect::Queued(_)) | Ok(Effect::Ticked) => Vec::new(),
             Err(r) if !base.customer_id.is_empty() => vec![DomainEvent {
-                kind: Some(EventKind::Rejected),
+                kind: Some(DomainEventKind::Rejected),
                 reason: r.code().to_string(),
                 ..base
             }],
@@ -417,12 +417,12 @@ impl SaleMachine {
     }
 
     /// Domain events with `seq >= from`, at most `limit`.
-    pub fn events_since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
+    pub fn domain_events_since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
         self.feed.since(from, limit)
     }
 
     /// Domain events with `seq >= from`, borrowed (no copies on the apply path).
-    pub fn iter_events_since(&self, from: u64) -> impl Iterator<Item = &DomainEvent> {
+    pub fn iter_domain_events_since(&self, from: u64) -> impl Iterator<Item = &DomainEvent> {
         self.feed.iter_since(from)
     }
 
@@ -448,9 +448,9 @@ impl SaleMachine {
 
     /// The first answer remembered for `key`, so a retry is answered without re-running side effects.
     pub fn remembered(&self, key: &IdempotencyKey) -> Option<Answer> {
-        self.replies.get(key).map(|r| Answer {
+        self.outcomes.get(key).map(|r| Answer {
             log_index: r.log_index,
-            reply: r.reply.clone(),
+            outcome: r.outcome.clone(),
         })
     }
 
@@ -458,7 +458,7 @@ impl SaleMachine {
     pub fn next_due_ms(&self) -> Option<u64> {
         let holds = self.next_expiry_ms();
         let queues = self
-            .events
+            .sale_events
             .values()
             .filter_map(|e| {
                 let policy = e.policy.queue.as_ref()?;
@@ -486,15 +486,15 @@ impl SaleMachine {
     }
 
     /// An event with its categories and counters.
-    pub fn event(&self, event_id: &str) -> Result<&Event, Rejection> {
-        self.events
+    pub fn sale_event(&self, event_id: &str) -> Result<&SaleEvent, Rejection> {
+        self.sale_events
             .get(event_id)
             .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))
     }
 
     /// All events, ordered by id.
-    pub fn events(&self) -> impl Iterator<Item = &Event> {
-        self.events.values()
+    pub fn sale_events(&self) -> impl Iterator<Item = &SaleEvent> {
+        self.sale_events.values()
     }
 
     /// A hold in any status.

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::domain_event::{DomainEvent, EventKind};
+use super::domain_event::{DomainEvent, DomainEventKind};
 use super::ids::CustomerId;
 use super::policy::QueuePolicy;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// One person's admission to shop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ impl SaleMachine {
     pub(crate) fn advance_queues(&mut self, log_index: u64) {
         let now = self.now_ms;
         let mut produced = Vec::new();
-        for event in self.events.values_mut() {
+        for event in self.sale_events.values_mut() {
             let Some(policy) = event.policy.queue.clone() else {
                 continue;
             };
@@ -143,7 +143,7 @@ impl SaleMachine {
                 queue.opened = true;
                 queue.opened_at_ms = now;
                 produced.push(DomainEvent {
-                    kind: Some(EventKind::SaleOpened),
+                    kind: Some(DomainEventKind::SaleOpened),
                     event_id: event.event_id.clone(),
                     ..DomainEvent::default()
                 });
@@ -175,7 +175,7 @@ impl SaleMachine {
                     .insert((admission.expires_at_ms, customer.clone()));
                 queue.admissions.insert(customer.clone(), admission);
                 produced.push(DomainEvent {
-                    kind: Some(EventKind::Admitted),
+                    kind: Some(DomainEventKind::Admitted),
                     event_id: event.event_id.clone(),
                     customer_id: customer,
                     ..DomainEvent::default()
@@ -192,10 +192,10 @@ impl SaleMachine {
         &mut self,
         event_id: &str,
         customer_id: &str,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         self.customers.require(customer_id)?;
         let event = self
-            .events
+            .sale_events
             .get_mut(event_id)
             .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
         if event.policy.queue.is_none() {
@@ -224,7 +224,7 @@ impl SaleMachine {
                 queue.pre_queue.push(customer_id.to_string());
             }
         }
-        Ok(Outcome::Queued(self.queue_position(event_id, customer_id)?))
+        Ok(Effect::Queued(self.queue_position(event_id, customer_id)?))
     }
 
     /// Where `customer_id` stands in `event_id`'s queue.
@@ -233,7 +233,7 @@ impl SaleMachine {
         event_id: &str,
         customer_id: &str,
     ) -> Result<QueuePosition, Rejection> {
-        let event = self.event(event_id)?;
+        let event = self.sale_event(event_id)?;
         let policy = event
             .policy
             .queue
@@ -288,7 +288,7 @@ impl SaleMachine {
         event_id: &str,
         customer_id: &str,
     ) -> Result<(), Rejection> {
-        let Ok(event) = self.event(event_id) else {
+        let Ok(event) = self.sale_event(event_id) else {
             return Ok(());
         };
         if event.policy.queue.is_none() {
@@ -308,7 +308,11 @@ impl SaleMachine {
 
     /// Ends an admission after a purchase, freeing the slot for the next in line.
     pub(crate) fn spend_admission(&mut self, event_id: &str, customer_id: &str) {
-        if let Some(queue) = self.events.get_mut(event_id).and_then(|e| e.queue.as_mut()) {
+        if let Some(queue) = self
+            .sale_events
+            .get_mut(event_id)
+            .and_then(|e| e.queue.as_mut())
+        {
             if let Some(a) = queue.admissions.get_mut(customer_id) {
                 if !a.over {
                     a.over = true;
@@ -350,13 +354,13 @@ mod tests {
             register(&mut m, c, i);
         }
         for (i, c) in ["ana", "bia", "caio", "davi"].iter().enumerate() {
-            let Ok(Outcome::Queued(p)) = apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) else {
+            let Ok(Effect::Queued(p)) = apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) else {
                 panic!()
             };
             assert_eq!(p.seq, i as u64 + 1);
         }
         // Joining twice keeps the place.
-        let Ok(Outcome::Queued(p)) = apply(&mut m, 20, 2_000, join_cmd("bia")) else {
+        let Ok(Effect::Queued(p)) = apply(&mut m, 20, 2_000, join_cmd("bia")) else {
             panic!()
         };
         assert_eq!(p.seq, 2);
@@ -369,7 +373,7 @@ mod tests {
         );
         // ana buys: her slot frees and caio is admitted at the next entry.
         let hold = match apply(&mut m, 21, 2_000, hold_cmd("ana", 1)) {
-            Ok(Outcome::HoldPlaced(h)) => h,
+            Ok(Effect::HoldPlaced(h)) => h,
             other => panic!("{other:?}"),
         };
         buy(&mut m, 22, 2_000, hold.hold_id, "ana").unwrap();

@@ -47,12 +47,12 @@ pub fn key(client: &str, request_id: u64) -> IdempotencyKey {
 }
 
 /// Applies one un-keyed command at `(index, ts)`.
-pub fn apply(m: &mut SaleMachine, index: u64, ts: u64, command: Command) -> Reply {
-    let batch = Batch {
+pub fn apply(m: &mut SaleMachine, index: u64, ts: u64, command: Command) -> Outcome {
+    let batch = Proposal {
         ts_ms: ts,
         requests: vec![Request { key: None, command }],
     };
-    m.apply_batch(index, &batch).remove(0).reply
+    m.apply_entry(index, &batch).remove(0).outcome
 }
 
 pub fn create_event_cmd(event: &str, capacity: u32, limit: u32) -> Command {
@@ -155,7 +155,7 @@ pub fn purchase_cmd_for(m: &SaleMachine, hold_id: HoldId, customer: &str) -> Com
         .hold(hold_id)
         .and_then(|h| {
             let price = m
-                .event(&h.event_id)
+                .sale_event(&h.event_id)
                 .ok()?
                 .categories
                 .get(&h.category_id)?
@@ -175,7 +175,7 @@ pub fn purchase_cmd_for(m: &SaleMachine, hold_id: HoldId, customer: &str) -> Com
 }
 
 /// Pays for and buys `hold_id` at `(index, ts)`.
-pub fn buy(m: &mut SaleMachine, index: u64, ts: u64, hold_id: HoldId, customer: &str) -> Reply {
+pub fn buy(m: &mut SaleMachine, index: u64, ts: u64, hold_id: HoldId, customer: &str) -> Outcome {
     let command = purchase_cmd_for(m, hold_id, customer);
     apply(m, index, ts, command)
 }
@@ -196,11 +196,11 @@ pub fn hold_cmd(customer: &str, quantity: u32) -> Command {
 
 pub fn hold_ok(m: &mut SaleMachine, index: u64, customer: &str, quantity: u32) -> Hold {
     match apply(m, index, 1_000, hold_cmd(customer, quantity)) {
-        Ok(Outcome::HoldPlaced(h)) => h,
+        Ok(Effect::HoldPlaced(h)) => h,
         other => panic!("hold failed: {other:?}"),
     }
 }
 
 pub fn category(m: &SaleMachine) -> &Category {
-    &m.event("rock").unwrap().categories["pista"]
+    &m.sale_event("rock").unwrap().categories["pista"]
 }

@@ -196,7 +196,7 @@ impl Admin for AdminService {
             audit_head: hex::encode(machine.audit().head()),
             ..Default::default()
         };
-        for event in machine.events() {
+        for event in machine.sale_events() {
             for category in event.categories.values() {
                 export.categories.push(pb::ExportedCategory {
                     event_id: event.event_id.clone(),

@@ -187,7 +187,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             match entry.payload {
                 EntryPayload::Blank => replies.push(Vec::new()),
                 EntryPayload::Normal(batch) => {
-                    replies.push(state.machine.apply_batch(entry.log_id.index, &batch));
+                    replies.push(state.machine.apply_entry(entry.log_id.index, &batch));
                 }
                 EntryPayload::Membership(membership) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), membership);
@@ -196,7 +196,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
         }
         if let Some(observer) = &self.observer {
-            for event in state.machine.iter_events_since(first_event) {
+            for event in state.machine.iter_domain_events_since(first_event) {
                 observer.event_applied(event);
             }
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ingressoja_client::proto::ticketing::SalePolicy;
 use ingressoja_client::{Client, EventWatch};
-use ingressoja_node::machine::{verify_chain, EventKind};
+use ingressoja_node::machine::{verify_chain, DomainEventKind};
 
 use crate::{category, ELECTION};
 use ingressoja_test_support::{register, ClusterOptions, TestCluster};
@@ -92,9 +92,9 @@ async fn burst_of_joins_is_admitted_in_commit_order() {
         let state = node.state.read().unwrap();
         let admitted: Vec<String> = state
             .machine
-            .events_since(0, usize::MAX)
+            .domain_events_since(0, usize::MAX)
             .into_iter()
-            .filter(|e| e.kind == Some(EventKind::Admitted) && e.event_id == "burst")
+            .filter(|e| e.kind == Some(DomainEventKind::Admitted) && e.event_id == "burst")
             .map(|e| e.customer_id)
             .collect();
         let line: Vec<String> = placed.iter().map(|(_, _, c)| c.clone()).collect();

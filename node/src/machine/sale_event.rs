@@ -8,7 +8,7 @@ use super::ids::{validate_id, validate_name, CategoryId, CustomerId, EventId};
 use super::policy::SalePolicy;
 use super::queue::QueueState;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// Most categories one event may have.
 pub const MAX_CATEGORIES: usize = 64;
@@ -70,7 +70,7 @@ pub struct EventCustomer {
 
 /// An event with its categories (keyed by category id), its policy and its queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct SaleEvent {
     pub event_id: EventId,
     pub name: String,
     pub categories: BTreeMap<CategoryId, Category>,
@@ -133,10 +133,10 @@ impl SaleMachine {
         name: &str,
         categories: &[CategorySpec],
         policy: &SalePolicy,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         // Field checks already ran in `Command::validate`; this fills the policy defaults.
         let policy = policy.clone().validated()?;
-        if self.events.contains_key(event_id) {
+        if self.sale_events.contains_key(event_id) {
             return Err(Rejection::EventExists(event_id.to_string()));
         }
         let categories = categories
@@ -153,9 +153,9 @@ impl SaleMachine {
                 )
             })
             .collect();
-        self.events.insert(
+        self.sale_events.insert(
             event_id.to_string(),
-            Event {
+            SaleEvent {
                 event_id: event_id.to_string(),
                 name: name.to_string(),
                 categories,
@@ -164,7 +164,7 @@ impl SaleMachine {
                 customers: BTreeMap::new(),
             },
         );
-        Ok(Outcome::EventCreated {
+        Ok(Effect::EventCreated {
             event_id: event_id.to_string(),
         })
     }
