@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn one_account_per_cpf_and_email() {
-        let mut m = SaleMachine::default();
+        let mut m = Sale::default();
         assert!(apply(&mut m, 1, 1_000, register_cmd("ana", "529.982.247-25")).is_ok());
         assert_eq!(
             apply(&mut m, 2, 1_000, register_cmd("ana", "111.444.777-35")),

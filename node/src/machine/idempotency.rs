@@ -76,7 +76,7 @@ impl OutcomeCache {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::machine::{Command, Effect, Rejection, Request, SaleMachine};
+    use crate::machine::{Command, Effect, Rejection, Request};
 
     #[test]
     fn retry_gets_first_answer_and_buys_nothing_twice() {
@@ -86,9 +86,9 @@ mod tests {
             key: Some(key("c1", 7)),
             command: purchase_cmd_for(&m, hold.hold_id, "ana"),
         };
-        let first = m.apply_request(3, &req);
+        let first = send(&mut m, 3, 1_000, req.clone());
         assert!(first.outcome.is_ok(), "{first:?}");
-        let again = m.apply_request(4, &req);
+        let again = send(&mut m, 4, 1_000, req);
         assert_eq!(first, again);
         assert_eq!(first.log_index, 3);
         assert!(matches!(first.outcome, Ok(Effect::Purchased(ref t)) if t.len() == 2));
@@ -106,9 +106,9 @@ mod tests {
             key: Some(key("c1", 1)),
             command: hold_cmd("ana", 2),
         };
-        assert!(m.apply_request(2, &a).outcome.is_ok());
+        assert!(send(&mut m, 2, 1_000, a).outcome.is_ok());
         assert!(matches!(
-            m.apply_request(3, &b).outcome,
+            send(&mut m, 3, 1_000, b).outcome,
             Err(Rejection::KeyReused { .. })
         ));
         assert_eq!(category(&m).held, 1);
@@ -116,24 +116,14 @@ mod tests {
 
     #[test]
     fn idle_clients_are_forgotten() {
-        let mut m = SaleMachine::default();
-        m.observe_time(0);
+        let mut m = Sale::default();
         let r = Request {
             key: Some(key("c1", 1)),
             command: Command::Tick,
         };
-        m.apply_request(1, &r).outcome.unwrap();
+        send(&mut m, 1, 0, r).outcome.unwrap();
         assert_eq!(m.outcomes.client_count(), 1);
-        m.observe_time(super::CLIENT_RETENTION_MS + 1);
-        m.apply_request(
-            2,
-            &Request {
-                key: None,
-                command: Command::Tick,
-            },
-        )
-        .outcome
-        .unwrap();
+        apply(&mut m, 2, super::CLIENT_RETENTION_MS + 1, Command::Tick).unwrap();
         assert_eq!(m.outcomes.client_count(), 0);
     }
 }

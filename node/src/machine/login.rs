@@ -1,5 +1,5 @@
-//! Login support: enrolling a TOTP secret, recording login attempts, and finding an
-//! account's credentials by id or e-mail.
+//! Login support: enrolling a TOTP secret and recording login attempts (finding an
+//! account's credentials by id or e-mail is a read: see `queries.rs`).
 //!
 //! The machine only records; the lockout policy (how many failures, for how
 //! long) lives in the gateways, which read the counters. What must hold across
@@ -9,7 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::customer::Customer;
 use super::rejection::Rejection;
 use super::{Effect, SaleMachine};
 
@@ -121,28 +120,13 @@ impl SaleMachine {
             last_failed_login_ms: customer.last_failed_login_ms,
         })
     }
-
-    /// The account a login names: an e-mail (any case) if `login` contains `@` and
-    /// matches one, else a customer id. Fails with `unknown_customer`.
-    ///
-    /// E-mails win over ids for inputs that look like one, so an account whose id
-    /// happens to be someone else's e-mail cannot capture that person's logins.
-    pub fn credentials(&self, login: &str) -> Result<&Customer, Rejection> {
-        let by_email = login
-            .contains('@')
-            .then(|| self.customers.by_email(login))
-            .flatten();
-        by_email
-            .or_else(|| self.customers.get(login))
-            .ok_or_else(|| Rejection::UnknownCustomer(login.to_string()))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::machine::{Command, Cpf, DomainEventKind, Request};
+    use crate::machine::{Command, Cpf, Customer, DomainEventKind, Request};
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -182,12 +166,13 @@ mod tests {
         assert_eq!(ana(&m).totp_secret.as_deref(), Some(SECRET));
         assert_eq!(ana(&m).last_totp_step, 100);
         let last = m
+            .journal
             .domain_events_since(0, usize::MAX)
             .pop()
             .expect("an event");
         assert_eq!(last.kind, Some(DomainEventKind::TotpEnrolled));
         assert_eq!(last.customer_id, "ana");
-        let record = m.audit().records().last().expect("audited");
+        let record = m.journal.audit().records().last().expect("audited");
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("enrol_totp", "ok")
@@ -268,12 +253,12 @@ mod tests {
             (3, 7_000)
         );
         assert_eq!(m.customers().get("bia").unwrap().failed_logins, 0);
-        let events = m.domain_events_since(0, usize::MAX);
+        let events = m.journal.domain_events_since(0, usize::MAX);
         assert_eq!(
             events.last().unwrap().kind,
             Some(DomainEventKind::LoginFailed)
         );
-        let record = m.audit().records().last().unwrap();
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(record.action, "record_login_failed");
         assert_eq!(
             apply(&mut m, 13, 7_000, login_cmd("nobody", LoginOutcome::Failed)),
@@ -297,7 +282,7 @@ mod tests {
             })
         );
         assert_eq!(ana(&m).last_totp_step, 0);
-        let events = m.domain_events_since(0, usize::MAX);
+        let events = m.journal.domain_events_since(0, usize::MAX);
         assert_eq!(
             events.last().unwrap().kind,
             Some(DomainEventKind::LoginSucceeded)
@@ -324,7 +309,7 @@ mod tests {
             assert_eq!(e.code(), "totp_replayed");
             assert_eq!(ana(&m), &before, "a replay changed the account");
         }
-        let record = m.audit().records().last().unwrap();
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("record_login_succeeded", "totp_replayed")
@@ -407,24 +392,24 @@ mod tests {
             ts_ms: ts,
             requests: vec![request.clone()],
         };
-        let first = m.apply_entry(10, &batch(5_000)).remove(0);
-        let again = m.apply_entry(11, &batch(9_000)).remove(0);
+        let first = m.apply(10, &batch(5_000)).remove(0);
+        let again = m.apply(11, &batch(9_000)).remove(0);
         assert_eq!(first, again);
         assert_eq!(again.log_index, 10);
         assert_eq!(
             (ana(&m).failed_logins, ana(&m).last_failed_login_ms),
             (1, 5_000)
         );
-        let record = m.audit().records().last().unwrap();
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(record.action, "retry:record_login_failed");
         // A retried success is not refused as a replay of its own step.
         let login = Request {
             key: Some(key("gw-1", 43)),
             command: login_cmd("ana", succeeded(Some(3))),
         };
-        let ok = m.apply_request(12, &login);
+        let ok = send(&mut m, 12, 9_000, login.clone());
         assert!(ok.outcome.is_ok());
-        assert_eq!(m.apply_request(13, &login), ok);
+        assert_eq!(send(&mut m, 13, 9_000, login), ok);
         assert_eq!(ana(&m).last_totp_step, 3);
     }
 }

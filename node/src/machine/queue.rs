@@ -121,8 +121,9 @@ impl QueueState {
 }
 
 impl SaleMachine {
-    /// Opens due sales, lapses admissions and admits the next people, for every queued event.
-    pub(crate) fn advance_queues(&mut self, log_index: u64) {
+    /// Opens due sales, lapses admissions and admits the next people, for every queued event;
+    /// returns the domain events that stand for it (sale opened, admitted).
+    pub(crate) fn advance_queues(&mut self, log_index: u64) -> Vec<DomainEvent> {
         let now = self.now_ms;
         let mut produced = Vec::new();
         for event in self.sale_events.values_mut() {
@@ -182,9 +183,7 @@ impl SaleMachine {
                 });
             }
         }
-        for e in produced {
-            self.emit(log_index, e);
-        }
+        produced
     }
 
     /// Applies [`super::Command::JoinQueue`]: joining twice returns the same place.
@@ -225,61 +224,6 @@ impl SaleMachine {
             }
         }
         Ok(Effect::Queued(self.queue_position(event_id, customer_id)?))
-    }
-
-    /// Where `customer_id` stands in `event_id`'s queue.
-    pub fn queue_position(
-        &self,
-        event_id: &str,
-        customer_id: &str,
-    ) -> Result<QueuePosition, Rejection> {
-        let event = self.sale_event(event_id)?;
-        let policy = event
-            .policy
-            .queue
-            .as_ref()
-            .ok_or_else(|| Rejection::QueueClosed {
-                event: event_id.to_string(),
-                reason: "this event has no queue".into(),
-            })?;
-        let empty = QueueState::default();
-        let queue = event.queue.as_ref().unwrap_or(&empty);
-        let in_pre_queue = queue.pre_queue.iter().any(|c| c == customer_id);
-        let seq = match queue.seq_of.get(customer_id) {
-            Some(seq) => *seq,
-            None if in_pre_queue => 0,
-            None => return Err(Rejection::NotInQueue(customer_id.to_string())),
-        };
-        let admission = queue.admissions.get(customer_id).cloned();
-        let people_ahead = if in_pre_queue {
-            queue.pre_queue.len() as u64
-        } else {
-            seq.saturating_sub(queue.admitted_up_to + 1)
-        };
-        let estimated_wait_ms = if admission.is_some() {
-            0
-        } else {
-            let elapsed = self.now_ms.saturating_sub(queue.opened_at_ms);
-            if queue.opened && queue.admitted_up_to > 0 && elapsed > 0 {
-                // Observed rate: admissions so far over time since opening.
-                (people_ahead + 1).saturating_mul(elapsed) / queue.admitted_up_to
-            } else if policy.admit_per_minute > 0 {
-                (people_ahead + 1).saturating_mul(60_000) / u64::from(policy.admit_per_minute)
-            } else {
-                0
-            }
-        };
-        Ok(QueuePosition {
-            event_id: event_id.to_string(),
-            customer_id: customer_id.to_string(),
-            seq,
-            in_pre_queue,
-            people_ahead,
-            admitted_up_to: queue.admitted_up_to,
-            admission,
-            estimated_wait_ms,
-            queue_length: (queue.line.len() + queue.pre_queue.len()) as u64,
-        })
     }
 
     /// Fails unless `customer_id` holds a live admission for `event_id` (or the event has no queue).

@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn creates_once() {
-        let mut m = SaleMachine::default();
+        let mut m = Sale::default();
         assert!(apply(&mut m, 1, 1000, create_event_cmd("rock", 10, 4)).is_ok());
         assert_eq!(
             apply(&mut m, 2, 1000, create_event_cmd("rock", 10, 4)),

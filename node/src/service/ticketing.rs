@@ -602,8 +602,8 @@ impl Ticketing for TicketingService {
                 let (events, oldest) = {
                     let s = state.read().unwrap_or_else(|p| p.into_inner());
                     (
-                        s.machine.domain_events_since(next, EVENT_PAGE),
-                        s.machine.oldest_event_seq(),
+                        s.journal.domain_events_since(next, EVENT_PAGE),
+                        s.journal.oldest_event_seq(),
                     )
                 };
                 if next < oldest {

@@ -1,7 +1,9 @@
 //! The applied sale state and its snapshots, behind [`RaftStateMachine`].
 //!
-//! The [`SaleMachine`] lives in memory and is shared with the gRPC services
-//! for reads. Durability comes from the fsync'd Raft log plus snapshots kept
+//! The [`SaleMachine`] and the [`Journal`] of what its entries produced (the
+//! audit chain and the domain events) live in memory side by side, shared
+//! with the gRPC services for reads. Applying an entry returns its journal
+//! part, which this layer records; a snapshot holds both. Durability comes from the fsync'd Raft log plus snapshots kept
 //! in RocksDB: after a restart the node loads its latest snapshot and openraft
 //! re-applies the committed entries after it, which gives the same bytes
 //! because the machine is deterministic.
@@ -14,18 +16,32 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, Storag
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::CF_SNAPSHOT;
-use crate::machine::{Answer, DomainEvent, SaleMachine};
+use crate::machine::{self, Answer, DomainEvent, Journal, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 const KEY_META: &[u8] = b"meta";
 const KEY_DATA: &[u8] = b"data";
 
-/// The applied state: the sale machine plus what Raft needs to know about it.
+/// The applied state: the sale machine, the journal its entries produced,
+/// and what Raft needs to know about them.
 #[derive(Debug, Default)]
 pub struct AppliedState {
     pub machine: SaleMachine,
+    pub journal: Journal,
     pub last_applied: Option<LogId>,
     pub membership: StoredMembership,
+}
+
+impl AppliedState {
+    /// The canonical bytes of machine and journal, as a snapshot or backup stores them.
+    pub fn encode(&self) -> Vec<u8> {
+        machine::encode_snapshot(&self.machine, &self.journal)
+    }
+
+    /// The state hash replicas compare: SHA-256 of [`AppliedState::encode`].
+    pub fn state_hash(&self) -> [u8; 32] {
+        machine::state_hash(&self.machine, &self.journal)
+    }
 }
 
 /// Shared handle on the applied state, read by the services, written by apply.
@@ -120,10 +136,11 @@ impl StateMachineStore {
     }
 
     fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        let machine = SaleMachine::decode(&snapshot.data)
+        let (machine, journal) = machine::decode_snapshot(&snapshot.data)
             .map_err(|e| StorageIOError::read_snapshot(Some(snapshot.meta.signature()), &e))?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.machine = machine;
+        state.journal = journal;
         state.last_applied = snapshot.meta.last_log_id;
         state.membership = snapshot.meta.last_membership.clone();
         Ok(())
@@ -135,11 +152,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let started = std::time::Instant::now();
         let (data, last_applied, membership) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            (
-                state.machine.encode(),
-                state.last_applied,
-                state.membership.clone(),
-            )
+            (state.encode(), state.last_applied, state.membership.clone())
         };
         let snapshot_id = match last_applied {
             Some(id) => format!(
@@ -180,27 +193,29 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let first_event = state.machine.next_event_seq();
-        let mut replies = Vec::new();
+        let first_event = state.journal.next_event_seq();
+        let mut answers = Vec::new();
         for entry in entries {
             state.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => replies.push(Vec::new()),
-                EntryPayload::Normal(batch) => {
-                    replies.push(state.machine.apply_entry(entry.log_id.index, &batch));
+                EntryPayload::Blank => answers.push(Vec::new()),
+                EntryPayload::Normal(proposal) => {
+                    let applied = state.machine.apply_entry(entry.log_id.index, &proposal);
+                    state.journal.record(applied.journal);
+                    answers.push(applied.answers);
                 }
                 EntryPayload::Membership(membership) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    replies.push(Vec::new());
+                    answers.push(Vec::new());
                 }
             }
         }
         if let Some(observer) = &self.observer {
-            for event in state.machine.iter_domain_events_since(first_event) {
+            for event in state.journal.iter_domain_events_since(first_event) {
                 observer.event_applied(event);
             }
         }
-        Ok(replies)
+        Ok(answers)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
