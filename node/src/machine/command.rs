@@ -1,4 +1,4 @@
-//! What goes into the Raft log: commands, their idempotency keys, and batches.
+//! What goes into the Raft log: commands, their idempotency keys, and the proposal one entry carries.
 
 use serde::{Deserialize, Serialize};
 
@@ -218,10 +218,11 @@ pub struct Request {
     pub command: Command,
 }
 
-/// The payload of one Raft entry: the leader's timestamp and one or more requests.
+/// What the leader proposes as one Raft entry: its timestamp and one or more requests.
 ///
-/// Requests that arrive together share one entry (one Raft round trip, one
-/// fsync); they are applied in order as if they were separate entries.
+/// Requests that arrive together share one entry (the proposer's group
+/// commit: one Raft round trip, one fsync); they are applied in order as if
+/// they were separate entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Leader wall-clock time in ms since the Unix epoch when proposing.

@@ -1,7 +1,9 @@
 //! Domain events: what happened in the sale, produced at apply time and tagged with the log index.
 //!
 //! Every replica produces the same events in the same order, so a gateway may
-//! follow any node and resume from the last `seq` it saw.
+//! follow any node and resume from the last `seq` it saw. Apply returns them
+//! with the entry ([`super::EntryJournal`]); the [`DomainEventFeed`] of the
+//! caller's [`super::Journal`] numbers and keeps them.
 
 use std::collections::VecDeque;
 
@@ -55,6 +57,7 @@ impl DomainEventKind {
 /// One domain event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainEvent {
+    /// Cluster-wide number, given when the feed records it (0 until then).
     pub seq: u64,
     pub log_index: u64,
     pub ts_ms: u64,

@@ -388,12 +388,12 @@ mod tests {
             key: Some(key("gw-1", 42)),
             command: login_cmd("ana", LoginOutcome::Failed),
         };
-        let batch = |ts| crate::machine::Proposal {
+        let entry = |ts| crate::machine::Proposal {
             ts_ms: ts,
             requests: vec![request.clone()],
         };
-        let first = m.apply(10, &batch(5_000)).remove(0);
-        let again = m.apply(11, &batch(9_000)).remove(0);
+        let first = m.apply(10, &entry(5_000)).remove(0);
+        let again = m.apply(11, &entry(9_000)).remove(0);
         assert_eq!(first, again);
         assert_eq!(again.log_index, 10);
         assert_eq!(

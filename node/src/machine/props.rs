@@ -130,11 +130,11 @@ fn run_keeping_requests(steps: &[Step]) -> (Sale, Vec<Outcome>, Vec<Request>) {
             },
             Step::Retry(n) => match sent.get(*n) {
                 Some(r) => {
-                    let batch = Proposal {
+                    let proposal = Proposal {
                         ts_ms: now,
                         requests: vec![r.clone()],
                     };
-                    let again = m.apply(index, &batch).remove(0).outcome;
+                    let again = m.apply(index, &proposal).remove(0).outcome;
                     assert_eq!(again, outcomes[*n], "a retry got a different answer");
                     continue;
                 }
@@ -145,11 +145,11 @@ fn run_keeping_requests(steps: &[Step]) -> (Sale, Vec<Outcome>, Vec<Request>) {
             key: Some(key("client", index)),
             command,
         };
-        let batch = Proposal {
+        let proposal = Proposal {
             ts_ms: now,
             requests: vec![request.clone()],
         };
-        outcomes.extend(m.apply(index, &batch).into_iter().map(|a| a.outcome));
+        outcomes.extend(m.apply(index, &proposal).into_iter().map(|a| a.outcome));
         sent.push(request);
         if let Step::Login {
             customer,
@@ -298,8 +298,8 @@ proptest! {
         let audit_before = m.journal.audit().len();
         let now = m.now_ms();
         for (request, first) in sent.iter().zip(outcomes.iter()) {
-            let batch = Proposal { ts_ms: now, requests: vec![request.clone()] };
-            let again = m.apply(2, &batch).remove(0).outcome;
+            let proposal = Proposal { ts_ms: now, requests: vec![request.clone()] };
+            let again = m.apply(2, &proposal).remove(0).outcome;
             prop_assert_eq!(&again, first);
         }
         prop_assert_eq!((m.sale_events.clone(), m.holds.clone(), m.tickets.clone(), m.journal.domain_events_since(0, usize::MAX), m.customers.clone()), sale_before);

@@ -1,4 +1,4 @@
-//! Events and their ticket categories: creation rules and the per-category counters.
+//! Sale events (a festival day on sale) and their ticket categories: creation rules and the per-category counters.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,7 +68,10 @@ pub struct EventCustomer {
     pub live_hold: Option<u64>,
 }
 
-/// An event with its categories (keyed by category id), its policy and its queue.
+/// An event on sale (a festival day, a show) with its categories (keyed by
+/// category id), its policy and its queue. Named apart from [`super::DomainEvent`],
+/// which is a notification of something that happened; ids, commands and the
+/// wire keep the short name (`event_id`, `CreateEvent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleEvent {
     pub event_id: EventId,
