@@ -1,6 +1,7 @@
 //! The read queries: what the gRPC reads (availability, events, holds,
 //! tickets, queue status, credentials), retries and the leader's ticker ask
-//! of the applied state. None of them changes anything.
+//! of the applied state. None of them changes anything. The domain-event page
+//! and the audit chain are read from the [`super::Journal`] instead.
 
 use super::command::IdempotencyKey;
 use super::customer::{Customer, Customers};

@@ -249,3 +249,79 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::machine::testing::{create_event_cmd, hold_cmd, register_cmd, CUSTOMERS};
+    use crate::machine::{verify_chain, Command, DomainEventKind, Proposal, Request};
+
+    fn entry(index: u64, ts_ms: u64, commands: Vec<Command>) -> Entry {
+        let requests = commands
+            .into_iter()
+            .map(|command| Request { key: None, command })
+            .collect();
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal { ts_ms, requests }),
+        }
+    }
+
+    #[tokio::test]
+    async fn apply_keeps_the_journal_and_a_reopened_store_gets_it_back_from_the_snapshot() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (log, mut store) = crate::storage::open(tmp.path()).expect("opens");
+        let answers = store
+            .apply(vec![
+                entry(
+                    1,
+                    1_000,
+                    vec![
+                        create_event_cmd("rock", 5, 4),
+                        register_cmd("ana", CUSTOMERS[0].1),
+                    ],
+                ),
+                entry(2, 1_500, vec![hold_cmd("ana", 2)]),
+            ])
+            .await
+            .expect("applies");
+        assert_eq!(answers.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        assert!(answers.iter().flatten().all(|a| a.outcome.is_ok()));
+        let hash = {
+            let shared = store.shared();
+            let state = shared.read().expect("not poisoned");
+            let kinds: Vec<_> = state
+                .journal
+                .iter_domain_events_since(0)
+                .map(|e| (e.seq, e.log_index, e.kind))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    (0, 1, Some(DomainEventKind::EventCreated)),
+                    (1, 1, Some(DomainEventKind::CustomerRegistered)),
+                    (2, 2, Some(DomainEventKind::HoldCreated)),
+                ]
+            );
+            let audit = state.journal.audit();
+            assert_eq!(audit.len(), 3);
+            assert_eq!(verify_chain(audit.records()), Ok(audit.head()));
+            state.state_hash()
+        };
+        let snapshot = store.build_snapshot().await.expect("snapshot built");
+        let data = snapshot.snapshot.into_inner();
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&data)), hash);
+        drop((log, store));
+
+        let (_log, store) = crate::storage::open(tmp.path()).expect("reopens");
+        let shared = store.shared();
+        let state = shared.read().expect("not poisoned");
+        assert_eq!(state.state_hash(), hash);
+        assert_eq!(state.journal.audit().len(), 3);
+        assert_eq!(state.journal.next_event_seq(), 3);
+        assert_eq!(state.last_applied.map(|l| l.index), Some(2));
+    }
+}
