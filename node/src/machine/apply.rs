@@ -43,7 +43,7 @@ impl SaleMachine {
     }
 
     /// Moves logical time forward (never back): `now = max(now, ts)`.
-    pub(super) fn observe_time(&mut self, ts_ms: u64) {
+    fn observe_time(&mut self, ts_ms: u64) {
         self.now_ms = self.now_ms.max(ts_ms);
     }
 

@@ -43,7 +43,7 @@ impl OutcomeCache {
             .get(&key.request_id)
     }
 
-    /// Remembers `outcome` for `key` at logical time `now_ms`, evicting the oldest entries.
+    /// Remembers the first outcome for `key` at logical time `now_ms`, evicting the oldest entries.
     pub fn remember(&mut self, key: &IdempotencyKey, remembered: Remembered, now_ms: u64) {
         let client = self.clients.entry(key.client_id.clone()).or_default();
         self.by_last_seen
