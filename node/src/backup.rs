@@ -7,7 +7,7 @@
 //! format version             u32 (FORMAT_VERSION)
 //! header length H            u32
 //! header                     H bytes of JSON (BackupHeader)
-//! state                      header.data_len bytes (SaleMachine::encode)
+//! state                      header.data_len bytes (machine::encode_snapshot)
 //! checksum                   32 bytes: SHA-256 of every byte before it
 //! ```
 //!
@@ -20,14 +20,14 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::machine::SaleMachine;
+use crate::machine::{self, Journal, SaleMachine};
 
 /// The first bytes of every backup file.
 pub const MAGIC: &[u8; 8] = b"IJBACKUP";
 /// The file layout this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The version of [`SaleMachine::encode`]'s layout; bump it when the machine's
-/// fields change, so older builds refuse newer backups instead of misreading them.
+/// The version of [`machine::encode_snapshot`]'s layout; bump it when the
+/// machine's or the journal's fields change, so older builds refuse newer backups instead of misreading them.
 pub const MACHINE_FORMAT: u32 = 1;
 
 const CHECKSUM_LEN: usize = 32;
@@ -99,6 +99,8 @@ pub struct Backup {
     pub data: Vec<u8>,
     /// The decoded state, for restoring and reporting.
     pub machine: SaleMachine,
+    /// The decoded journal (audit chain and domain events) that goes with it.
+    pub journal: Journal,
 }
 
 /// Why a backup was refused.
@@ -157,8 +159,9 @@ impl Backup {
                 actual,
             });
         }
-        let machine = SaleMachine::decode(&data).map_err(|e| BackupError::State(e.to_string()))?;
-        let audit = machine.audit();
+        let (machine, journal) =
+            machine::decode_snapshot(&data).map_err(|e| BackupError::State(e.to_string()))?;
+        let audit = journal.audit();
         let (head, len) = (hex::encode(audit.head()), audit.len() as u64);
         if head != header.audit_head || len != header.audit_len {
             return Err(BackupError::AuditHead {
@@ -172,6 +175,7 @@ impl Backup {
             header,
             data,
             machine,
+            journal,
         })
     }
 
@@ -250,10 +254,10 @@ impl Backup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::testing::{buy, hold_ok, machine_with_event};
+    use crate::machine::testing::{buy, hold_ok, machine_with_event, Sale};
 
-    /// A machine with an event, customers, a sale and an open hold.
-    fn sample_machine() -> SaleMachine {
+    /// A machine with an event, customers, a sale and an open hold, and its journal.
+    fn sample_machine() -> Sale {
         let mut m = machine_with_event(10, 4);
         let sold = hold_ok(&mut m, 20, "ana", 2);
         buy(&mut m, 21, 2_000, sold.hold_id, "ana").expect("bought");
@@ -262,9 +266,9 @@ mod tests {
     }
 
     fn backup() -> Backup {
-        let machine = sample_machine();
-        let data = machine.encode();
-        let audit = machine.audit();
+        let sale = sample_machine();
+        let data = machine::encode_snapshot(&sale.machine, &sale.journal);
+        let audit = sale.journal.audit();
         let header = BackupHeader {
             node_id: 1,
             log_index: 42,
@@ -287,7 +291,7 @@ mod tests {
         assert_eq!(read.header, original.header);
         assert_eq!(read.data, original.data);
         assert_eq!(
-            hex::encode(read.machine.state_hash()),
+            hex::encode(machine::state_hash(&read.machine, &read.journal)),
             read.header.state_hash
         );
     }

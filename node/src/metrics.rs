@@ -41,7 +41,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
-use crate::machine::{DomainEvent, EventKind};
+use crate::machine::{DomainEvent, DomainEventKind};
 use crate::raft_types::Raft;
 use crate::storage::{ApplyObserver, SharedMachine};
 
@@ -269,7 +269,7 @@ impl NodeMetrics {
             self.tickets.clear();
             self.queue_joined.clear();
             self.queue_admitted.clear();
-            for event in applied_state.machine.events() {
+            for event in applied_state.machine.sale_events() {
                 for category in event.categories.values() {
                     for (state_name, value) in [
                         ("sold", category.sold),
@@ -308,10 +308,10 @@ impl NodeMetrics {
 impl ApplyObserver for NodeMetrics {
     fn event_applied(&self, event: &DomainEvent) {
         match event.kind {
-            Some(EventKind::HoldExpired) => {
+            Some(DomainEventKind::HoldExpired) => {
                 self.holds_expired.inc();
             }
-            Some(EventKind::Rejected) => {
+            Some(DomainEventKind::Rejected) => {
                 self.rejections
                     .get_or_create(&labels(&[("reason", &event.reason)]))
                     .inc();

@@ -1,10 +1,10 @@
 //! Proposing sale requests to Raft with group commit.
 //!
-//! Requests that arrive while earlier batches are in flight are gathered into
-//! one [`Batch`] — one Raft entry, one fsync, one replication round trip for
+//! Requests that arrive while earlier entries are in flight are gathered into
+//! one [`Proposal`] — one Raft entry, one fsync, one replication round trip for
 //! all of them — and each caller gets its own answer back. Under light load
-//! a batch holds one request and costs no extra wait; under a burst (ten
-//! thousand queue joins) batches grow to [`MAX_BATCH`].
+//! a proposal holds one request and costs no extra wait; under a burst (ten
+//! thousand queue joins) proposals grow to [`MAX_REQUESTS_PER_ENTRY`].
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,14 +13,14 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::ServiceError;
-use crate::machine::{Batch, Outcome, Request};
+use crate::machine::{Effect, Proposal, Request};
 use crate::raft_types::Raft;
 
 /// Most requests in one Raft entry.
-pub const MAX_BATCH: usize = 1_024;
-/// Most batches being committed at once.
-pub const MAX_IN_FLIGHT: usize = 4;
-/// Requests waiting to be batched before callers are pushed back.
+pub const MAX_REQUESTS_PER_ENTRY: usize = 1_024;
+/// Most entries being committed at once.
+pub const MAX_ENTRIES_IN_FLIGHT: usize = 4;
+/// Requests waiting to join an entry before callers are pushed back.
 const QUEUE_DEPTH: usize = 16_384;
 
 /// Wall-clock milliseconds since the Unix epoch: the stamp the leader puts on entries.
@@ -31,10 +31,10 @@ pub fn wall_clock_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// An accepted request's outcome and the log index it (first) committed at.
+/// An accepted request's effect and the log index it (first) committed at.
 #[derive(Debug)]
 pub struct Committed {
-    pub outcome: Outcome,
+    pub effect: Effect,
     pub log_index: u64,
 }
 
@@ -43,21 +43,21 @@ struct Pending {
     reply: oneshot::Sender<Result<Committed, ServiceError>>,
 }
 
-/// Sends requests through the Raft log. Cheap to clone; clones share one batcher.
+/// Sends requests through the Raft log. Cheap to clone; clones share one group-commit loop.
 #[derive(Clone)]
 pub struct Proposer {
     queue: mpsc::Sender<Pending>,
 }
 
 impl Proposer {
-    /// Starts the batcher for `raft`; it stops when every clone is dropped.
+    /// Starts the group-commit loop for `raft`; it stops when every clone is dropped.
     pub fn new(raft: Raft, commit_seconds: Histogram) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_batcher(raft, rx, commit_seconds));
+        tokio::spawn(run_group_commit(raft, rx, commit_seconds));
         Proposer { queue }
     }
 
-    /// Commits `request` and returns its outcome, or the committed rejection as an error.
+    /// Commits `request` and returns its effect, or the committed rejection as an error.
     ///
     /// Validates first, so malformed input never costs a round trip.
     pub async fn propose(&self, request: Request) -> Result<Committed, ServiceError> {
@@ -73,15 +73,16 @@ impl Proposer {
     }
 }
 
-async fn run_batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>, commit_seconds: Histogram) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+/// Gathers waiting requests into one proposal per free commit slot and commits them.
+async fn run_group_commit(raft: Raft, mut rx: mpsc::Receiver<Pending>, commit_seconds: Histogram) {
+    let in_flight = Arc::new(Semaphore::new(MAX_ENTRIES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        // Wait for a commit slot first: requests arriving meanwhile join this batch.
+        // Wait for a commit slot first: requests arriving meanwhile join this entry.
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
         let mut pending = vec![first];
-        while pending.len() < MAX_BATCH {
+        while pending.len() < MAX_REQUESTS_PER_ENTRY {
             match rx.try_recv() {
                 Ok(p) => pending.push(p),
                 Err(_) => break,
@@ -101,26 +102,26 @@ async fn run_batcher(raft: Raft, mut rx: mpsc::Receiver<Pending>, commit_seconds
 async fn commit(raft: &Raft, pending: Vec<Pending>) {
     let (requests, replies): (Vec<Request>, Vec<_>) =
         pending.into_iter().map(|p| (p.request, p.reply)).unzip();
-    let batch = Batch {
+    let proposal = Proposal {
         ts_ms: wall_clock_ms(),
         requests,
     };
-    match raft.client_write(batch).await {
+    match raft.client_write(proposal).await {
         Ok(response) => {
             let mut answers = response.data.into_iter();
             for reply in replies {
                 let result = match answers.next() {
                     Some(answer) => {
                         answer
-                            .reply
+                            .outcome
                             .map_err(ServiceError::from)
-                            .map(|outcome| Committed {
-                                outcome,
+                            .map(|effect| Committed {
+                                effect,
                                 log_index: answer.log_index,
                             })
                     }
                     None => Err(ServiceError::Internal(
-                        "committed batch returned too few answers".into(),
+                        "committed entry returned too few answers".into(),
                     )),
                 };
                 let _ = reply.send(result);

@@ -2,13 +2,13 @@
 
 use std::io::Cursor;
 
-use crate::machine::{Answer, Batch};
+use crate::machine::{Answer, Proposal};
 
 openraft::declare_raft_types!(
-    /// IngressoJá's Raft types: entries carry a [`Batch`] of sale requests,
+    /// IngressoJá's Raft types: entries carry a [`Proposal`] of sale requests,
     /// applying one returns an [`Answer`] per request.
     pub TypeConfig:
-        D = Batch,
+        D = Proposal,
         R = Vec<Answer>,
         NodeId = u64,
         Node = openraft::BasicNode,

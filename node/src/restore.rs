@@ -140,23 +140,22 @@ fn staging_dir(target: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::backup::{BackupHeader, MACHINE_FORMAT};
-    use crate::machine::testing::{hold_ok, machine_with_event};
-    use crate::machine::SaleMachine;
+    use crate::machine::testing::{hold_ok, machine_with_event, Sale};
     use ingressoja_cluster_config::{
         ListenConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
     };
     use sha2::{Digest, Sha256};
 
-    fn backup_of(machine: &SaleMachine) -> Backup {
-        let data = machine.encode();
+    fn backup_of(sale: &Sale) -> Backup {
+        let data = crate::machine::encode_snapshot(&sale.machine, &sale.journal);
         let header = BackupHeader {
             node_id: 1,
             log_index: 30,
             log_term: 4,
             log_leader: 2,
             state_hash: hex::encode(Sha256::digest(&data)),
-            audit_head: hex::encode(machine.audit().head()),
-            audit_len: machine.audit().len() as u64,
+            audit_head: hex::encode(sale.journal.audit().head()),
+            audit_len: sale.journal.audit().len() as u64,
             data_len: data.len() as u64,
             machine_format: MACHINE_FORMAT,
             created_ms: 0,
@@ -209,7 +208,7 @@ mod tests {
         let (_log, sm) = storage::open(&dir).unwrap();
         let state = sm.shared();
         let state = state.read().unwrap();
-        assert_eq!(state.machine.state_hash(), m.state_hash());
+        assert_eq!(state.state_hash(), m.state_hash());
         assert_eq!(state.last_applied.map(|l| l.index), Some(30));
         let voters: Vec<_> = state.membership.membership().voter_ids().collect();
         assert_eq!(voters, vec![1, 2, 3]);

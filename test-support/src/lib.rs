@@ -321,7 +321,7 @@ impl TestCluster {
                 .map(|(id, n)| {
                     let s = n.state.read().unwrap();
                     let applied = s.last_applied.map(|l| l.index).unwrap_or(0);
-                    (*id, (applied, s.machine.state_hash()))
+                    (*id, (applied, s.state_hash()))
                 })
                 .collect();
             let first = seen.values().next().copied();

@@ -6,7 +6,23 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// One audit record.
+/// What one applied request leaves in the audit chain, as apply produces it:
+/// the journal numbers it and chains it into an [`AuditRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub log_index: u64,
+    pub ts_ms: u64,
+    /// The client that sent the request (`system` for ticks).
+    pub actor: String,
+    /// The command's kind, `retry:`-prefixed when a remembered outcome answered it.
+    pub action: String,
+    /// `ok`, or the rejection's code.
+    pub outcome: String,
+    /// What the request concerned, as `kind:id` (event, category, customer, hold, tickets, charge).
+    pub ids: Vec<String>,
+}
+
+/// One audit record: an [`AuditEntry`] numbered and chained to the one before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub seq: u64,
@@ -79,17 +95,16 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Appends a record, computing its link and hash.
-    #[allow(clippy::too_many_arguments)]
-    pub fn append(
-        &mut self,
-        log_index: u64,
-        ts_ms: u64,
-        actor: String,
-        action: String,
-        outcome: String,
-        ids: Vec<String>,
-    ) {
+    /// Appends `entry` as the next record, numbering it and chaining it to the head.
+    pub fn append(&mut self, entry: AuditEntry) {
+        let AuditEntry {
+            log_index,
+            ts_ms,
+            actor,
+            action,
+            outcome,
+            ids,
+        } = entry;
         let mut record = AuditRecord {
             seq: self.records.len() as u64,
             log_index,

@@ -1,13 +1,13 @@
-//! What goes into the Raft log: commands, their idempotency keys, and batches.
+//! What goes into the Raft log: commands, their idempotency keys, and the proposal one entry carries.
 
 use serde::{Deserialize, Serialize};
 
 use super::customer::{validate_registration, Registration};
-use super::event::CategorySpec;
 use super::ids::{validate_id, CategoryId, CustomerId, EventId, HoldId};
 use super::login::{validate_totp_secret, validate_totp_step, LoginOutcome};
 use super::policy::SalePolicy;
 use super::rejection::Rejection;
+use super::sale_event::CategorySpec;
 
 /// Identifies one client request so a retry is answered, not re-executed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ pub enum Command {
     /// confirmed by entering the code of `totp_step` (which then cannot log in).
     EnrolTotp {
         customer_id: CustomerId,
-        /// Base32 TOTP secret; never echoed in replies, audit records or events.
+        /// Base32 TOTP secret; never echoed in outcomes, audit records or events.
         secret: String,
         /// The time step of the code the gateway verified to confirm enrolment.
         totp_step: u64,
@@ -89,7 +89,7 @@ impl Command {
                 categories,
                 policy,
             } => {
-                super::event::validate_create(event_id, name, categories)?;
+                super::sale_event::validate_create(event_id, name, categories)?;
                 policy.clone().validated().map(|_| ())
             }
             Command::RegisterCustomer(r) => validate_registration(r).map(|_| ()),
@@ -218,12 +218,13 @@ pub struct Request {
     pub command: Command,
 }
 
-/// The payload of one Raft entry: the leader's timestamp and one or more requests.
+/// What the leader proposes as one Raft entry: its timestamp and one or more requests.
 ///
-/// Requests that arrive together share one entry (one Raft round trip, one
-/// fsync); they are applied in order as if they were separate entries.
+/// Requests that arrive together share one entry (the proposer's group
+/// commit: one Raft round trip, one fsync); they are applied in order as if
+/// they were separate entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Batch {
+pub struct Proposal {
     /// Leader wall-clock time in ms since the Unix epoch when proposing.
     pub ts_ms: u64,
     pub requests: Vec<Request>,

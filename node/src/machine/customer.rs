@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::cpf::Cpf;
 use super::ids::{validate_id, validate_name, CustomerId};
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// A registered customer. The password hash is computed outside the machine (argon2id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +133,7 @@ pub fn validate_registration(r: &Registration) -> Result<(String, Cpf), Rejectio
 
 impl SaleMachine {
     /// Applies [`super::Command::RegisterCustomer`].
-    pub(crate) fn register(&mut self, r: &Registration) -> Result<Outcome, Rejection> {
+    pub(crate) fn register(&mut self, r: &Registration) -> Result<Effect, Rejection> {
         let (email, cpf) = validate_registration(r)?;
         let customers = &mut self.customers;
         if customers.by_id.contains_key(&r.customer_id) {
@@ -160,7 +160,7 @@ impl SaleMachine {
         customers.by_cpf.insert(cpf, r.customer_id.clone());
         customers.by_email.insert(email, r.customer_id.clone());
         customers.by_id.insert(r.customer_id.clone(), customer);
-        Ok(Outcome::Registered {
+        Ok(Effect::Registered {
             customer_id: r.customer_id.clone(),
         })
     }
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn one_account_per_cpf_and_email() {
-        let mut m = SaleMachine::default();
+        let mut m = Sale::default();
         assert!(apply(&mut m, 1, 1_000, register_cmd("ana", "529.982.247-25")).is_ok());
         assert_eq!(
             apply(&mut m, 2, 1_000, register_cmd("ana", "111.444.777-35")),

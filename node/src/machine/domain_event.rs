@@ -1,18 +1,20 @@
 //! Domain events: what happened in the sale, produced at apply time and tagged with the log index.
 //!
 //! Every replica produces the same events in the same order, so a gateway may
-//! follow any node and resume from the last `seq` it saw.
+//! follow any node and resume from the last `seq` it saw. Apply returns them
+//! with the entry ([`super::EntryJournal`]); the [`DomainEventFeed`] of the
+//! caller's [`super::Journal`] numbers and keeps them.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 /// How many recent events each replica keeps for resuming streams.
-pub const EVENTS_KEPT: usize = 200_000;
+pub const DOMAIN_EVENTS_KEPT: usize = 200_000;
 
 /// The kinds of things customers and operators are told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventKind {
+pub enum DomainEventKind {
     EventCreated,
     CustomerRegistered,
     SaleOpened,
@@ -31,23 +33,23 @@ pub enum EventKind {
     LoginFailed,
 }
 
-impl EventKind {
+impl DomainEventKind {
     /// Snake-case name used on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
-            EventKind::EventCreated => "event_created",
-            EventKind::CustomerRegistered => "customer_registered",
-            EventKind::SaleOpened => "sale_opened",
-            EventKind::Admitted => "admitted",
-            EventKind::HoldCreated => "hold_created",
-            EventKind::HoldReleased => "hold_released",
-            EventKind::HoldExpired => "hold_expired",
-            EventKind::PurchaseConfirmed => "purchase_confirmed",
-            EventKind::PaymentDeclined => "payment_declined",
-            EventKind::Rejected => "rejected",
-            EventKind::TotpEnrolled => "totp_enrolled",
-            EventKind::LoginSucceeded => "login_succeeded",
-            EventKind::LoginFailed => "login_failed",
+            DomainEventKind::EventCreated => "event_created",
+            DomainEventKind::CustomerRegistered => "customer_registered",
+            DomainEventKind::SaleOpened => "sale_opened",
+            DomainEventKind::Admitted => "admitted",
+            DomainEventKind::HoldCreated => "hold_created",
+            DomainEventKind::HoldReleased => "hold_released",
+            DomainEventKind::HoldExpired => "hold_expired",
+            DomainEventKind::PurchaseConfirmed => "purchase_confirmed",
+            DomainEventKind::PaymentDeclined => "payment_declined",
+            DomainEventKind::Rejected => "rejected",
+            DomainEventKind::TotpEnrolled => "totp_enrolled",
+            DomainEventKind::LoginSucceeded => "login_succeeded",
+            DomainEventKind::LoginFailed => "login_failed",
         }
     }
 }
@@ -55,10 +57,11 @@ impl EventKind {
 /// One domain event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainEvent {
+    /// Cluster-wide number, given when the feed records it (0 until then).
     pub seq: u64,
     pub log_index: u64,
     pub ts_ms: u64,
-    pub kind: Option<EventKind>,
+    pub kind: Option<DomainEventKind>,
     pub event_id: String,
     pub customer_id: String,
     pub hold_id: Option<u64>,
@@ -70,18 +73,18 @@ pub struct DomainEvent {
 
 /// The bounded, replicated feed of recent events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventFeed {
+pub struct DomainEventFeed {
     next_seq: u64,
     recent: VecDeque<DomainEvent>,
 }
 
-impl EventFeed {
-    /// Appends `event`, numbering it; forgets the oldest beyond [`EVENTS_KEPT`].
+impl DomainEventFeed {
+    /// Appends `event`, numbering it; forgets the oldest beyond [`DOMAIN_EVENTS_KEPT`].
     pub fn push(&mut self, mut event: DomainEvent) {
         event.seq = self.next_seq;
         self.next_seq += 1;
         self.recent.push_back(event);
-        while self.recent.len() > EVENTS_KEPT {
+        while self.recent.len() > DOMAIN_EVENTS_KEPT {
             self.recent.pop_front();
         }
     }

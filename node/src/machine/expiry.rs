@@ -1,41 +1,36 @@
 //! Expiry: holds whose time has come return their tickets, decided by log time only.
 
-use super::domain_event::{DomainEvent, EventKind};
+use super::domain_event::{DomainEvent, DomainEventKind};
 use super::hold::HoldStatus;
 use super::SaleMachine;
 
 impl SaleMachine {
-    /// Expires every live hold with `expires_at_ms <= now`; returns how many.
+    /// Expires every live hold with `expires_at_ms <= now`; returns a
+    /// `hold_expired` domain event for each.
     ///
     /// Runs before each applied command, so whether a hold is live at a given
     /// log index depends only on the entries up to it.
-    pub(crate) fn expire_due_holds(&mut self, log_index: u64) -> u32 {
-        let mut expired = 0;
+    pub(crate) fn expire_due_holds(&mut self) -> Vec<DomainEvent> {
+        let mut expired = Vec::new();
         while let Some(&(at, hold_id)) = self.expiry_index.first() {
             if at > self.now_ms {
                 break;
             }
             match self.end_hold(hold_id, HoldStatus::Expired) {
-                Some(h) => {
-                    self.emit(
-                        log_index,
-                        DomainEvent {
-                            kind: Some(EventKind::HoldExpired),
-                            event_id: h.event_id,
-                            category_id: h.category_id,
-                            customer_id: h.customer_id,
-                            hold_id: Some(h.hold_id),
-                            quantity: h.quantity,
-                            ..DomainEvent::default()
-                        },
-                    );
-                }
+                Some(h) => expired.push(DomainEvent {
+                    kind: Some(DomainEventKind::HoldExpired),
+                    event_id: h.event_id,
+                    category_id: h.category_id,
+                    customer_id: h.customer_id,
+                    hold_id: Some(h.hold_id),
+                    quantity: h.quantity,
+                    ..DomainEvent::default()
+                }),
                 // Not live any more: drop the stale index entry.
                 None => {
                     self.expiry_index.remove(&(at, hold_id));
                 }
             }
-            expired += 1;
         }
         expired
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{CategoryId, CustomerId, EventId, HoldId};
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// Where a hold is in its life. Only a `Live` hold counts as held or can be bought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,12 +49,12 @@ impl SaleMachine {
         customer_id: &str,
         quantity: u32,
         ttl_ms: u64,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let now = self.now_ms;
         self.customers.require(customer_id)?;
         self.require_admission(event_id, customer_id)?;
         let event = self
-            .events
+            .sale_events
             .get_mut(event_id)
             .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
         let policy = &event.policy;
@@ -137,7 +137,7 @@ impl SaleMachine {
         };
         self.expiry_index.insert((hold.expires_at_ms, hold_id));
         self.holds.insert(hold_id, hold.clone());
-        Ok(Outcome::HoldPlaced(hold))
+        Ok(Effect::HoldPlaced(hold))
     }
 
     /// Ends a live hold with `status`, returning its tickets to the category.
@@ -151,7 +151,7 @@ impl SaleMachine {
         hold.status = status;
         let hold = hold.clone();
         self.expiry_index.remove(&(hold.expires_at_ms, hold_id));
-        if let Some(event) = self.events.get_mut(&hold.event_id) {
+        if let Some(event) = self.sale_events.get_mut(&hold.event_id) {
             if let Some(theirs) = event.customers.get_mut(&hold.customer_id) {
                 theirs.held -= hold.quantity;
                 if status == HoldStatus::Purchased {
@@ -163,7 +163,7 @@ impl SaleMachine {
             }
         }
         if let Some(category) = self
-            .events
+            .sale_events
             .get_mut(&hold.event_id)
             .and_then(|e| e.categories.get_mut(&hold.category_id))
         {

@@ -1,58 +1,58 @@
-//! Remembered replies, so a retried request gets its first answer instead of running twice.
+//! Remembered outcomes, so a retried request gets its first answer instead of running twice.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::command::IdempotencyKey;
-use super::Reply;
+use super::Outcome;
 
-/// Replies kept per client (older ones are forgotten first).
-pub const REPLIES_PER_CLIENT: usize = 256;
+/// Outcomes kept per client (older ones are forgotten first).
+pub const OUTCOMES_PER_CLIENT: usize = 256;
 /// A client silent for this long (logical time) is forgotten.
 pub const CLIENT_RETENTION_MS: u64 = 60 * 60 * 1000;
 
-/// One remembered reply, with a fingerprint of the command it answered.
+/// One remembered outcome, with a fingerprint of the command it answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
     pub fingerprint: [u8; 32],
     /// The entry that first answered.
     pub log_index: u64,
-    pub reply: Reply,
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct ClientReplies {
+struct ClientOutcomes {
     last_seen_ms: u64,
-    replies: BTreeMap<u64, Remembered>,
+    outcomes: BTreeMap<u64, Remembered>,
 }
 
-/// Bounded, expiring memory of replies per client: part of the replicated state.
+/// Bounded, expiring memory of outcomes per client: part of the replicated state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplyCache {
-    clients: BTreeMap<String, ClientReplies>,
+pub struct OutcomeCache {
+    clients: BTreeMap<String, ClientOutcomes>,
     by_last_seen: BTreeSet<(u64, String)>,
 }
 
-impl ReplyCache {
-    /// The remembered reply for `key`, if any.
+impl OutcomeCache {
+    /// The remembered outcome for `key`, if any.
     pub fn get(&self, key: &IdempotencyKey) -> Option<&Remembered> {
         self.clients
             .get(&key.client_id)?
-            .replies
+            .outcomes
             .get(&key.request_id)
     }
 
-    /// Remembers `reply` for `key` at logical time `now_ms`, evicting the oldest entries.
+    /// Remembers the first outcome for `key` at logical time `now_ms`, evicting the oldest entries.
     pub fn remember(&mut self, key: &IdempotencyKey, remembered: Remembered, now_ms: u64) {
         let client = self.clients.entry(key.client_id.clone()).or_default();
         self.by_last_seen
             .remove(&(client.last_seen_ms, key.client_id.clone()));
         client.last_seen_ms = now_ms;
         self.by_last_seen.insert((now_ms, key.client_id.clone()));
-        client.replies.insert(key.request_id, remembered);
-        while client.replies.len() > REPLIES_PER_CLIENT {
-            client.replies.pop_first();
+        client.outcomes.insert(key.request_id, remembered);
+        while client.outcomes.len() > OUTCOMES_PER_CLIENT {
+            client.outcomes.pop_first();
         }
     }
 
@@ -76,7 +76,7 @@ impl ReplyCache {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::machine::{Command, Outcome, Rejection, Request, SaleMachine};
+    use crate::machine::{Command, Effect, Rejection, Request};
 
     #[test]
     fn retry_gets_first_answer_and_buys_nothing_twice() {
@@ -86,12 +86,12 @@ mod tests {
             key: Some(key("c1", 7)),
             command: purchase_cmd_for(&m, hold.hold_id, "ana"),
         };
-        let first = m.apply_request(3, &req);
-        assert!(first.reply.is_ok(), "{first:?}");
-        let again = m.apply_request(4, &req);
+        let first = send(&mut m, 3, 1_000, req.clone());
+        assert!(first.outcome.is_ok(), "{first:?}");
+        let again = send(&mut m, 4, 1_000, req);
         assert_eq!(first, again);
         assert_eq!(first.log_index, 3);
-        assert!(matches!(first.reply, Ok(Outcome::Purchased(ref t)) if t.len() == 2));
+        assert!(matches!(first.outcome, Ok(Effect::Purchased(ref t)) if t.len() == 2));
         assert_eq!(m.tickets_of("ana").len(), 2);
     }
 
@@ -106,9 +106,9 @@ mod tests {
             key: Some(key("c1", 1)),
             command: hold_cmd("ana", 2),
         };
-        assert!(m.apply_request(2, &a).reply.is_ok());
+        assert!(send(&mut m, 2, 1_000, a).outcome.is_ok());
         assert!(matches!(
-            m.apply_request(3, &b).reply,
+            send(&mut m, 3, 1_000, b).outcome,
             Err(Rejection::KeyReused { .. })
         ));
         assert_eq!(category(&m).held, 1);
@@ -116,24 +116,14 @@ mod tests {
 
     #[test]
     fn idle_clients_are_forgotten() {
-        let mut m = SaleMachine::default();
-        m.observe_time(0);
+        let mut m = Sale::default();
         let r = Request {
             key: Some(key("c1", 1)),
             command: Command::Tick,
         };
-        m.apply_request(1, &r).reply.unwrap();
-        assert_eq!(m.replies.client_count(), 1);
-        m.observe_time(super::CLIENT_RETENTION_MS + 1);
-        m.apply_request(
-            2,
-            &Request {
-                key: None,
-                command: Command::Tick,
-            },
-        )
-        .reply
-        .unwrap();
-        assert_eq!(m.replies.client_count(), 0);
+        send(&mut m, 1, 0, r).outcome.unwrap();
+        assert_eq!(m.outcomes.client_count(), 1);
+        apply(&mut m, 2, super::CLIENT_RETENTION_MS + 1, Command::Tick).unwrap();
+        assert_eq!(m.outcomes.client_count(), 0);
     }
 }

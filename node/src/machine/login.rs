@@ -1,17 +1,16 @@
-//! Login support: enrolling a TOTP secret, recording login attempts, and finding an
-//! account's credentials by id or e-mail.
+//! Login support: enrolling a TOTP secret and recording login attempts (finding an
+//! account's credentials by id or e-mail is a read: see `queries.rs`).
 //!
 //! The machine only records; the lockout policy (how many failures, for how
 //! long) lives in the gateways, which read the counters. What must hold across
 //! many stateless gateways is kept here: the failure counter and its time, and
 //! the newest TOTP time step accepted, so a code is accepted at most once
-//! cluster-wide. Secrets never appear in a reply, an audit record or an event.
+//! cluster-wide. Secrets never appear in an outcome, an audit record or an event.
 
 use serde::{Deserialize, Serialize};
 
-use super::customer::Customer;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// Shortest accepted TOTP secret, in base32 characters (80 bits).
 pub const TOTP_SECRET_MIN: usize = 16;
@@ -70,14 +69,14 @@ impl SaleMachine {
         customer_id: &str,
         secret: &str,
         totp_step: u64,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let customer = self.customers.require_mut(customer_id)?;
         if customer.totp_secret.is_some() {
             return Err(Rejection::TotpAlreadyEnrolled(customer_id.to_string()));
         }
         customer.totp_secret = Some(secret.to_string());
         customer.last_totp_step = customer.last_totp_step.max(totp_step);
-        Ok(Outcome::TotpEnrolled {
+        Ok(Effect::TotpEnrolled {
             customer_id: customer_id.to_string(),
         })
     }
@@ -91,7 +90,7 @@ impl SaleMachine {
         &mut self,
         customer_id: &str,
         outcome: LoginOutcome,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let now = self.now_ms;
         let customer = self.customers.require_mut(customer_id)?;
         let succeeded = match outcome {
@@ -114,27 +113,12 @@ impl SaleMachine {
                 true
             }
         };
-        Ok(Outcome::LoginRecorded {
+        Ok(Effect::LoginRecorded {
             customer_id: customer_id.to_string(),
             succeeded,
             failed_logins: customer.failed_logins,
             last_failed_login_ms: customer.last_failed_login_ms,
         })
-    }
-
-    /// The account a login names: an e-mail (any case) if `login` contains `@` and
-    /// matches one, else a customer id. Fails with `unknown_customer`.
-    ///
-    /// E-mails win over ids for inputs that look like one, so an account whose id
-    /// happens to be someone else's e-mail cannot capture that person's logins.
-    pub fn credentials(&self, login: &str) -> Result<&Customer, Rejection> {
-        let by_email = login
-            .contains('@')
-            .then(|| self.customers.by_email(login))
-            .flatten();
-        by_email
-            .or_else(|| self.customers.get(login))
-            .ok_or_else(|| Rejection::UnknownCustomer(login.to_string()))
     }
 }
 
@@ -142,7 +126,7 @@ impl SaleMachine {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::machine::{Command, Cpf, EventKind, Request};
+    use crate::machine::{Command, Cpf, Customer, DomainEventKind, Request};
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -172,19 +156,23 @@ mod tests {
     #[test]
     fn enrol_stores_the_secret_and_the_confirming_step() {
         let mut m = machine_with_event(5, 4);
-        let reply = apply(&mut m, 10, 2_000, enrol_cmd("ana", SECRET, 100));
+        let outcome = apply(&mut m, 10, 2_000, enrol_cmd("ana", SECRET, 100));
         assert_eq!(
-            reply,
-            Ok(Outcome::TotpEnrolled {
+            outcome,
+            Ok(Effect::TotpEnrolled {
                 customer_id: "ana".into()
             })
         );
         assert_eq!(ana(&m).totp_secret.as_deref(), Some(SECRET));
         assert_eq!(ana(&m).last_totp_step, 100);
-        let last = m.events_since(0, usize::MAX).pop().expect("an event");
-        assert_eq!(last.kind, Some(EventKind::TotpEnrolled));
+        let last = m
+            .journal
+            .domain_events_since(0, usize::MAX)
+            .pop()
+            .expect("an event");
+        assert_eq!(last.kind, Some(DomainEventKind::TotpEnrolled));
         assert_eq!(last.customer_id, "ana");
-        let record = m.audit().records().last().expect("audited");
+        let record = m.journal.audit().records().last().expect("audited");
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("enrol_totp", "ok")
@@ -242,10 +230,10 @@ mod tests {
     fn a_failed_login_counts_and_is_stamped_with_log_time() {
         let mut m = machine_with_event(5, 4);
         let before = m.state_hash();
-        let reply = apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed));
+        let outcome = apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed));
         assert_eq!(
-            reply,
-            Ok(Outcome::LoginRecorded {
+            outcome,
+            Ok(Effect::LoginRecorded {
                 customer_id: "ana".into(),
                 succeeded: false,
                 failed_logins: 1,
@@ -265,9 +253,12 @@ mod tests {
             (3, 7_000)
         );
         assert_eq!(m.customers().get("bia").unwrap().failed_logins, 0);
-        let events = m.events_since(0, usize::MAX);
-        assert_eq!(events.last().unwrap().kind, Some(EventKind::LoginFailed));
-        let record = m.audit().records().last().unwrap();
+        let events = m.journal.domain_events_since(0, usize::MAX);
+        assert_eq!(
+            events.last().unwrap().kind,
+            Some(DomainEventKind::LoginFailed)
+        );
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(record.action, "record_login_failed");
         assert_eq!(
             apply(&mut m, 13, 7_000, login_cmd("nobody", LoginOutcome::Failed)),
@@ -280,10 +271,10 @@ mod tests {
         let mut m = machine_with_event(5, 4);
         apply(&mut m, 10, 5_000, login_cmd("ana", LoginOutcome::Failed)).unwrap();
         apply(&mut m, 11, 6_000, login_cmd("ana", LoginOutcome::Failed)).unwrap();
-        let reply = apply(&mut m, 12, 7_000, login_cmd("ana", succeeded(None)));
+        let outcome = apply(&mut m, 12, 7_000, login_cmd("ana", succeeded(None)));
         assert_eq!(
-            reply,
-            Ok(Outcome::LoginRecorded {
+            outcome,
+            Ok(Effect::LoginRecorded {
                 customer_id: "ana".into(),
                 succeeded: true,
                 failed_logins: 0,
@@ -291,8 +282,11 @@ mod tests {
             })
         );
         assert_eq!(ana(&m).last_totp_step, 0);
-        let events = m.events_since(0, usize::MAX);
-        assert_eq!(events.last().unwrap().kind, Some(EventKind::LoginSucceeded));
+        let events = m.journal.domain_events_since(0, usize::MAX);
+        assert_eq!(
+            events.last().unwrap().kind,
+            Some(DomainEventKind::LoginSucceeded)
+        );
     }
 
     #[test]
@@ -315,7 +309,7 @@ mod tests {
             assert_eq!(e.code(), "totp_replayed");
             assert_eq!(ana(&m), &before, "a replay changed the account");
         }
-        let record = m.audit().records().last().unwrap();
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("record_login_succeeded", "totp_replayed")
@@ -394,28 +388,28 @@ mod tests {
             key: Some(key("gw-1", 42)),
             command: login_cmd("ana", LoginOutcome::Failed),
         };
-        let batch = |ts| crate::machine::Batch {
+        let entry = |ts| crate::machine::Proposal {
             ts_ms: ts,
             requests: vec![request.clone()],
         };
-        let first = m.apply_batch(10, &batch(5_000)).remove(0);
-        let again = m.apply_batch(11, &batch(9_000)).remove(0);
+        let first = m.apply(10, &entry(5_000)).remove(0);
+        let again = m.apply(11, &entry(9_000)).remove(0);
         assert_eq!(first, again);
         assert_eq!(again.log_index, 10);
         assert_eq!(
             (ana(&m).failed_logins, ana(&m).last_failed_login_ms),
             (1, 5_000)
         );
-        let record = m.audit().records().last().unwrap();
+        let record = m.journal.audit().records().last().unwrap();
         assert_eq!(record.action, "retry:record_login_failed");
         // A retried success is not refused as a replay of its own step.
         let login = Request {
             key: Some(key("gw-1", 43)),
             command: login_cmd("ana", succeeded(Some(3))),
         };
-        let ok = m.apply_request(12, &login);
-        assert!(ok.reply.is_ok());
-        assert_eq!(m.apply_request(13, &login), ok);
+        let ok = send(&mut m, 12, 9_000, login.clone());
+        assert!(ok.outcome.is_ok());
+        assert_eq!(send(&mut m, 13, 9_000, login), ok);
         assert_eq!(ana(&m).last_totp_step, 3);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::testing::{apply, hold_cmd_for, key, machine_with, purchase_cmd_for, TTL};
+use super::testing::{apply, hold_cmd_for, key, machine_with, purchase_cmd_for, Sale, TTL};
 use super::*;
 
 /// One step of a random history.
@@ -64,19 +64,19 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Runs a history on a fresh machine; returns it with every reply.
-fn run(steps: &[Step]) -> (SaleMachine, Vec<Reply>) {
-    let (m, replies, _) = run_keeping_requests(steps);
-    (m, replies)
+/// Runs a history on a fresh machine; returns it with every outcome.
+fn run(steps: &[Step]) -> (Sale, Vec<Outcome>) {
+    let (m, outcomes, _) = run_keeping_requests(steps);
+    (m, outcomes)
 }
 
-/// Like [`run`], also returning the first-time requests paired with their replies' order
-/// (retries are not in `sent`, and their replies are not in the returned first replies).
-fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request>) {
+/// Like [`run`], also returning the first-time requests paired with their outcomes' order
+/// (retries are not in `sent`, and their outcomes are not in the returned first outcomes).
+fn run_keeping_requests(steps: &[Step]) -> (Sale, Vec<Outcome>, Vec<Request>) {
     let mut m = machine_with(CAPACITY, LIMIT, policy());
     let mut now = 1_000;
     let mut sent: Vec<Request> = Vec::new();
-    let mut replies = Vec::new();
+    let mut outcomes = Vec::new();
     // The login model: (failed logins, last TOTP step) per customer.
     let mut logins: BTreeMap<&str, (u32, u64)> = BTreeMap::new();
     for (i, s) in steps.iter().enumerate() {
@@ -130,12 +130,12 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
             },
             Step::Retry(n) => match sent.get(*n) {
                 Some(r) => {
-                    let batch = Batch {
+                    let proposal = Proposal {
                         ts_ms: now,
                         requests: vec![r.clone()],
                     };
-                    let again = m.apply_batch(index, &batch).remove(0).reply;
-                    assert_eq!(again, replies[*n], "a retry got a different answer");
+                    let again = m.apply(index, &proposal).remove(0).outcome;
+                    assert_eq!(again, outcomes[*n], "a retry got a different answer");
                     continue;
                 }
                 None => Command::Tick,
@@ -145,11 +145,11 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
             key: Some(key("client", index)),
             command,
         };
-        let batch = Batch {
+        let proposal = Proposal {
             ts_ms: now,
             requests: vec![request.clone()],
         };
-        replies.extend(m.apply_batch(index, &batch).into_iter().map(|a| a.reply));
+        outcomes.extend(m.apply(index, &proposal).into_iter().map(|a| a.outcome));
         sent.push(request);
         if let Step::Login {
             customer,
@@ -168,7 +168,7 @@ fn run_keeping_requests(steps: &[Step]) -> (SaleMachine, Vec<Reply>, Vec<Request
         }
         check_invariants(&m);
     }
-    (m, replies, sent)
+    (m, outcomes, sent)
 }
 
 /// Checks one recorded login against the model: failures count and are stamped,
@@ -198,7 +198,7 @@ fn check_login<'a>(
 }
 
 fn check_invariants(m: &SaleMachine) {
-    let event = m.event("rock").unwrap();
+    let event = m.sale_event("rock").unwrap();
     let mut live: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for h in m.holds.values().filter(|h| h.status == HoldStatus::Live) {
         *live
@@ -284,27 +284,27 @@ proptest! {
         prop_assert_eq!(ra, rb);
         prop_assert_eq!(a.state_hash(), b.state_hash());
         // A snapshot round trip preserves the state exactly.
-        let restored = SaleMachine::decode(&a.encode()).unwrap();
-        prop_assert_eq!(restored.state_hash(), a.state_hash());
-        prop_assert_eq!(restored, a);
+        let (machine, journal) = decode_snapshot(&encode_snapshot(&a.machine, &a.journal)).unwrap();
+        prop_assert_eq!(state_hash(&machine, &journal), a.state_hash());
+        prop_assert_eq!(Sale { machine, journal }, a);
     }
 
     #[test]
     fn retries_never_change_the_answer(steps in prop::collection::vec(step(), 1..80)) {
         // Re-sending every request (same key, same command) at the end returns the
-        // first reply and changes no sale state: only the audit chain records the retries.
-        let (mut m, replies, sent) = run_keeping_requests(&steps);
-        let sale_before = (m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone(), m.customers.clone());
-        let audit_before = m.audit.len();
+        // first outcome and changes no sale state: only the audit chain records the retries.
+        let (mut m, outcomes, sent) = run_keeping_requests(&steps);
+        let sale_before = (m.sale_events.clone(), m.holds.clone(), m.tickets.clone(), m.journal.domain_events_since(0, usize::MAX), m.customers.clone());
+        let audit_before = m.journal.audit().len();
         let now = m.now_ms();
-        for (request, first) in sent.iter().zip(replies.iter()) {
-            let batch = Batch { ts_ms: now, requests: vec![request.clone()] };
-            let again = m.apply_batch(2, &batch).remove(0).reply;
+        for (request, first) in sent.iter().zip(outcomes.iter()) {
+            let proposal = Proposal { ts_ms: now, requests: vec![request.clone()] };
+            let again = m.apply(2, &proposal).remove(0).outcome;
             prop_assert_eq!(&again, first);
         }
-        prop_assert_eq!((m.events.clone(), m.holds.clone(), m.tickets.clone(), m.feed.clone(), m.customers.clone()), sale_before);
-        prop_assert_eq!(m.audit.len(), audit_before + sent.len());
-        prop_assert!(verify_chain(m.audit.records()).is_ok());
+        prop_assert_eq!((m.sale_events.clone(), m.holds.clone(), m.tickets.clone(), m.journal.domain_events_since(0, usize::MAX), m.customers.clone()), sale_before);
+        prop_assert_eq!(m.journal.audit().len(), audit_before + sent.len());
+        prop_assert!(verify_chain(m.journal.audit().records()).is_ok());
     }
 
     #[test]
@@ -316,9 +316,9 @@ proptest! {
         flip in 1..=255u8,
     ) {
         let (m, _) = run(&steps);
-        let mut records = m.audit.records().to_vec();
-        prop_assert_eq!(verify_chain(&records), Ok(m.audit.head()));
-        let r = &mut records[pick.index(m.audit.len())];
+        let mut records = m.journal.audit().records().to_vec();
+        prop_assert_eq!(verify_chain(&records), Ok(m.journal.audit().head()));
+        let r = &mut records[pick.index(m.journal.audit().len())];
         fn flip_str(s: &mut String, at: usize, flip: u8) {
             let mut bytes = std::mem::take(s).into_bytes();
             if bytes.is_empty() {
@@ -382,9 +382,10 @@ proptest! {
         super::queue::shuffle(&mut expected, super::queue::opening_seed("rock", opening_index));
         expected.extend(people[before..].iter().cloned());
         let admitted: Vec<String> = a
-            .events_since(0, usize::MAX)
+            .journal
+            .domain_events_since(0, usize::MAX)
             .into_iter()
-            .filter(|e| e.kind == Some(EventKind::Admitted))
+            .filter(|e| e.kind == Some(DomainEventKind::Admitted))
             .map(|e| e.customer_id)
             .collect();
         prop_assert_eq!(admitted, expected);
@@ -392,6 +393,6 @@ proptest! {
 
     #[test]
     fn decode_never_panics_on_garbage(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = SaleMachine::decode(&bytes);
+        let _ = decode_snapshot(&bytes);
     }
 }

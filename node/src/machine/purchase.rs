@@ -4,7 +4,7 @@ use super::command::{Charge, PaymentFailure};
 use super::hold::{Hold, HoldStatus};
 use super::ids::{HoldId, TicketId};
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 use serde::{Deserialize, Serialize};
 
 /// A sold ticket.
@@ -31,10 +31,10 @@ impl SaleMachine {
         hold_id: HoldId,
         customer_id: &str,
         charge: Option<&Charge>,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let hold = self.live_hold_of(hold_id, customer_id)?.clone();
         let price_cents = self
-            .events
+            .sale_events
             .get(&hold.event_id)
             .and_then(|e| e.categories.get(&hold.category_id))
             .map(|c| c.spec.price_cents)
@@ -70,7 +70,7 @@ impl SaleMachine {
             self.tickets.insert(ticket.ticket_id, ticket.clone());
             sold.push(ticket);
         }
-        Ok(Outcome::Purchased(sold))
+        Ok(Effect::Purchased(sold))
     }
 
     /// Applies [`super::Command::PaymentFailed`]: nothing is sold; the hold is kept
@@ -80,10 +80,10 @@ impl SaleMachine {
         hold_id: HoldId,
         customer_id: &str,
         failure: PaymentFailure,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         let hold: Hold = self.live_hold_of(hold_id, customer_id)?.clone();
         let release = self
-            .events
+            .sale_events
             .get(&hold.event_id)
             .is_some_and(|e| e.policy.release_hold_on_payment_failure);
         let hold = if release {
@@ -91,7 +91,7 @@ impl SaleMachine {
         } else {
             hold
         };
-        Ok(Outcome::PaymentRejected {
+        Ok(Effect::PaymentRejected {
             hold,
             released: release,
             failure,
@@ -109,7 +109,7 @@ mod tests {
     fn purchase_sells_every_held_ticket_once() {
         let mut m = machine_with_event(5, 4);
         let hold = hold_ok(&mut m, 2, "ana", 3);
-        let Ok(Outcome::Purchased(tickets)) = buy(&mut m, 3, 2_000, hold.hold_id, "ana") else {
+        let Ok(Effect::Purchased(tickets)) = buy(&mut m, 3, 2_000, hold.hold_id, "ana") else {
             panic!("purchase failed")
         };
         assert_eq!(tickets.len(), 3);
@@ -186,7 +186,7 @@ mod tests {
                 customer_id: "ana".into(),
                 failure: PaymentFailure::Declined,
             };
-            let Ok(Outcome::PaymentRejected { released, .. }) = apply(&mut m, 3, 1_000, failed)
+            let Ok(Effect::PaymentRejected { released, .. }) = apply(&mut m, 3, 1_000, failed)
             else {
                 panic!("payment failure not recorded")
             };

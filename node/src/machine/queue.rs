@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::domain_event::{DomainEvent, EventKind};
+use super::domain_event::{DomainEvent, DomainEventKind};
 use super::ids::CustomerId;
 use super::policy::QueuePolicy;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// One person's admission to shop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,11 +121,12 @@ impl QueueState {
 }
 
 impl SaleMachine {
-    /// Opens due sales, lapses admissions and admits the next people, for every queued event.
-    pub(crate) fn advance_queues(&mut self, log_index: u64) {
+    /// Opens due sales, lapses admissions and admits the next people, for every queued event;
+    /// returns the domain events that stand for it (sale opened, admitted).
+    pub(crate) fn advance_queues(&mut self, log_index: u64) -> Vec<DomainEvent> {
         let now = self.now_ms;
         let mut produced = Vec::new();
-        for event in self.events.values_mut() {
+        for event in self.sale_events.values_mut() {
             let Some(policy) = event.policy.queue.clone() else {
                 continue;
             };
@@ -143,7 +144,7 @@ impl SaleMachine {
                 queue.opened = true;
                 queue.opened_at_ms = now;
                 produced.push(DomainEvent {
-                    kind: Some(EventKind::SaleOpened),
+                    kind: Some(DomainEventKind::SaleOpened),
                     event_id: event.event_id.clone(),
                     ..DomainEvent::default()
                 });
@@ -175,16 +176,14 @@ impl SaleMachine {
                     .insert((admission.expires_at_ms, customer.clone()));
                 queue.admissions.insert(customer.clone(), admission);
                 produced.push(DomainEvent {
-                    kind: Some(EventKind::Admitted),
+                    kind: Some(DomainEventKind::Admitted),
                     event_id: event.event_id.clone(),
                     customer_id: customer,
                     ..DomainEvent::default()
                 });
             }
         }
-        for e in produced {
-            self.emit(log_index, e);
-        }
+        produced
     }
 
     /// Applies [`super::Command::JoinQueue`]: joining twice returns the same place.
@@ -192,10 +191,10 @@ impl SaleMachine {
         &mut self,
         event_id: &str,
         customer_id: &str,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         self.customers.require(customer_id)?;
         let event = self
-            .events
+            .sale_events
             .get_mut(event_id)
             .ok_or_else(|| Rejection::UnknownEvent(event_id.to_string()))?;
         if event.policy.queue.is_none() {
@@ -224,62 +223,7 @@ impl SaleMachine {
                 queue.pre_queue.push(customer_id.to_string());
             }
         }
-        Ok(Outcome::Queued(self.queue_position(event_id, customer_id)?))
-    }
-
-    /// Where `customer_id` stands in `event_id`'s queue.
-    pub fn queue_position(
-        &self,
-        event_id: &str,
-        customer_id: &str,
-    ) -> Result<QueuePosition, Rejection> {
-        let event = self.event(event_id)?;
-        let policy = event
-            .policy
-            .queue
-            .as_ref()
-            .ok_or_else(|| Rejection::QueueClosed {
-                event: event_id.to_string(),
-                reason: "this event has no queue".into(),
-            })?;
-        let empty = QueueState::default();
-        let queue = event.queue.as_ref().unwrap_or(&empty);
-        let in_pre_queue = queue.pre_queue.iter().any(|c| c == customer_id);
-        let seq = match queue.seq_of.get(customer_id) {
-            Some(seq) => *seq,
-            None if in_pre_queue => 0,
-            None => return Err(Rejection::NotInQueue(customer_id.to_string())),
-        };
-        let admission = queue.admissions.get(customer_id).cloned();
-        let people_ahead = if in_pre_queue {
-            queue.pre_queue.len() as u64
-        } else {
-            seq.saturating_sub(queue.admitted_up_to + 1)
-        };
-        let estimated_wait_ms = if admission.is_some() {
-            0
-        } else {
-            let elapsed = self.now_ms.saturating_sub(queue.opened_at_ms);
-            if queue.opened && queue.admitted_up_to > 0 && elapsed > 0 {
-                // Observed rate: admissions so far over time since opening.
-                (people_ahead + 1).saturating_mul(elapsed) / queue.admitted_up_to
-            } else if policy.admit_per_minute > 0 {
-                (people_ahead + 1).saturating_mul(60_000) / u64::from(policy.admit_per_minute)
-            } else {
-                0
-            }
-        };
-        Ok(QueuePosition {
-            event_id: event_id.to_string(),
-            customer_id: customer_id.to_string(),
-            seq,
-            in_pre_queue,
-            people_ahead,
-            admitted_up_to: queue.admitted_up_to,
-            admission,
-            estimated_wait_ms,
-            queue_length: (queue.line.len() + queue.pre_queue.len()) as u64,
-        })
+        Ok(Effect::Queued(self.queue_position(event_id, customer_id)?))
     }
 
     /// Fails unless `customer_id` holds a live admission for `event_id` (or the event has no queue).
@@ -288,7 +232,7 @@ impl SaleMachine {
         event_id: &str,
         customer_id: &str,
     ) -> Result<(), Rejection> {
-        let Ok(event) = self.event(event_id) else {
+        let Ok(event) = self.sale_event(event_id) else {
             return Ok(());
         };
         if event.policy.queue.is_none() {
@@ -308,7 +252,11 @@ impl SaleMachine {
 
     /// Ends an admission after a purchase, freeing the slot for the next in line.
     pub(crate) fn spend_admission(&mut self, event_id: &str, customer_id: &str) {
-        if let Some(queue) = self.events.get_mut(event_id).and_then(|e| e.queue.as_mut()) {
+        if let Some(queue) = self
+            .sale_events
+            .get_mut(event_id)
+            .and_then(|e| e.queue.as_mut())
+        {
             if let Some(a) = queue.admissions.get_mut(customer_id) {
                 if !a.over {
                     a.over = true;
@@ -350,13 +298,13 @@ mod tests {
             register(&mut m, c, i);
         }
         for (i, c) in ["ana", "bia", "caio", "davi"].iter().enumerate() {
-            let Ok(Outcome::Queued(p)) = apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) else {
+            let Ok(Effect::Queued(p)) = apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) else {
                 panic!()
             };
             assert_eq!(p.seq, i as u64 + 1);
         }
         // Joining twice keeps the place.
-        let Ok(Outcome::Queued(p)) = apply(&mut m, 20, 2_000, join_cmd("bia")) else {
+        let Ok(Effect::Queued(p)) = apply(&mut m, 20, 2_000, join_cmd("bia")) else {
             panic!()
         };
         assert_eq!(p.seq, 2);
@@ -369,7 +317,7 @@ mod tests {
         );
         // ana buys: her slot frees and caio is admitted at the next entry.
         let hold = match apply(&mut m, 21, 2_000, hold_cmd("ana", 1)) {
-            Ok(Outcome::HoldPlaced(h)) => h,
+            Ok(Effect::HoldPlaced(h)) => h,
             other => panic!("{other:?}"),
         };
         buy(&mut m, 22, 2_000, hold.hold_id, "ana").unwrap();

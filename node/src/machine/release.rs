@@ -3,7 +3,7 @@
 use super::hold::HoldStatus;
 use super::ids::HoldId;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 impl SaleMachine {
     /// Applies [`super::Command::ReleaseHold`]: only the owner's live hold can be released.
@@ -11,12 +11,12 @@ impl SaleMachine {
         &mut self,
         hold_id: HoldId,
         customer_id: &str,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         self.live_hold_of(hold_id, customer_id)?;
         let hold = self
             .end_hold(hold_id, HoldStatus::Released)
             .ok_or(Rejection::HoldNotFound(hold_id))?;
-        Ok(Outcome::HoldReleased(hold))
+        Ok(Effect::HoldReleased(hold))
     }
 }
 

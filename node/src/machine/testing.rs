@@ -1,6 +1,44 @@
 //! Shared helpers for the machine's unit and property tests.
 
+use std::ops::{Deref, DerefMut};
+
 use super::*;
+
+/// A machine with the journal its entries wrote, kept side by side as the
+/// storage layer keeps them. Derefs to the machine, so tests read it directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sale {
+    pub machine: SaleMachine,
+    pub journal: Journal,
+}
+
+impl Sale {
+    /// Applies one entry and records its journal; the answers, one per request.
+    pub fn apply(&mut self, log_index: u64, proposal: &Proposal) -> Vec<Answer> {
+        let applied = self.machine.apply_entry(log_index, proposal);
+        self.journal.record(applied.journal);
+        applied.answers
+    }
+
+    /// The state hash of machine and journal, as a node reports it.
+    pub fn state_hash(&self) -> [u8; 32] {
+        state_hash(&self.machine, &self.journal)
+    }
+}
+
+impl Deref for Sale {
+    type Target = SaleMachine;
+
+    fn deref(&self) -> &SaleMachine {
+        &self.machine
+    }
+}
+
+impl DerefMut for Sale {
+    fn deref_mut(&mut self) -> &mut SaleMachine {
+        &mut self.machine
+    }
+}
 
 /// Hold TTL used by the tests.
 pub const TTL: u64 = 60_000;
@@ -33,7 +71,7 @@ pub fn register_cmd(customer: &str, cpf: &str) -> Command {
 }
 
 /// Registers `customer` with the `n`-th test CPF.
-pub fn register(m: &mut SaleMachine, customer: &str, n: usize) {
+pub fn register(m: &mut Sale, customer: &str, n: usize) {
     let index = m.last_index() + 1;
     let ts = m.now_ms();
     apply(m, index, ts, register_cmd(customer, CUSTOMERS[n].1)).expect("registered");
@@ -47,12 +85,17 @@ pub fn key(client: &str, request_id: u64) -> IdempotencyKey {
 }
 
 /// Applies one un-keyed command at `(index, ts)`.
-pub fn apply(m: &mut SaleMachine, index: u64, ts: u64, command: Command) -> Reply {
-    let batch = Batch {
+pub fn apply(m: &mut Sale, index: u64, ts: u64, command: Command) -> Outcome {
+    send(m, index, ts, Request { key: None, command }).outcome
+}
+
+/// Applies `request` alone in the entry `(index, ts)`; its answer.
+pub fn send(m: &mut Sale, index: u64, ts: u64, request: Request) -> Answer {
+    let proposal = Proposal {
         ts_ms: ts,
-        requests: vec![Request { key: None, command }],
+        requests: vec![request],
     };
-    m.apply_batch(index, &batch).remove(0).reply
+    m.apply(index, &proposal).remove(0)
 }
 
 pub fn create_event_cmd(event: &str, capacity: u32, limit: u32) -> Command {
@@ -90,8 +133,8 @@ pub fn create_event_with_policy(
 
 /// A machine at time 1000 with event "rock" (categories pista and cadeira)
 /// and every customer of [`CUSTOMERS`] registered.
-pub fn machine_with_event(capacity: u32, limit: u32) -> SaleMachine {
-    let mut m = SaleMachine::default();
+pub fn machine_with_event(capacity: u32, limit: u32) -> Sale {
+    let mut m = Sale::default();
     apply(&mut m, 1, 1_000, create_event_cmd("rock", capacity, limit)).unwrap();
     for (n, (c, _)) in CUSTOMERS.iter().enumerate() {
         register(&mut m, c, n);
@@ -100,13 +143,13 @@ pub fn machine_with_event(capacity: u32, limit: u32) -> SaleMachine {
 }
 
 /// Like [`machine_with_event`] (capacity 5, limit 4) with `policy`.
-pub fn machine_with_policy(policy: SalePolicy) -> SaleMachine {
+pub fn machine_with_policy(policy: SalePolicy) -> Sale {
     machine_with(5, 4, policy)
 }
 
 /// Like [`machine_with_event`] with `policy`.
-pub fn machine_with(capacity: u32, limit: u32, policy: SalePolicy) -> SaleMachine {
-    let mut m = SaleMachine::default();
+pub fn machine_with(capacity: u32, limit: u32, policy: SalePolicy) -> Sale {
+    let mut m = Sale::default();
     apply(
         &mut m,
         1,
@@ -121,8 +164,8 @@ pub fn machine_with(capacity: u32, limit: u32, policy: SalePolicy) -> SaleMachin
 }
 
 /// An event "rock" with a queue opening at `opens_at`; no customers registered.
-pub fn queued_machine(opens_at: u64, admit_per_minute: u32, max_active: u32) -> SaleMachine {
-    let mut m = SaleMachine::default();
+pub fn queued_machine(opens_at: u64, admit_per_minute: u32, max_active: u32) -> Sale {
+    let mut m = Sale::default();
     let policy = SalePolicy {
         sale_opens_at_ms: opens_at,
         queue: Some(QueuePolicy {
@@ -155,7 +198,7 @@ pub fn purchase_cmd_for(m: &SaleMachine, hold_id: HoldId, customer: &str) -> Com
         .hold(hold_id)
         .and_then(|h| {
             let price = m
-                .event(&h.event_id)
+                .sale_event(&h.event_id)
                 .ok()?
                 .categories
                 .get(&h.category_id)?
@@ -175,7 +218,7 @@ pub fn purchase_cmd_for(m: &SaleMachine, hold_id: HoldId, customer: &str) -> Com
 }
 
 /// Pays for and buys `hold_id` at `(index, ts)`.
-pub fn buy(m: &mut SaleMachine, index: u64, ts: u64, hold_id: HoldId, customer: &str) -> Reply {
+pub fn buy(m: &mut Sale, index: u64, ts: u64, hold_id: HoldId, customer: &str) -> Outcome {
     let command = purchase_cmd_for(m, hold_id, customer);
     apply(m, index, ts, command)
 }
@@ -194,13 +237,13 @@ pub fn hold_cmd(customer: &str, quantity: u32) -> Command {
     hold_cmd_for("rock", "pista", customer, quantity)
 }
 
-pub fn hold_ok(m: &mut SaleMachine, index: u64, customer: &str, quantity: u32) -> Hold {
+pub fn hold_ok(m: &mut Sale, index: u64, customer: &str, quantity: u32) -> Hold {
     match apply(m, index, 1_000, hold_cmd(customer, quantity)) {
-        Ok(Outcome::HoldPlaced(h)) => h,
+        Ok(Effect::HoldPlaced(h)) => h,
         other => panic!("hold failed: {other:?}"),
     }
 }
 
 pub fn category(m: &SaleMachine) -> &Category {
-    &m.event("rock").unwrap().categories["pista"]
+    &m.sale_event("rock").unwrap().categories["pista"]
 }

@@ -82,9 +82,9 @@ impl Admin for AdminService {
             .unwrap_or_default();
         let (state_hash, audit_head, audit_len) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            let audit = state.machine.audit();
+            let audit = state.journal.audit();
             (
-                hex::encode(state.machine.state_hash()),
+                hex::encode(state.state_hash()),
                 hex::encode(audit.head()),
                 audit.len() as u64,
             )
@@ -160,7 +160,7 @@ impl Admin for AdminService {
             n => n.min(10_000) as usize,
         };
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let audit = state.machine.audit();
+        let audit = state.journal.audit();
         let records = audit
             .page(r.from_seq, limit)
             .iter()
@@ -192,11 +192,11 @@ impl Admin for AdminService {
         let machine = &state.machine;
         let mut export = pb::SaleExport {
             applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
-            state_hash: hex::encode(machine.state_hash()),
-            audit_head: hex::encode(machine.audit().head()),
+            state_hash: hex::encode(state.state_hash()),
+            audit_head: hex::encode(state.journal.audit().head()),
             ..Default::default()
         };
-        for event in machine.events() {
+        for event in machine.sale_events() {
             for category in event.categories.values() {
                 export.categories.push(pb::ExportedCategory {
                     event_id: event.event_id.clone(),
@@ -246,9 +246,9 @@ impl Admin for AdminService {
             .map_err(ServiceError::from)?;
         let (data, log_id, audit_head, audit_len) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            let audit = state.machine.audit();
+            let audit = state.journal.audit();
             (
-                state.machine.encode(),
+                state.encode(),
                 state.last_applied,
                 hex::encode(audit.head()),
                 audit.len() as u64,

@@ -1,4 +1,4 @@
-//! `Submit`: many buyers' calls in one request (see the client's batcher).
+//! `Submit`: many buyers' calls in one request (a gateway's client gathers them).
 //!
 //! Each call is served by the same handler as its own RPC (through
 //! [`answer_each`]) — same checks, same idempotency key, same typed
@@ -32,7 +32,7 @@ pub(super) async fn serve(
         )
         .into());
     }
-    let empty_call = ServiceError::bad_request("call", "empty: name one of the batched calls");
+    let empty_call = ServiceError::bad_request("call", "empty: name one of the Submit calls");
     let answers = answer_each(service, calls, &empty_call.into()).await;
     Ok(pb::SubmitReply { answers })
 }

@@ -16,9 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::error::ServiceError;
-use crate::machine::{
-    self, Charge, Command, IdempotencyKey, Outcome, PaymentFailure, Registration,
-};
+use crate::machine::{self, Charge, Command, Effect, IdempotencyKey, PaymentFailure, Registration};
 use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
 use crate::planted::{PlantedBug, StaleCache};
 use crate::proposer::{wall_clock_ms, Proposer};
@@ -79,7 +77,7 @@ impl TicketingService {
         &self,
         key: Option<pb::IdempotencyKey>,
         command: Command,
-    ) -> Result<(Outcome, u64), ServiceError> {
+    ) -> Result<(Effect, u64), ServiceError> {
         self.write_keyed(convert::key(key)?, command).await
     }
 
@@ -87,13 +85,13 @@ impl TicketingService {
         &self,
         key: IdempotencyKey,
         command: Command,
-    ) -> Result<(Outcome, u64), ServiceError> {
+    ) -> Result<(Effect, u64), ServiceError> {
         let request = machine::Request {
             key: Some(key),
             command,
         };
         let committed = self.proposer.propose(request).await?;
-        Ok((committed.outcome, committed.log_index))
+        Ok((committed.effect, committed.log_index))
     }
 
     /// Charges for a live hold, or records why paying failed (and fails with it).
@@ -164,14 +162,14 @@ impl TicketingService {
     }
 }
 
-fn unexpected(outcome: Outcome) -> ServiceError {
+fn unexpected(outcome: Effect) -> ServiceError {
     ServiceError::Internal(format!("unexpected outcome {outcome:?}"))
 }
 
 /// The purchase reply for a committed outcome (a failed payment becomes a typed error).
-fn purchase_reply(outcome: Outcome, log_index: u64) -> Result<pb::PurchaseReply, ServiceError> {
+fn purchase_reply(outcome: Effect, log_index: u64) -> Result<pb::PurchaseReply, ServiceError> {
     match outcome {
-        Outcome::Purchased(tickets) => Ok(pb::PurchaseReply {
+        Effect::Purchased(tickets) => Ok(pb::PurchaseReply {
             charge_id: tickets
                 .first()
                 .map(|t| t.charge_id.clone())
@@ -179,7 +177,7 @@ fn purchase_reply(outcome: Outcome, log_index: u64) -> Result<pb::PurchaseReply,
             tickets: tickets.iter().map(convert::ticket).collect(),
             log_index,
         }),
-        Outcome::PaymentRejected {
+        Effect::PaymentRejected {
             hold,
             released,
             failure,
@@ -228,7 +226,7 @@ impl Ticketing for TicketingService {
             policy: convert::sale_policy(r.policy),
         };
         match self.write(r.key, command).await? {
-            (Outcome::EventCreated { event_id }, log_index) => {
+            (Effect::EventCreated { event_id }, log_index) => {
                 Ok(Response::new(pb::CreateEventReply {
                     event_id,
                     log_index,
@@ -251,7 +249,7 @@ impl Ticketing for TicketingService {
             ttl_ms: self.hold_ttl.as_millis() as u64,
         };
         match self.write(r.key, command).await? {
-            (Outcome::HoldPlaced(hold), log_index) => Ok(Response::new(pb::HoldReply {
+            (Effect::HoldPlaced(hold), log_index) => Ok(Response::new(pb::HoldReply {
                 hold: Some(convert::hold(&hold)),
                 log_index,
             })),
@@ -269,7 +267,7 @@ impl Ticketing for TicketingService {
             customer_id: r.customer_id,
         };
         match self.write(r.key, command).await? {
-            (Outcome::HoldReleased(hold), log_index) => Ok(Response::new(pb::ReleaseReply {
+            (Effect::HoldReleased(hold), log_index) => Ok(Response::new(pb::ReleaseReply {
                 hold: Some(convert::hold(&hold)),
                 log_index,
             })),
@@ -303,7 +301,7 @@ impl Ticketing for TicketingService {
         // A retry gets its first answer without touching the payment provider again.
         self.read_barrier().await?;
         if let Some(answer) = self.read(|m| m.remembered(&key)) {
-            let outcome = answer.reply.map_err(ServiceError::from)?;
+            let outcome = answer.outcome.map_err(ServiceError::from)?;
             return Ok(Response::new(purchase_reply(outcome, answer.log_index)?));
         }
         // Charge only for a live hold of this customer; otherwise the machine
@@ -314,7 +312,7 @@ impl Ticketing for TicketingService {
                 return None;
             }
             let category = m
-                .event(&hold.event_id)
+                .sale_event(&hold.event_id)
                 .ok()?
                 .categories
                 .get(&hold.category_id)?;
@@ -367,7 +365,7 @@ impl Ticketing for TicketingService {
         }
         let read_index = self.read_barrier().await?;
         let reply = self.read(|m| {
-            m.event(&event_id).map(|event| pb::AvailabilityReply {
+            m.sale_event(&event_id).map(|event| pb::AvailabilityReply {
                 event_id: event.event_id.clone(),
                 name: event.name.clone(),
                 categories: event
@@ -401,7 +399,7 @@ impl Ticketing for TicketingService {
     ) -> Result<Response<pb::ListEventsReply>, Status> {
         let read_index = self.read_barrier().await?;
         let events = self.read(|m| {
-            m.events()
+            m.sale_events()
                 .map(|event| pb::EventSummary {
                     event_id: event.event_id.clone(),
                     name: event.name.clone(),
@@ -468,7 +466,7 @@ impl Ticketing for TicketingService {
             totp_secret: (!r.totp_secret.is_empty()).then_some(r.totp_secret),
         });
         match self.write(r.key, command).await? {
-            (Outcome::Registered { customer_id }, log_index) => {
+            (Effect::Registered { customer_id }, log_index) => {
                 Ok(Response::new(pb::RegisterReply {
                     customer_id,
                     log_index,
@@ -488,7 +486,7 @@ impl Ticketing for TicketingService {
             customer_id: r.customer_id,
         };
         match self.write(r.key, command).await? {
-            (Outcome::Queued(position), log_index) => {
+            (Effect::Queued(position), log_index) => {
                 Ok(Response::new(convert::queue_status(&position, log_index)))
             }
             (other, _) => Err(unexpected(other).into()),
@@ -551,7 +549,7 @@ impl Ticketing for TicketingService {
             totp_step: r.totp_step,
         };
         match self.write(r.key, command).await? {
-            (Outcome::TotpEnrolled { .. }, log_index) => {
+            (Effect::TotpEnrolled { .. }, log_index) => {
                 Ok(Response::new(pb::EnrolTotpReply { log_index }))
             }
             (other, _) => Err(unexpected(other).into()),
@@ -569,7 +567,7 @@ impl Ticketing for TicketingService {
         };
         match self.write(r.key, command).await? {
             (
-                Outcome::LoginRecorded {
+                Effect::LoginRecorded {
                     failed_logins,
                     last_failed_login_ms,
                     ..
@@ -604,8 +602,8 @@ impl Ticketing for TicketingService {
                 let (events, oldest) = {
                     let s = state.read().unwrap_or_else(|p| p.into_inner());
                     (
-                        s.machine.events_since(next, EVENT_PAGE),
-                        s.machine.oldest_event_seq(),
+                        s.journal.domain_events_since(next, EVENT_PAGE),
+                        s.journal.oldest_event_seq(),
                     )
                 };
                 if next < oldest {

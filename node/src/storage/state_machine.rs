@@ -1,7 +1,9 @@
 //! The applied sale state and its snapshots, behind [`RaftStateMachine`].
 //!
-//! The [`SaleMachine`] lives in memory and is shared with the gRPC services
-//! for reads. Durability comes from the fsync'd Raft log plus snapshots kept
+//! The [`SaleMachine`] and the [`Journal`] of what its entries produced (the
+//! audit chain and the domain events) live in memory side by side, shared
+//! with the gRPC services for reads. Applying an entry returns its journal
+//! part, which this layer records; a snapshot holds both. Durability comes from the fsync'd Raft log plus snapshots kept
 //! in RocksDB: after a restart the node loads its latest snapshot and openraft
 //! re-applies the committed entries after it, which gives the same bytes
 //! because the machine is deterministic.
@@ -14,18 +16,32 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, Storag
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::CF_SNAPSHOT;
-use crate::machine::{Answer, DomainEvent, SaleMachine};
+use crate::machine::{self, Answer, DomainEvent, Journal, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 const KEY_META: &[u8] = b"meta";
 const KEY_DATA: &[u8] = b"data";
 
-/// The applied state: the sale machine plus what Raft needs to know about it.
+/// The applied state: the sale machine, the journal its entries produced,
+/// and what Raft needs to know about them.
 #[derive(Debug, Default)]
 pub struct AppliedState {
     pub machine: SaleMachine,
+    pub journal: Journal,
     pub last_applied: Option<LogId>,
     pub membership: StoredMembership,
+}
+
+impl AppliedState {
+    /// The canonical bytes of machine and journal, as a snapshot or backup stores them.
+    pub fn encode(&self) -> Vec<u8> {
+        machine::encode_snapshot(&self.machine, &self.journal)
+    }
+
+    /// The state hash replicas compare: SHA-256 of [`AppliedState::encode`].
+    pub fn state_hash(&self) -> [u8; 32] {
+        machine::state_hash(&self.machine, &self.journal)
+    }
 }
 
 /// Shared handle on the applied state, read by the services, written by apply.
@@ -120,10 +136,11 @@ impl StateMachineStore {
     }
 
     fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        let machine = SaleMachine::decode(&snapshot.data)
+        let (machine, journal) = machine::decode_snapshot(&snapshot.data)
             .map_err(|e| StorageIOError::read_snapshot(Some(snapshot.meta.signature()), &e))?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.machine = machine;
+        state.journal = journal;
         state.last_applied = snapshot.meta.last_log_id;
         state.membership = snapshot.meta.last_membership.clone();
         Ok(())
@@ -135,11 +152,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let started = std::time::Instant::now();
         let (data, last_applied, membership) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            (
-                state.machine.encode(),
-                state.last_applied,
-                state.membership.clone(),
-            )
+            (state.encode(), state.last_applied, state.membership.clone())
         };
         let snapshot_id = match last_applied {
             Some(id) => format!(
@@ -180,27 +193,29 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let first_event = state.machine.next_event_seq();
-        let mut replies = Vec::new();
+        let first_event = state.journal.next_event_seq();
+        let mut answers = Vec::new();
         for entry in entries {
             state.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => replies.push(Vec::new()),
-                EntryPayload::Normal(batch) => {
-                    replies.push(state.machine.apply_batch(entry.log_id.index, &batch));
+                EntryPayload::Blank => answers.push(Vec::new()),
+                EntryPayload::Normal(proposal) => {
+                    let applied = state.machine.apply_entry(entry.log_id.index, &proposal);
+                    state.journal.record(applied.journal);
+                    answers.push(applied.answers);
                 }
                 EntryPayload::Membership(membership) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    replies.push(Vec::new());
+                    answers.push(Vec::new());
                 }
             }
         }
         if let Some(observer) = &self.observer {
-            for event in state.machine.iter_events_since(first_event) {
+            for event in state.journal.iter_domain_events_since(first_event) {
                 observer.event_applied(event);
             }
         }
-        Ok(replies)
+        Ok(answers)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -232,5 +247,81 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::machine::testing::{create_event_cmd, hold_cmd, register_cmd, CUSTOMERS};
+    use crate::machine::{verify_chain, Command, DomainEventKind, Proposal, Request};
+
+    fn entry(index: u64, ts_ms: u64, commands: Vec<Command>) -> Entry {
+        let requests = commands
+            .into_iter()
+            .map(|command| Request { key: None, command })
+            .collect();
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal { ts_ms, requests }),
+        }
+    }
+
+    #[tokio::test]
+    async fn apply_keeps_the_journal_and_a_reopened_store_gets_it_back_from_the_snapshot() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (log, mut store) = crate::storage::open(tmp.path()).expect("opens");
+        let answers = store
+            .apply(vec![
+                entry(
+                    1,
+                    1_000,
+                    vec![
+                        create_event_cmd("rock", 5, 4),
+                        register_cmd("ana", CUSTOMERS[0].1),
+                    ],
+                ),
+                entry(2, 1_500, vec![hold_cmd("ana", 2)]),
+            ])
+            .await
+            .expect("applies");
+        assert_eq!(answers.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        assert!(answers.iter().flatten().all(|a| a.outcome.is_ok()));
+        let hash = {
+            let shared = store.shared();
+            let state = shared.read().expect("not poisoned");
+            let kinds: Vec<_> = state
+                .journal
+                .iter_domain_events_since(0)
+                .map(|e| (e.seq, e.log_index, e.kind))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    (0, 1, Some(DomainEventKind::EventCreated)),
+                    (1, 1, Some(DomainEventKind::CustomerRegistered)),
+                    (2, 2, Some(DomainEventKind::HoldCreated)),
+                ]
+            );
+            let audit = state.journal.audit();
+            assert_eq!(audit.len(), 3);
+            assert_eq!(verify_chain(audit.records()), Ok(audit.head()));
+            state.state_hash()
+        };
+        let snapshot = store.build_snapshot().await.expect("snapshot built");
+        let data = snapshot.snapshot.into_inner();
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&data)), hash);
+        drop((log, store));
+
+        let (_log, store) = crate::storage::open(tmp.path()).expect("reopens");
+        let shared = store.shared();
+        let state = shared.read().expect("not poisoned");
+        assert_eq!(state.state_hash(), hash);
+        assert_eq!(state.journal.audit().len(), 3);
+        assert_eq!(state.journal.next_event_seq(), 3);
+        assert_eq!(state.last_applied.map(|l| l.index), Some(2));
     }
 }

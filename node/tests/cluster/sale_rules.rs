@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ingressoja_client::proto::ticketing::SalePolicy;
 use ingressoja_client::{Client, EventWatch};
-use ingressoja_node::machine::{verify_chain, EventKind};
+use ingressoja_node::machine::{verify_chain, DomainEventKind};
 
 use crate::{category, ELECTION};
 use ingressoja_test_support::{register, ClusterOptions, TestCluster};
@@ -91,10 +91,10 @@ async fn burst_of_joins_is_admitted_in_commit_order() {
     for node in cluster.nodes.values() {
         let state = node.state.read().unwrap();
         let admitted: Vec<String> = state
-            .machine
-            .events_since(0, usize::MAX)
+            .journal
+            .domain_events_since(0, usize::MAX)
             .into_iter()
-            .filter(|e| e.kind == Some(EventKind::Admitted) && e.event_id == "burst")
+            .filter(|e| e.kind == Some(DomainEventKind::Admitted) && e.event_id == "burst")
             .map(|e| e.customer_id)
             .collect();
         let line: Vec<String> = placed.iter().map(|(_, _, c)| c.clone()).collect();
@@ -148,7 +148,7 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
             .state
             .read()
             .unwrap()
-            .machine
+            .journal
             .next_event_seq();
         read_until(&mut stream, &mut seen, want).await;
     }
@@ -162,7 +162,7 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
         .state
         .read()
         .unwrap()
-        .machine
+        .journal
         .next_event_seq();
     let mut stream = follower_client.watch_events(seen.last().copied().unwrap_or(0) + 1, None);
     read_until(&mut stream, &mut seen, total).await;
@@ -202,7 +202,7 @@ async fn audit_chain_is_identical_on_all_nodes_after_a_leader_change() {
     let mut heads = BTreeMap::new();
     for (id, node) in &cluster.nodes {
         let state = node.state.read().unwrap();
-        let audit = state.machine.audit();
+        let audit = state.journal.audit();
         let head = verify_chain(audit.records()).expect("chain verifies");
         assert_eq!(head, audit.head());
         assert!(audit

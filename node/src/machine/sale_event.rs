@@ -1,4 +1,4 @@
-//! Events and their ticket categories: creation rules and the per-category counters.
+//! Sale events (a festival day on sale) and their ticket categories: creation rules and the per-category counters.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +8,7 @@ use super::ids::{validate_id, validate_name, CategoryId, CustomerId, EventId};
 use super::policy::SalePolicy;
 use super::queue::QueueState;
 use super::rejection::Rejection;
-use super::{Outcome, SaleMachine};
+use super::{Effect, SaleMachine};
 
 /// Most categories one event may have.
 pub const MAX_CATEGORIES: usize = 64;
@@ -68,9 +68,12 @@ pub struct EventCustomer {
     pub live_hold: Option<u64>,
 }
 
-/// An event with its categories (keyed by category id), its policy and its queue.
+/// An event on sale (a festival day, a show) with its categories (keyed by
+/// category id), its policy and its queue. Named apart from [`super::DomainEvent`],
+/// which is a notification of something that happened; ids, commands and the
+/// wire keep the short name (`event_id`, `CreateEvent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct SaleEvent {
     pub event_id: EventId,
     pub name: String,
     pub categories: BTreeMap<CategoryId, Category>,
@@ -133,10 +136,10 @@ impl SaleMachine {
         name: &str,
         categories: &[CategorySpec],
         policy: &SalePolicy,
-    ) -> Result<Outcome, Rejection> {
+    ) -> Result<Effect, Rejection> {
         // Field checks already ran in `Command::validate`; this fills the policy defaults.
         let policy = policy.clone().validated()?;
-        if self.events.contains_key(event_id) {
+        if self.sale_events.contains_key(event_id) {
             return Err(Rejection::EventExists(event_id.to_string()));
         }
         let categories = categories
@@ -153,9 +156,9 @@ impl SaleMachine {
                 )
             })
             .collect();
-        self.events.insert(
+        self.sale_events.insert(
             event_id.to_string(),
-            Event {
+            SaleEvent {
                 event_id: event_id.to_string(),
                 name: name.to_string(),
                 categories,
@@ -164,7 +167,7 @@ impl SaleMachine {
                 customers: BTreeMap::new(),
             },
         );
-        Ok(Outcome::EventCreated {
+        Ok(Effect::EventCreated {
             event_id: event_id.to_string(),
         })
     }
@@ -177,7 +180,7 @@ mod tests {
 
     #[test]
     fn creates_once() {
-        let mut m = SaleMachine::default();
+        let mut m = Sale::default();
         assert!(apply(&mut m, 1, 1000, create_event_cmd("rock", 10, 4)).is_ok());
         assert_eq!(
             apply(&mut m, 2, 1000, create_event_cmd("rock", 10, 4)),
