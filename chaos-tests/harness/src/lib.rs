@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use ingressoja_checkers::spec::{CategorySpec, EventSpec, SaleSpec};
-use ingressoja_checkers::{check_all, FinalState, History, Report};
 use cluster::{ChaosCluster, ClusterError, ClusterSpec};
 use docker::{Docker, DockerError};
-use nemesis::{Nemesis, NemesisKind};
+use ingressoja_checkers::spec::{CategorySpec, EventSpec, SaleSpec};
+use ingressoja_checkers::{check_all, FinalState, History, Report};
+use nemesis::{Fault, FaultTarget, NemesisKind};
 use recorder::{Actor, Completion, Recorder};
 use workload::{Process, SaleShape};
 
@@ -209,7 +209,13 @@ async fn drive(
         })
         .collect();
 
-    let mut nemesis = Nemesis::new(cluster);
+    let mut target = FaultTarget::new(cluster);
+    // One nemesis per kind, taken in turn; each keeps what it must undo.
+    let mut nemeses: Vec<Box<dyn Fault>> = options
+        .nemeses
+        .iter()
+        .map(|&kind| nemesis::fault_for(kind))
+        .collect();
     let mut faults = Vec::new();
     let mut next = 0usize;
     let mut last_progress = Instant::now();
@@ -223,34 +229,36 @@ async fn drive(
             &mut last_progress,
         )
         .await;
-        if options.nemeses.is_empty() || Instant::now() + options.fault > until {
+        if nemeses.is_empty() || Instant::now() + options.fault > until {
             continue;
         }
-        let kind = options.nemeses[next % options.nemeses.len()];
+        let count = nemeses.len();
+        let fault = &mut nemeses[next % count];
+        let kind = fault.kind();
         next += 1;
         let start_at = started.elapsed().as_secs_f64();
         let name = format!("start-{kind}");
         recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
-        let fault = match nemesis.start(kind).await {
-            Ok(fault) => {
+        let applied = match fault.start(&mut target).await {
+            Ok(applied) => {
                 recorder.complete(
                     Actor::Nemesis,
                     &name,
-                    Completion::Ok(json!(fault.description)),
+                    Completion::Ok(json!(applied.description)),
                 );
-                fault
+                applied
             }
             Err(e) => {
                 recorder.complete(Actor::Nemesis, &name, Completion::Info(e.to_string()));
                 say(format!("nemesis {kind} could not start: {e}"));
                 // It may have got halfway: take back whatever it did.
-                if let Err(e) = nemesis.heal_all().await {
+                if let Err(e) = nemesis::heal_all(&target).await {
                     say(format!("healing after it failed too: {e}"));
                 }
                 continue;
             }
         };
-        say(format!("  fault: {} ({})", kind, fault.description));
+        say(format!("  fault: {} ({})", kind, applied.description));
         sleep_reporting(
             options.fault,
             &recorder,
@@ -262,7 +270,7 @@ async fn drive(
         .await;
         let name = format!("stop-{kind}");
         recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
-        let stopped = nemesis.stop(&fault).await;
+        let stopped = fault.heal(&mut target).await;
         recorder.complete(
             Actor::Nemesis,
             &name,
@@ -275,7 +283,7 @@ async fn drive(
             start_at,
             started.elapsed().as_secs_f64(),
             kind.name().to_string(),
-            fault.description.clone(),
+            applied.description,
         ));
     }
     for p in processes {
@@ -283,7 +291,7 @@ async fn drive(
     }
     say("time is up: healing everything...".into());
     recorder.invoke(Actor::Nemesis, "heal-all", Value::Null);
-    let healed = nemesis.heal_all().await;
+    let healed = nemesis::heal_all(&target).await;
     recorder.complete(
         Actor::Nemesis,
         "heal-all",
