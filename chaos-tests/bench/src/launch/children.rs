@@ -3,9 +3,13 @@
 //! when stopped explicitly or when dropped on an error path.
 
 use std::fs::File;
+use std::future::Future;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tempfile::TempDir;
 
 use crate::error::BenchError;
 
@@ -54,6 +58,61 @@ impl Children {
             signal,
         });
         Ok(())
+    }
+
+    /// Writes `config` as TOML to `<dir>/<file>.toml` and starts `program
+    /// --config <that file>` (quiet logging), its output in `<dir>/<file>.log`:
+    /// how the workspace's own binaries (nodes, gateways) are started.
+    pub fn spawn_configured(
+        &mut self,
+        name: &str,
+        program: &Path,
+        config: &impl Serialize,
+        dir: &Path,
+        file: &str,
+    ) -> Result<(), BenchError> {
+        let text = toml::to_string(config).map_err(|e| BenchError::StartFailed {
+            what: name.to_string(),
+            reason: format!("config: {e}"),
+        })?;
+        let path = dir.join(format!("{file}.toml"));
+        std::fs::write(&path, text).map_err(|e| BenchError::io(&path, e))?;
+        let mut command = Command::new(program);
+        command.arg("--config").arg(&path).env("RUST_LOG", "warn");
+        self.spawn(name, command, &dir.join(format!("{file}.log")), "TERM")
+    }
+
+    /// Calls `ready` every `poll` until it says yes. Fails at once when a
+    /// process exits (quoting its log), and after `within` with `what` is
+    /// `not_ready` and where the logs are (`logs`).
+    pub async fn wait_until_ready<F, Fut>(
+        &mut self,
+        what: &str,
+        not_ready: &str,
+        logs: &Path,
+        (within, poll): (Duration, Duration),
+        mut ready: F,
+    ) -> Result<(), BenchError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(failure) = self.start_failure() {
+                return Err(failure);
+            }
+            if ready().await {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                return Err(BenchError::StartFailed {
+                    what: what.to_string(),
+                    reason: format!("{not_ready} within {within:?}; logs in {}", logs.display()),
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 
     /// The first process that has exited, with its status, if any.
@@ -119,6 +178,15 @@ impl Drop for Children {
     }
 }
 
+/// A fresh temporary directory named `prefix…` for one launch's configs,
+/// data and logs; removed when dropped.
+pub fn launch_dir(prefix: &str) -> Result<TempDir, BenchError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| BenchError::io(std::env::temp_dir(), e))
+}
+
 /// The last `lines` lines of a log file, for error messages.
 pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -130,8 +198,8 @@ pub fn tail(path: &Path, lines: usize) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stop_ends_a_process_and_reaps_it() {
+    /// One `sleep 30` started, and the directory of its log.
+    fn sleeper() -> (TempDir, Children) {
         let dir = tempfile::tempdir().unwrap();
         let mut children = Children::default();
         let mut cmd = Command::new("sleep");
@@ -139,6 +207,12 @@ mod tests {
         children
             .spawn("sleeper", cmd, &dir.path().join("log"), "TERM")
             .unwrap();
+        (dir, children)
+    }
+
+    #[test]
+    fn stop_ends_a_process_and_reaps_it() {
+        let (_dir, mut children) = sleeper();
         assert!(children.exited().is_none());
         let began = Instant::now();
         children.stop();
@@ -148,13 +222,7 @@ mod tests {
 
     #[test]
     fn dropping_stops_the_processes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut children = Children::default();
-        let mut cmd = Command::new("sleep");
-        cmd.arg("30");
-        children
-            .spawn("sleeper", cmd, &dir.path().join("log"), "TERM")
-            .unwrap();
+        let (_dir, children) = sleeper();
         let pid = children.started[0].child.id().to_string();
         drop(children);
         // Reaped, so the pid no longer names a process of ours.
@@ -179,5 +247,74 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, BenchError::StartFailed { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_when_ready_and_names_what_never_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = Children::default();
+        let quick = (Duration::from_millis(200), Duration::from_millis(10));
+        let mut polls = 0;
+        let ready = children
+            .wait_until_ready("thing", "not up", dir.path(), quick, || {
+                polls += 1;
+                std::future::ready(polls == 3)
+            })
+            .await;
+        assert!(ready.is_ok());
+        assert_eq!(polls, 3);
+        let err = children
+            .wait_until_ready("thing", "not up", dir.path(), quick, || {
+                std::future::ready(false)
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("thing") && err.contains("not up within"),
+            "{err}"
+        );
+        assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    }
+
+    #[tokio::test]
+    async fn waiting_stops_at_once_when_a_process_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = Children::default();
+        children
+            .spawn(
+                "quitter",
+                Command::new("false"),
+                &dir.path().join("log"),
+                "TERM",
+            )
+            .unwrap();
+        let began = Instant::now();
+        let err = children
+            .wait_until_ready(
+                "quitter",
+                "not up",
+                dir.path(),
+                (Duration::from_secs(30), Duration::from_millis(20)),
+                || std::future::ready(false),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exited"), "{err}");
+        assert!(began.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn configured_programs_get_their_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = Children::default();
+        let config = std::collections::BTreeMap::from([("answer", 42)]);
+        children
+            .spawn_configured("true", Path::new("true"), &config, dir.path(), "thing")
+            .unwrap();
+        let written = std::fs::read_to_string(dir.path().join("thing.toml")).unwrap();
+        assert_eq!(written.trim(), "answer = 42");
+        assert!(dir.path().join("thing.log").is_file());
     }
 }

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::children::Children;
+use super::children::{launch_dir, Children};
 use super::ports::ensure_free;
 use crate::error::BenchError;
 use crate::target::etcd::proto::RangeRequest;
@@ -66,10 +66,7 @@ impl EtcdCluster {
                 "etcd-port-base",
             )?;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("ingressoja-bench-etcd-")
-            .tempdir()
-            .map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+        let dir = launch_dir("ingressoja-bench-etcd-")?;
         let initial: Vec<String> = (0..MEMBERS)
             .map(|i| format!("m{i}=http://127.0.0.1:{}", peer_port(i)))
             .collect();
@@ -124,29 +121,23 @@ impl EtcdCluster {
     }
 
     async fn wait_ready(&mut self) -> Result<(), BenchError> {
-        let until = Instant::now() + READY;
-        let mut ready = vec![false; self.addrs.len()];
-        while Instant::now() < until {
-            if let Some(failure) = self.children.start_failure() {
-                return Err(failure);
-            }
-            for (i, addr) in self.addrs.iter().enumerate() {
-                if !ready[i] {
-                    ready[i] = answers(addr).await;
-                }
-            }
-            if ready.iter().all(|r| *r) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(BenchError::StartFailed {
-            what: "the etcd cluster".into(),
-            reason: format!(
-                "not ready within {READY:?}; logs in {}",
-                self.dir.path().display()
-            ),
-        })
+        let addrs = &self.addrs;
+        self.children
+            .wait_until_ready(
+                "the etcd cluster",
+                "not ready",
+                self.dir.path(),
+                (READY, Duration::from_millis(200)),
+                move || async move {
+                    for addr in addrs {
+                        if !answers(addr).await {
+                            return false;
+                        }
+                    }
+                    true
+                },
+            )
+            .await
     }
 
     /// Stops the members (also done when dropped).
@@ -170,10 +161,9 @@ async fn answers(addr: &str) -> bool {
     if grpc.ready().await.is_err() {
         return false;
     }
-    let codec = tonic_prost::ProstCodec::<
-        RangeRequest,
-        crate::target::etcd::proto::RangeResponse,
-    >::default();
+    let codec =
+        tonic_prost::ProstCodec::<RangeRequest, crate::target::etcd::proto::RangeResponse>::default(
+        );
     let path = tonic::codegen::http::uri::PathAndQuery::from_static("/etcdserverpb.KV/Range");
     let request = RangeRequest {
         key: b"ready".to_vec(),

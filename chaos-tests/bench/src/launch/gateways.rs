@@ -5,13 +5,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ingressoja_cluster_config::{AntiBotConfig, GatewayConfig, SessionConfig};
 use tempfile::TempDir;
 
-use super::children::Children;
+use super::children::{launch_dir, Children};
 use super::ports::ensure_free;
 use crate::error::BenchError;
 
@@ -77,10 +76,7 @@ impl LocalGateways {
                 "gateway-port-base",
             )?;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("ingressoja-bench-gateways-")
-            .tempdir()
-            .map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+        let dir = launch_dir("ingressoja-bench-gateways-")?;
         let session_key: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
         let mut children = Children::default();
         let mut addrs = Vec::new();
@@ -91,19 +87,12 @@ impl LocalGateways {
                 reason: format!("config: {e}"),
             })?;
             addrs.push(config.listen);
-            let text = toml::to_string(&config).map_err(|e| BenchError::StartFailed {
-                what: format!("gateway {}", i + 1),
-                reason: format!("config: {e}"),
-            })?;
-            let path = dir.path().join(format!("gateway{}.toml", i + 1));
-            std::fs::write(&path, text).map_err(|e| BenchError::io(&path, e))?;
-            let mut command = Command::new(gateway_bin);
-            command.arg("--config").arg(&path).env("RUST_LOG", "warn");
-            children.spawn(
+            children.spawn_configured(
                 &format!("IngressoJá gateway {}", i + 1),
-                command,
-                &dir.path().join(format!("gateway{}.log", i + 1)),
-                "TERM",
+                gateway_bin,
+                &config,
+                dir.path(),
+                &format!("gateway{}", i + 1),
             )?;
         }
         let mut gateways = LocalGateways {
@@ -117,28 +106,23 @@ impl LocalGateways {
     }
 
     async fn wait_until_healthy(&mut self) -> Result<(), BenchError> {
-        let until = Instant::now() + READY;
-        for addr in self.addrs.clone() {
-            loop {
-                if let Some(failure) = self.children.start_failure() {
-                    return Err(failure);
-                }
-                if healthy(addr).await {
-                    break;
-                }
-                if Instant::now() >= until {
-                    return Err(BenchError::StartFailed {
-                        what: format!("the IngressoJá gateway at {addr}"),
-                        reason: format!(
-                            "no answer on /healthz within {READY:?}; logs in {}",
-                            self.dir.path().display()
-                        ),
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        Ok(())
+        let addrs = &self.addrs;
+        self.children
+            .wait_until_ready(
+                &format!("the IngressoJá gateways at {addrs:?}"),
+                "not every one answered on /healthz",
+                self.dir.path(),
+                (READY, Duration::from_millis(100)),
+                move || async move {
+                    for &addr in addrs {
+                        if !healthy(addr).await {
+                            return false;
+                        }
+                    }
+                    true
+                },
+            )
+            .await
     }
 
     /// Stops the gateways (also done when dropped).

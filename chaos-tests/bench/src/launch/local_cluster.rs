@@ -3,8 +3,7 @@
 //! configs and RocksDB directories in a temporary directory.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
@@ -12,7 +11,7 @@ use ingressoja_cluster_config::{
 };
 use tempfile::TempDir;
 
-use super::children::Children;
+use super::children::{launch_dir, Children};
 use super::ports::ensure_free;
 use crate::error::BenchError;
 
@@ -130,26 +129,15 @@ impl LocalCluster {
                 "grpc-port-base",
             )?;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("ingressoja-bench-nodes-")
-            .tempdir()
-            .map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+        let dir = launch_dir("ingressoja-bench-nodes-")?;
         let mut children = Children::default();
         for id in 1..=u64::from(NODES) {
-            let config = node_config(id, dir.path(), port_base, hold_ttl_secs);
-            let text = toml::to_string(&config).map_err(|e| BenchError::StartFailed {
-                what: format!("node {id}"),
-                reason: format!("config: {e}"),
-            })?;
-            let path = dir.path().join(format!("node{id}.toml"));
-            std::fs::write(&path, text).map_err(|e| BenchError::io(&path, e))?;
-            let mut command = Command::new(node_bin);
-            command.arg("--config").arg(&path).env("RUST_LOG", "warn");
-            children.spawn(
+            children.spawn_configured(
                 &format!("IngressoJá node {id}"),
-                command,
-                &dir.path().join(format!("node{id}.log")),
-                "TERM",
+                node_bin,
+                &node_config(id, dir.path(), port_base, hold_ttl_secs),
+                dir.path(),
+                &format!("node{id}"),
             )?;
         }
         let addrs: Vec<String> = (0..NODES)
@@ -175,28 +163,22 @@ impl LocalCluster {
                 what: "the local IngressoJá cluster".into(),
                 reason: e.to_string(),
             })?;
-        let until = Instant::now() + READY;
-        while Instant::now() < until {
-            if let Some(failure) = self.children.start_failure() {
-                return Err(failure);
-            }
-            let leader = client
-                .cluster_status()
-                .await
-                .into_iter()
-                .any(|r| r.status.is_ok_and(|s| s.role == "leader"));
-            if leader {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(BenchError::StartFailed {
-            what: "the local IngressoJá cluster".into(),
-            reason: format!(
-                "no leader within {READY:?}; node logs in {}",
-                self.dir.path().display()
-            ),
-        })
+        let client = &client;
+        self.children
+            .wait_until_ready(
+                "the local IngressoJá cluster",
+                "no leader",
+                self.dir.path(),
+                (READY, Duration::from_millis(200)),
+                move || async move {
+                    client
+                        .cluster_status()
+                        .await
+                        .into_iter()
+                        .any(|r| r.status.is_ok_and(|s| s.role == "leader"))
+                },
+            )
+            .await
     }
 
     /// Stops the nodes (also done when dropped).

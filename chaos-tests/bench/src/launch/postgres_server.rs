@@ -7,11 +7,11 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::children::Children;
+use super::children::{launch_dir, Children};
 use super::ports::ensure_free;
 use crate::error::BenchError;
 
@@ -98,10 +98,7 @@ impl PostgresServer {
     ) -> Result<PostgresServer, BenchError> {
         ensure_free(port, "PostgreSQL", "postgres-port")?;
         let user = run_as()?;
-        let dir = tempfile::Builder::new()
-            .prefix("ingressoja-bench-pg-")
-            .tempdir()
-            .map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+        let dir = launch_dir("ingressoja-bench-pg-")?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .map_err(|e| BenchError::io(dir.path(), e))?;
@@ -178,26 +175,20 @@ impl PostgresServer {
             "host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=2",
             self.port
         );
-        let until = Instant::now() + READY;
-        while Instant::now() < until {
-            if let Some(failure) = self.children.start_failure() {
-                return Err(failure);
-            }
-            if tokio_postgres::connect(&config, tokio_postgres::NoTls)
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(BenchError::StartFailed {
-            what: "PostgreSQL".into(),
-            reason: format!(
-                "not accepting connections within {READY:?}; log in {}",
-                self.dir.path().display()
-            ),
-        })
+        let config = config.as_str();
+        self.children
+            .wait_until_ready(
+                "PostgreSQL",
+                "not accepting connections",
+                self.dir.path(),
+                (READY, Duration::from_millis(200)),
+                move || async move {
+                    tokio_postgres::connect(config, tokio_postgres::NoTls)
+                        .await
+                        .is_ok()
+                },
+            )
+            .await
     }
 
     /// Stops the server (also done when dropped).
