@@ -130,16 +130,14 @@ async fn run_system(
     let label = kind.label();
     match kind {
         TargetKind::Grpc => {
-            let (mut cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
+            let (cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
             let target = GrpcTarget::connect(&addrs, Arc::clone(&plan)).await?;
             let report = measure(Arc::new(target), plan, options, seed).await;
-            if let Some(cluster) = &mut cluster {
-                cluster.stop();
-            }
+            drop(cluster);
             report
         }
         TargetKind::Http => {
-            let (mut cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
+            let (cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
             let gateway = programs
                 .gateway
                 .as_deref()
@@ -152,8 +150,7 @@ async fn run_system(
                     options.gateway_port_base
                 ),
             );
-            let mut gateways =
-                LocalGateways::start(gateway, &addrs, options.gateway_port_base).await?;
+            let gateways = LocalGateways::start(gateway, &addrs, options.gateway_port_base).await?;
             let target = HttpTarget::connect(
                 &addrs,
                 gateways.addrs.clone(),
@@ -162,10 +159,8 @@ async fn run_system(
             )
             .await?;
             let report = measure(Arc::new(target), plan, options, seed).await;
-            gateways.stop();
-            if let Some(cluster) = &mut cluster {
-                cluster.stop();
-            }
+            drop(gateways);
+            drop(cluster);
             report
         }
         TargetKind::Etcd => {
@@ -177,10 +172,10 @@ async fn run_system(
                     options.etcd_port_base
                 ),
             );
-            let mut cluster = EtcdCluster::start(etcd, options.etcd_port_base).await?;
+            let cluster = EtcdCluster::start(etcd, options.etcd_port_base).await?;
             let target = EtcdTarget::connect(&cluster.addrs, Arc::clone(&plan)).await?;
             let report = measure(Arc::new(target), plan, options, seed).await;
-            cluster.stop();
+            drop(cluster);
             report
         }
         TargetKind::Postgres => {
@@ -195,13 +190,13 @@ async fn run_system(
                     options.postgres_port
                 ),
             );
-            let mut server =
+            let server =
                 PostgresServer::start(dir, options.postgres_port, options.postgres_pool).await?;
             let target =
                 PostgresTarget::connect(server.port, options.postgres_pool, Arc::clone(&plan))
                     .await?;
             let report = measure(Arc::new(target), plan, options, seed).await;
-            server.stop();
+            drop(server);
             report
         }
     }

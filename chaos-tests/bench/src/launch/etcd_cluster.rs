@@ -139,11 +139,6 @@ impl EtcdCluster {
             )
             .await
     }
-
-    /// Stops the members (also done when dropped).
-    pub fn stop(&mut self) {
-        self.children.stop();
-    }
 }
 
 /// Whether the member at `addr` serves a linearizable read (so a leader exists).

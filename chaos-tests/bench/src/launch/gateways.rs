@@ -124,11 +124,6 @@ impl LocalGateways {
             )
             .await
     }
-
-    /// Stops the gateways (also done when dropped).
-    pub fn stop(&mut self) {
-        self.children.stop();
-    }
 }
 
 /// Whether `GET /healthz` at `addr` answers 200.

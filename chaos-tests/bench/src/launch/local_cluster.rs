@@ -180,11 +180,6 @@ impl LocalCluster {
             )
             .await
     }
-
-    /// Stops the nodes (also done when dropped).
-    pub fn stop(&mut self) {
-        self.children.stop();
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! etcd, PostgreSQL), each in its own temporary
 //! directory, and stopping every process again when the run ends — also on
 //! an error or Ctrl-C, since each launcher stops its processes when dropped.
+//! Dropping is the only way to stop one: each launcher declares its
+//! [`Children`] before its directory, so the processes end before their
+//! files are removed.
 
 mod children;
 mod etcd_cluster;

@@ -190,11 +190,6 @@ impl PostgresServer {
             )
             .await
     }
-
-    /// Stops the server (also done when dropped).
-    pub fn stop(&mut self) {
-        self.children.stop();
-    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
 //! The one place every completed operation is written to: its histogram,
-//! its outcome, the error tally by kind and the timeline. Shared by all
-//! customers of a run behind a mutex held for a few hundred nanoseconds.
+//! its outcome, the error tally by kind, the timeline and the live
+//! counters. Every target's operations are measured by [`Recorder::timed`],
+//! so no adapter times or classifies a call itself. Shared by all customers
+//! of a run behind a mutex held for a few hundred nanoseconds.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::latency::{record, OpKind, OpLatency};
+use super::live::LiveCounters;
 use super::timeline::Timeline;
+use crate::target::OpError;
 
 /// Everything recorded during one system's run.
 #[derive(Debug, Clone)]
@@ -29,6 +34,8 @@ pub struct RecorderSnapshot {
 pub struct Recorder {
     start: Instant,
     inner: Mutex<RecorderSnapshot>,
+    /// The running totals the progress line and the stop condition read.
+    pub live: LiveCounters,
 }
 
 impl Recorder {
@@ -43,7 +50,31 @@ impl Recorder {
                 expired_by_bench: 0,
                 timeline: Timeline::new(bucket),
             }),
+            live: LiveCounters::default(),
         }
+    }
+
+    /// Runs one measured operation of `kind`: times it, classifies its
+    /// outcome by [`OpError::kind`], and records latency, outcome and the
+    /// live counters. Joins are not counted as sale-phase operations.
+    pub async fn timed<R>(
+        &self,
+        kind: OpKind,
+        op: impl Future<Output = Result<R, OpError>>,
+    ) -> Result<R, OpError> {
+        if kind != OpKind::Join {
+            LiveCounters::add(&self.live.ops, 1);
+        }
+        let began = Instant::now();
+        let result = op.await;
+        self.op(kind, began, result.as_ref().err().map(OpError::kind));
+        match (&result, kind) {
+            (Err(_), _) => LiveCounters::add(&self.live.failed, 1),
+            (Ok(_), OpKind::Hold | OpKind::Purchase) => LiveCounters::add(&self.live.committed, 1),
+            (Ok(_), OpKind::Join) => LiveCounters::add(&self.live.joins, 1),
+            _ => {}
+        }
+        result
     }
 
     /// When the run started (time zero of the timeline).
@@ -108,6 +139,32 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn timed_operations_are_recorded_and_counted_live() {
+        let recorder = Recorder::new(Duration::from_secs(1));
+        let held = recorder.timed(OpKind::Hold, async { Ok(7) }).await;
+        assert_eq!(held, Ok(7));
+        let refused = recorder
+            .timed(OpKind::Hold, async {
+                Err::<u64, _>(OpError::Rejected("sold_out".into()))
+            })
+            .await;
+        assert!(refused.is_err_and(|e| e.is_sold_out()));
+        recorder
+            .timed(OpKind::Join, async { Ok(()) })
+            .await
+            .unwrap();
+        let s = recorder.snapshot();
+        let hold = &s.ops[OpKind::Hold.index()];
+        assert_eq!((hold.ok, hold.failed), (1, 1));
+        assert_eq!(s.errors["sold_out"], 1);
+        let live = &recorder.live;
+        assert_eq!(LiveCounters::get(&live.ops), 2, "joins are not sale ops");
+        assert_eq!(LiveCounters::get(&live.committed), 1);
+        assert_eq!(LiveCounters::get(&live.failed), 1);
+        assert_eq!(LiveCounters::get(&live.joins), 1);
+    }
 
     #[test]
     fn outcomes_errors_and_timeline_are_recorded() {

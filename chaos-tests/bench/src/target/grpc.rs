@@ -10,7 +10,7 @@ use ingressoja_client::proto::ticketing::{CategorySpec, SalePolicy};
 use ingressoja_client::{Client, ClientError, ClientOptions};
 use ingressoja_node::machine::Cpf;
 
-use super::{CategoryCount, HoldTicket, OpError, Payment, Target};
+use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
 use crate::plan::SalePlan;
 
@@ -98,17 +98,11 @@ impl GrpcTarget {
 }
 
 impl Target for GrpcTarget {
-    fn system(&self) -> &'static str {
-        "ingressoja"
-    }
-
-    fn durability(&self) -> &'static str {
-        "Raft: committed on a majority of 3 nodes (RocksDB, fsync) before the answer"
-    }
-
-    fn expires_holds_itself(&self) -> bool {
-        true
-    }
+    const PROFILE: SystemProfile = SystemProfile::new(
+        "ingressoja",
+        "Raft: committed on a majority of 3 nodes (RocksDB, fsync) before the answer",
+        HoldExpiry::BySystem,
+    );
 
     async fn prepare(&self) -> Result<(), BenchError> {
         let plan = &self.plan;
@@ -166,12 +160,7 @@ impl Target for GrpcTarget {
         Ok(status.admitted && !status.admission_over)
     }
 
-    async fn hold(
-        &self,
-        customer: u64,
-        category: usize,
-        quantity: u32,
-    ) -> Result<HoldTicket, OpError> {
+    async fn hold(&self, customer: u64, category: usize, quantity: u32) -> Result<u64, OpError> {
         let id = self.plan.customer_id(customer);
         let category_id = &self.plan.categories[category].id;
         let reply = self
@@ -179,47 +168,31 @@ impl Target for GrpcTarget {
             .place_hold(&self.plan.event_id, category_id, &id, quantity)
             .await
             .map_err(op_error)?;
-        let hold = reply
+        reply
             .hold
-            .ok_or_else(|| OpError::Other("hold reply without a hold".into()))?;
-        Ok(HoldTicket {
-            id: hold.hold_id,
-            category,
-            quantity,
-        })
+            .map(|hold| hold.hold_id)
+            .ok_or_else(|| OpError::Other("hold reply without a hold".into()))
     }
 
-    async fn purchase(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-        payment: Payment,
-    ) -> Result<u64, OpError> {
+    async fn purchase(&self, hold: &HoldTicket, payment: Payment) -> Result<u64, OpError> {
+        let customer = hold.customer;
         let id = self.plan.customer_id(customer);
-        let token = match payment {
-            Payment::Approve => "approve",
-            Payment::Decline => "decline",
-        };
         let reply = self
             .client(customer)
-            .purchase_with_payment(hold.id, &id, token)
+            .purchase_with_payment(hold.id, &id, payment.token())
             .await
             .map_err(op_error)?;
         Ok(reply.tickets.len() as u64)
     }
 
-    async fn release(&self, customer: u64, hold: &HoldTicket) -> Result<(), OpError> {
+    async fn release(&self, hold: &HoldTicket) -> Result<(), OpError> {
+        let customer = hold.customer;
         let id = self.plan.customer_id(customer);
         self.client(customer)
             .release_hold(hold.id, &id)
             .await
             .map(|_| ())
             .map_err(op_error)
-    }
-
-    async fn expire(&self, _hold: &HoldTicket) -> Result<(), OpError> {
-        // The cluster expires holds from its own (logical) clock.
-        Ok(())
     }
 
     async fn outcome(&self) -> Result<Vec<CategoryCount>, BenchError> {

@@ -20,7 +20,7 @@ use ingressoja_gateway::auth::session::{Purpose, TokenSigner};
 use serde_json::Value;
 
 use super::grpc::GrpcTarget;
-use super::{CategoryCount, HoldTicket, OpError, Payment, Target};
+use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
 use crate::plan::SalePlan;
 
@@ -161,17 +161,11 @@ impl HttpTarget {
 }
 
 impl Target for HttpTarget {
-    fn system(&self) -> &'static str {
-        "ingressoja-http"
-    }
-
-    fn durability(&self) -> &'static str {
-        "Raft: committed on a majority of 3 nodes (RocksDB, fsync) before the gateway answers"
-    }
-
-    fn expires_holds_itself(&self) -> bool {
-        true
-    }
+    const PROFILE: SystemProfile = SystemProfile::new(
+        "ingressoja-http",
+        "Raft: committed on a majority of 3 nodes (RocksDB, fsync) before the gateway answers",
+        HoldExpiry::BySystem,
+    );
 
     async fn prepare(&self) -> Result<(), BenchError> {
         self.setup.prepare().await
@@ -191,12 +185,7 @@ impl Target for HttpTarget {
             && status["admission_over"].as_bool() != Some(true))
     }
 
-    async fn hold(
-        &self,
-        customer: u64,
-        category: usize,
-        quantity: u32,
-    ) -> Result<HoldTicket, OpError> {
+    async fn hold(&self, customer: u64, category: usize, quantity: u32) -> Result<u64, OpError> {
         let body = serde_json::json!({
             "event_id": self.plan.event_id,
             "category_id": self.plan.categories[category].id,
@@ -205,28 +194,15 @@ impl Target for HttpTarget {
         let hold = self
             .call(customer, Method::POST, "/api/v1/holds", Some(body))
             .await?;
-        let id = hold["hold_id"]
+        hold["hold_id"]
             .as_u64()
-            .ok_or_else(|| OpError::Other("hold answer without a hold_id".into()))?;
-        Ok(HoldTicket {
-            id,
-            category,
-            quantity,
-        })
+            .ok_or_else(|| OpError::Other("hold answer without a hold_id".into()))
     }
 
-    async fn purchase(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-        payment: Payment,
-    ) -> Result<u64, OpError> {
-        let token = match payment {
-            Payment::Approve => "approve",
-            Payment::Decline => "decline",
-        };
+    async fn purchase(&self, hold: &HoldTicket, payment: Payment) -> Result<u64, OpError> {
+        let customer = hold.customer;
         let path = format!("/api/v1/holds/{}/purchase", hold.id);
-        let body = serde_json::json!({ "payment_token": token });
+        let body = serde_json::json!({ "payment_token": payment.token() });
         let reply = self.call(customer, Method::POST, &path, Some(body)).await?;
         reply["tickets"]
             .as_array()
@@ -234,16 +210,12 @@ impl Target for HttpTarget {
             .ok_or_else(|| OpError::Other("purchase answer without tickets".into()))
     }
 
-    async fn release(&self, customer: u64, hold: &HoldTicket) -> Result<(), OpError> {
+    async fn release(&self, hold: &HoldTicket) -> Result<(), OpError> {
+        let customer = hold.customer;
         let path = format!("/api/v1/holds/{}", hold.id);
         self.call(customer, Method::DELETE, &path, None)
             .await
             .map(|_| ())
-    }
-
-    async fn expire(&self, _hold: &HoldTicket) -> Result<(), OpError> {
-        // The cluster expires holds from its own (logical) clock.
-        Ok(())
     }
 
     async fn outcome(&self) -> Result<Vec<CategoryCount>, BenchError> {

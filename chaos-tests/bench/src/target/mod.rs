@@ -18,6 +18,8 @@ use super::error::BenchError;
 /// A hold a system granted, as the customer remembers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldTicket {
+    /// The customer who holds it (whose calls pay for or release it).
+    pub customer: u64,
     /// The system's id of the hold.
     pub id: u64,
     /// Index of the category in the plan.
@@ -33,6 +35,51 @@ pub enum Payment {
     Approve,
     /// The card is declined: nothing is sold and the hold is released.
     Decline,
+}
+
+impl Payment {
+    /// The payment token IngressoJá's fake provider understands for this outcome.
+    pub fn token(self) -> &'static str {
+        match self {
+            Payment::Approve => "approve",
+            Payment::Decline => "decline",
+        }
+    }
+}
+
+/// Who returns an abandoned hold's tickets when its time is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldExpiry {
+    /// The system, from its own clock.
+    BySystem,
+    /// The benchmark, through [`Target::expire`] (systems with no clock for it).
+    ByBench,
+}
+
+/// What the report says about a system, fixed per adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemProfile {
+    /// The name in tables, JSON and the plot.
+    pub system: &'static str,
+    /// What an acknowledged write survives on this system.
+    pub durability: &'static str,
+    /// Who expires abandoned holds.
+    pub hold_expiry: HoldExpiry,
+}
+
+impl SystemProfile {
+    /// The profile of `system`.
+    pub const fn new(
+        system: &'static str,
+        durability: &'static str,
+        hold_expiry: HoldExpiry,
+    ) -> SystemProfile {
+        SystemProfile {
+            system,
+            durability,
+            hold_expiry,
+        }
+    }
 }
 
 /// Why one operation did not succeed. Counted in the report by [`OpError::kind`].
@@ -86,15 +133,24 @@ pub struct CategoryCount {
 /// categories are indexes into the plan. Futures are `Send` so customers run
 /// on every core.
 pub trait Target: Send + Sync + 'static {
+    /// The system's name, durability and hold expiry, for the report.
+    const PROFILE: SystemProfile;
+
     /// The name in tables, JSON and the plot.
-    fn system(&self) -> &'static str;
+    fn system(&self) -> &'static str {
+        Self::PROFILE.system
+    }
 
     /// What an acknowledged write survives on this system, for the report.
-    fn durability(&self) -> &'static str;
+    fn durability(&self) -> &'static str {
+        Self::PROFILE.durability
+    }
 
     /// Whether the system expires abandoned holds by itself; if not, the
     /// benchmark calls [`Target::expire`] when their time is up.
-    fn expires_holds_itself(&self) -> bool;
+    fn expires_holds_itself(&self) -> bool {
+        Self::PROFILE.hold_expiry == HoldExpiry::BySystem
+    }
 
     /// Compare-and-swap attempts that lost a race and were retried.
     fn retries(&self) -> u64 {
@@ -110,33 +166,33 @@ pub trait Target: Send + Sync + 'static {
     /// Whether the queue admitted `customer` to shop.
     fn admitted(&self, customer: u64) -> impl Future<Output = Result<bool, OpError>> + Send;
 
-    /// Holds `quantity` tickets of `category` for `customer`.
+    /// Holds `quantity` tickets of `category` for `customer`; returns the
+    /// system's id of the hold (the customer keeps it as a [`HoldTicket`]).
     fn hold(
         &self,
         customer: u64,
         category: usize,
         quantity: u32,
-    ) -> impl Future<Output = Result<HoldTicket, OpError>> + Send;
+    ) -> impl Future<Output = Result<u64, OpError>> + Send;
 
     /// Pays for a hold; returns the tickets sold. A declined payment sells
     /// nothing, releases the hold and fails with `payment_declined`.
     fn purchase(
         &self,
-        customer: u64,
         hold: &HoldTicket,
         payment: Payment,
     ) -> impl Future<Output = Result<u64, OpError>> + Send;
 
     /// Gives a hold back.
-    fn release(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-    ) -> impl Future<Output = Result<(), OpError>> + Send;
+    fn release(&self, hold: &HoldTicket) -> impl Future<Output = Result<(), OpError>> + Send;
 
     /// Returns an abandoned hold's tickets once its time is up (only called
-    /// when [`Target::expires_holds_itself`] is false). A hold already gone is fine.
-    fn expire(&self, hold: &HoldTicket) -> impl Future<Output = Result<(), OpError>> + Send;
+    /// when [`Target::expires_holds_itself`] is false). A hold already gone
+    /// is fine. Systems with a clock of their own keep this default.
+    fn expire(&self, hold: &HoldTicket) -> impl Future<Output = Result<(), OpError>> + Send {
+        let _ = hold;
+        std::future::ready(Ok(()))
+    }
 
     /// Every category's capacity, sold and held, read from the system.
     fn outcome(&self) -> impl Future<Output = Result<Vec<CategoryCount>, BenchError>> + Send;
@@ -153,5 +209,11 @@ mod tests {
         assert!(!OpError::Rejected("hold_expired".into()).is_sold_out());
         assert_eq!(OpError::Contention(50).kind(), "cas_retries_exhausted");
         assert_eq!(OpError::Unavailable("x".into()).kind(), "unavailable");
+    }
+
+    #[test]
+    fn payments_have_the_fake_providers_tokens() {
+        assert_eq!(Payment::Approve.token(), "approve");
+        assert_eq!(Payment::Decline.token(), "decline");
     }
 }

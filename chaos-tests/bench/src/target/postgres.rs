@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::{CategoryCount, HoldTicket, OpError, Payment, Target};
+use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
 use crate::plan::SalePlan;
 
@@ -130,13 +130,8 @@ impl PostgresTarget {
     }
 
     /// Ends a live hold with `status`, returning its tickets; false if it was not live.
-    async fn give_back(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-        status: &str,
-    ) -> Result<bool, OpError> {
-        let conn = self.conn(customer).lock().await;
+    async fn give_back(&self, hold: &HoldTicket, status: &str) -> Result<bool, OpError> {
+        let conn = self.conn(hold.customer).lock().await;
         let id = i64::try_from(hold.id).unwrap_or(i64::MAX);
         let rows = conn
             .client
@@ -148,17 +143,11 @@ impl PostgresTarget {
 }
 
 impl Target for PostgresTarget {
-    fn system(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn durability(&self) -> &'static str {
-        "one server: WAL fsync before the answer (synchronous_commit = on), not replicated"
-    }
-
-    fn expires_holds_itself(&self) -> bool {
-        false
-    }
+    const PROFILE: SystemProfile = SystemProfile::new(
+        "postgres",
+        "one server: WAL fsync before the answer (synchronous_commit = on), not replicated",
+        HoldExpiry::ByBench,
+    );
 
     async fn prepare(&self) -> Result<(), BenchError> {
         let conn = self.pool[0].lock().await;
@@ -201,12 +190,7 @@ impl Target for PostgresTarget {
         Ok(!rows.is_empty())
     }
 
-    async fn hold(
-        &self,
-        customer: u64,
-        category: usize,
-        quantity: u32,
-    ) -> Result<HoldTicket, OpError> {
+    async fn hold(&self, customer: u64, category: usize, quantity: u32) -> Result<u64, OpError> {
         let owner = self.plan.customer_id(customer);
         let cat = category as i32;
         let q = quantity as i32;
@@ -221,21 +205,13 @@ impl Target for PostgresTarget {
             .first()
             .ok_or_else(|| OpError::Rejected("sold_out".into()))?;
         let id: i64 = row.try_get(0).map_err(op_error)?;
-        Ok(HoldTicket {
-            id: id as u64,
-            category,
-            quantity,
-        })
+        Ok(id as u64)
     }
 
-    async fn purchase(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-        payment: Payment,
-    ) -> Result<u64, OpError> {
+    async fn purchase(&self, hold: &HoldTicket, payment: Payment) -> Result<u64, OpError> {
+        let customer = hold.customer;
         if payment == Payment::Decline {
-            return if self.give_back(customer, hold, "declined").await? {
+            return if self.give_back(hold, "declined").await? {
                 Err(OpError::Rejected("payment_declined".into()))
             } else {
                 Err(OpError::Rejected("hold_expired".into()))
@@ -266,8 +242,8 @@ impl Target for PostgresTarget {
         Ok(u64::try_from(quantity).unwrap_or(0))
     }
 
-    async fn release(&self, customer: u64, hold: &HoldTicket) -> Result<(), OpError> {
-        if self.give_back(customer, hold, "released").await? {
+    async fn release(&self, hold: &HoldTicket) -> Result<(), OpError> {
+        if self.give_back(hold, "released").await? {
             Ok(())
         } else {
             Err(OpError::Rejected("hold_expired".into()))
@@ -275,7 +251,7 @@ impl Target for PostgresTarget {
     }
 
     async fn expire(&self, hold: &HoldTicket) -> Result<(), OpError> {
-        self.give_back(hold.id, hold, "expired").await.map(|_| ())
+        self.give_back(hold, "expired").await.map(|_| ())
     }
 
     async fn outcome(&self) -> Result<Vec<CategoryCount>, BenchError> {

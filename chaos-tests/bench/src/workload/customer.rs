@@ -32,7 +32,11 @@ const SOLD_OUT_PAUSE_MS: u64 = 50;
 /// refusal by the rules is final.
 pub(super) async fn join<T: Target>(sale: &Sale<T>, n: u64, rng: &mut StdRng) {
     for attempt in 1..=JOIN_ATTEMPTS {
-        match sale.timed(OpKind::Join, sale.target.join_queue(n)).await {
+        match sale
+            .recorder
+            .timed(OpKind::Join, sale.target.join_queue(n))
+            .await
+        {
             Err(OpError::Unavailable(_)) if attempt < JOIN_ATTEMPTS => {
                 pause(rng, SOLD_OUT_PAUSE_MS).await;
             }
@@ -71,7 +75,8 @@ pub(super) async fn shop<T: Target>(sale: &Sale<T>, n: u64, rng: &mut StdRng) {
             }
             Decision::Release => {
                 let released = sale
-                    .timed(OpKind::Release, sale.target.release(n, &hold))
+                    .recorder
+                    .timed(OpKind::Release, sale.target.release(&hold))
                     .await;
                 if released.as_ref().is_err_and(may_leave_hold_live) {
                     sale.expire_later(hold);
@@ -79,11 +84,12 @@ pub(super) async fn shop<T: Target>(sale: &Sale<T>, n: u64, rng: &mut StdRng) {
             }
             Decision::Pay(payment) => {
                 let paid = sale
-                    .timed(OpKind::Purchase, sale.target.purchase(n, &hold, payment))
+                    .recorder
+                    .timed(OpKind::Purchase, sale.target.purchase(&hold, payment))
                     .await;
                 match paid {
                     Ok(tickets) => {
-                        LiveCounters::add(&sale.live.tickets_sold, tickets);
+                        LiveCounters::add(&sale.recorder.live.tickets_sold, tickets);
                         if payment == Payment::Approve {
                             return;
                         }
@@ -107,6 +113,7 @@ async fn wait_for_admission<T: Target>(sale: &Sale<T>, n: u64) -> bool {
             return false;
         }
         match sale
+            .recorder
             .timed(OpKind::QueueStatus, sale.target.admitted(n))
             .await
         {
@@ -152,10 +159,18 @@ async fn hold_any<T: Target>(
         }
         let category = (first + i) % categories;
         match sale
+            .recorder
             .timed(OpKind::Hold, sale.target.hold(n, category, quantity))
             .await
         {
-            Ok(hold) => return Ok(hold),
+            Ok(id) => {
+                return Ok(HoldTicket {
+                    customer: n,
+                    id,
+                    category,
+                    quantity,
+                })
+            }
             Err(e) if e.is_sold_out() => continue,
             Err(_) => return Err(Refused::Failed),
         }

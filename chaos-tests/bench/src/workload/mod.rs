@@ -20,7 +20,7 @@ use self::mix::Mix;
 use self::progress::Progress;
 use super::options::BenchOptions;
 use super::plan::SalePlan;
-use super::stats::{LiveCounters, OpKind, Recorder, RecorderSnapshot};
+use super::stats::{LiveCounters, Recorder, RecorderSnapshot};
 use super::target::{HoldTicket, OpError, Target};
 
 /// How long the benchmark keeps retrying the expiry of one abandoned hold.
@@ -75,35 +75,12 @@ pub(crate) struct Sale<T> {
     pub mix: Mix,
     pub think_ms: u64,
     pub recorder: Recorder,
-    pub live: LiveCounters,
     pub stop: AtomicBool,
     next_customer: AtomicU64,
     expiries: Option<mpsc::UnboundedSender<(Instant, HoldTicket)>>,
 }
 
 impl<T: Target> Sale<T> {
-    /// Runs one measured operation, recording its latency and outcome.
-    pub async fn timed<R>(
-        &self,
-        kind: OpKind,
-        op: impl std::future::Future<Output = Result<R, OpError>>,
-    ) -> Result<R, OpError> {
-        if kind != OpKind::Join {
-            LiveCounters::add(&self.live.ops, 1);
-        }
-        let began = Instant::now();
-        let result = op.await;
-        let error = result.as_ref().err().map(OpError::kind);
-        self.recorder.op(kind, began, error);
-        match (&result, kind) {
-            (Err(_), _) => LiveCounters::add(&self.live.failed, 1),
-            (Ok(_), OpKind::Hold | OpKind::Purchase) => LiveCounters::add(&self.live.committed, 1),
-            (Ok(_), OpKind::Join) => LiveCounters::add(&self.live.joins, 1),
-            _ => {}
-        }
-        result
-    }
-
     /// A customer walked away from `hold`: expire it when its time is up
     /// (for systems that do not do it themselves).
     pub fn abandon(&self, hold: HoldTicket) {
@@ -142,7 +119,6 @@ pub async fn run<T: Target>(
         mix: Mix::from_options(options),
         think_ms: options.think_ms,
         recorder: Recorder::new(Duration::from_millis(options.bucket_ms)),
-        live: LiveCounters::default(),
         stop: AtomicBool::new(false),
         next_customer: AtomicU64::new(0),
         expiries: (!expires_itself).then_some(tx),
@@ -217,7 +193,7 @@ pub async fn run<T: Target>(
         burst,
         sale: sale_elapsed,
         total,
-        tickets_acknowledged: LiveCounters::get(&sale.live.tickets_sold),
+        tickets_acknowledged: LiveCounters::get(&sale.recorder.live.tickets_sold),
         stopped_by,
     }
 }
@@ -237,16 +213,17 @@ async fn watch<T: Target>(
         if sale.stop.load(Ordering::Relaxed) {
             return None;
         }
-        progress.tick(phase, &sale.live);
-        let reason = if LiveCounters::get(&sale.live.tickets_sold) >= capacity && phase == "sale" {
-            Some(StopReason::SoldOut)
-        } else if deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(StopReason::Duration)
-        } else if total_ops > 0 && LiveCounters::get(&sale.live.ops) >= total_ops {
-            Some(StopReason::TotalOps)
-        } else {
-            None
-        };
+        progress.tick(phase, &sale.recorder.live);
+        let reason =
+            if LiveCounters::get(&sale.recorder.live.tickets_sold) >= capacity && phase == "sale" {
+                Some(StopReason::SoldOut)
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                Some(StopReason::Duration)
+            } else if total_ops > 0 && LiveCounters::get(&sale.recorder.live.ops) >= total_ops {
+                Some(StopReason::TotalOps)
+            } else {
+                None
+            };
         if reason.is_some() {
             sale.stop.store(true, Ordering::Relaxed);
             return reason;

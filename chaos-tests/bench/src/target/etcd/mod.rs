@@ -20,7 +20,7 @@ use self::proto::{
     absent, delete, exists, get, mod_revision_is, prefix_end, put, response_op, RequestOp,
     TxnRequest, TxnResponse,
 };
-use super::{CategoryCount, HoldTicket, OpError, Payment, Target};
+use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
 use crate::plan::SalePlan;
 
@@ -35,6 +35,15 @@ struct Counts {
 }
 
 impl Counts {
+    /// A hold of `q` tickets ends with `sold` of them sold (all on a
+    /// purchase, none on a release or expiry); the rest are on sale again.
+    fn settle(self, q: u64, sold: u64) -> Counts {
+        Counts {
+            sold: self.sold + sold,
+            held: self.held.saturating_sub(q),
+        }
+    }
+
     fn encode(self) -> Vec<u8> {
         format!("{},{}", self.sold, self.held).into_bytes()
     }
@@ -175,17 +184,12 @@ impl EtcdTarget {
     }
 
     /// Gives a hold's tickets back and deletes it.
-    async fn give_back(&self, customer: u64, hold: &HoldTicket) -> Result<(), OpError> {
+    async fn give_back(&self, hold: &HoldTicket) -> Result<(), OpError> {
         let hold_key = self.hold_key(hold.id);
         let q = u64::from(hold.quantity);
-        let change = move |c: Counts| -> Result<Counts, OpError> {
-            Ok(Counts {
-                sold: c.sold,
-                held: c.held.saturating_sub(q),
-            })
-        };
+        let change = move |c: Counts| -> Result<Counts, OpError> { Ok(c.settle(q, 0)) };
         self.cas(
-            conn_of(customer),
+            conn_of(hold.customer),
             hold.category,
             Some(&hold_key),
             &change,
@@ -212,17 +216,11 @@ fn conn_of(customer: u64) -> usize {
 }
 
 impl Target for EtcdTarget {
-    fn system(&self) -> &'static str {
-        "etcd"
-    }
-
-    fn durability(&self) -> &'static str {
-        "Raft: committed on a majority of 3 members (WAL fsync) before the answer"
-    }
-
-    fn expires_holds_itself(&self) -> bool {
-        false
-    }
+    const PROFILE: SystemProfile = SystemProfile::new(
+        "etcd",
+        "Raft: committed on a majority of 3 members (WAL fsync) before the answer",
+        HoldExpiry::ByBench,
+    );
 
     fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -270,12 +268,7 @@ impl Target for EtcdTarget {
         Ok(!reply.kvs.is_empty())
     }
 
-    async fn hold(
-        &self,
-        customer: u64,
-        category: usize,
-        quantity: u32,
-    ) -> Result<HoldTicket, OpError> {
+    async fn hold(&self, customer: u64, category: usize, quantity: u32) -> Result<u64, OpError> {
         let capacity = u64::from(self.plan.categories[category].capacity);
         let id = self.next_hold.fetch_add(1, Ordering::Relaxed);
         let hold_key = self.hold_key(id);
@@ -299,21 +292,13 @@ impl Target for EtcdTarget {
             vec![put(&hold_key, value.as_bytes())],
         )
         .await?;
-        Ok(HoldTicket {
-            id,
-            category,
-            quantity,
-        })
+        Ok(id)
     }
 
-    async fn purchase(
-        &self,
-        customer: u64,
-        hold: &HoldTicket,
-        payment: Payment,
-    ) -> Result<u64, OpError> {
+    async fn purchase(&self, hold: &HoldTicket, payment: Payment) -> Result<u64, OpError> {
+        let customer = hold.customer;
         if payment == Payment::Decline {
-            self.give_back(customer, hold).await?;
+            self.give_back(hold).await?;
             return Err(OpError::Rejected("payment_declined".into()));
         }
         let hold_key = self.hold_key(hold.id);
@@ -326,12 +311,7 @@ impl Target for EtcdTarget {
                 owner.as_bytes(),
             ));
         }
-        let change = move |c: Counts| -> Result<Counts, OpError> {
-            Ok(Counts {
-                sold: c.sold + q,
-                held: c.held.saturating_sub(q),
-            })
-        };
+        let change = move |c: Counts| -> Result<Counts, OpError> { Ok(c.settle(q, q)) };
         self.cas(
             conn_of(customer),
             hold.category,
@@ -343,12 +323,12 @@ impl Target for EtcdTarget {
         Ok(q)
     }
 
-    async fn release(&self, customer: u64, hold: &HoldTicket) -> Result<(), OpError> {
-        self.give_back(customer, hold).await
+    async fn release(&self, hold: &HoldTicket) -> Result<(), OpError> {
+        self.give_back(hold).await
     }
 
     async fn expire(&self, hold: &HoldTicket) -> Result<(), OpError> {
-        match self.give_back(hold.id, hold).await {
+        match self.give_back(hold).await {
             Err(OpError::Rejected(code)) if code == "hold_expired" => Ok(()),
             other => other,
         }
@@ -401,5 +381,13 @@ mod tests {
         assert_eq!(Counts::decode(&c.encode()), Some(c));
         assert_eq!(Counts::decode(b"12"), None);
         assert_eq!(Counts::decode(b"a,b"), None);
+    }
+
+    #[test]
+    fn a_settled_hold_leaves_held_for_sold_or_for_sale() {
+        let c = Counts { sold: 10, held: 4 };
+        assert_eq!(c.settle(3, 3), Counts { sold: 13, held: 1 });
+        assert_eq!(c.settle(3, 0), Counts { sold: 10, held: 1 });
+        assert_eq!(c.settle(9, 0), Counts { sold: 10, held: 0 });
     }
 }
