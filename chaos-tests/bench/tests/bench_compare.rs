@@ -5,9 +5,9 @@
 //! `INGRESSOJA_BENCH_REQUIRE_COMPARE=1` (set by scripts/bench-smoke.sh,
 //! which installs them) makes a missing system a failure.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{port_free, run_bench, u, SmallSale};
 use serde_json::Value;
 
 fn installed(system: &str) -> bool {
@@ -29,50 +29,13 @@ fn installed(system: &str) -> bool {
     present
 }
 
-fn bench(args: &[&str], json: &Path) -> (Output, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
-        .args([
-            "--customers",
-            "80",
-            "--concurrency",
-            "8",
-            "--categories",
-            "2",
-            "--capacity",
-            "20",
-        ])
-        .args([
-            "--hold-ttl-secs",
-            "1",
-            "--duration-secs",
-            "90",
-            "--bucket-ms",
-            "250",
-            "--seed",
-            "11",
-            "--quiet",
-        ])
-        .args(args)
-        .arg("--json-out")
-        .arg(json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    (out, report)
-}
-
-fn u(value: &Value) -> u64 {
-    value
-        .as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {value}"))
-}
+/// The comparison adapters' sale: 80 customers for 40 tickets.
+const SALE: SmallSale = SmallSale {
+    customers: 80,
+    concurrency: 8,
+    capacity: 20,
+    seed: 11,
+};
 
 /// The sale sold out exactly, by the system's own counters, and every
 /// abandoned hold was expired by the benchmark (nothing is left held).
@@ -96,17 +59,14 @@ fn assert_sold_out(s: &Value, system: &str) {
     assert!(u(&s["expired_by_bench"]) >= u(&s["abandoned_holds"]), "{s}");
 }
 
-fn port_free(port: u16) -> bool {
-    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
 #[test]
 fn etcd_adapter_sells_out_with_compare_and_swap() {
     if !installed("etcd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_, report) = bench(
+    let (_, report) = run_bench(
+        &SALE,
         &["--target", "etcd", "--etcd-port-base", "27379"],
         &dir.path().join("r.json"),
     );
@@ -125,7 +85,8 @@ fn postgres_adapter_sells_out_with_conditional_updates() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_, report) = bench(
+    let (_, report) = run_bench(
+        &SALE,
         &[
             "--target",
             "postgres",
@@ -148,7 +109,8 @@ fn compare_prints_the_side_by_side_table_with_ratios() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (out, report) = bench(
+    let (stdout, report) = run_bench(
+        &SALE,
         &[
             "--compare",
             "etcd,postgres",
@@ -195,7 +157,6 @@ fn compare_prints_the_side_by_side_table_with_ratios() {
         assert_eq!(u(&s["outcome"]["oversold"]), 0);
         assert_eq!(s["outcome"]["sold_out"], true, "{s}");
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("side by side"), "{stdout}");
     for name in ["ingressoja", "etcd", "postgres"] {
         assert!(

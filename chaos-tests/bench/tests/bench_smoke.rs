@@ -3,9 +3,9 @@
 //! no oversell, the JSON report must have every field, the plot must draw;
 //! and the same through two gateways' HTTP API (the HTTP target).
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use common::{port_free, run_bench, u, SmallSale};
 use serde_json::Value;
 
 /// Every field of the report, by path (`systems.0` stands for each system).
@@ -85,40 +85,24 @@ fn has_all(value: &Value, fields: &[&str], at: &str) {
     }
 }
 
-fn u(value: &Value) -> u64 {
-    value
-        .as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {value}"))
-}
-
 #[test]
 fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let svg = dir.path().join("plot.svg");
+    let sale = SmallSale {
+        customers: 150,
+        concurrency: 12,
+        capacity: 40,
+        seed: 7,
+    };
     let (stdout, report) = run_bench(
+        &sale,
         &[
-            "--customers",
-            "150",
-            "--concurrency",
-            "12",
-            "--categories",
-            "2",
-            "--capacity",
-            "40",
-            "--hold-ttl-secs",
-            "1",
-            "--duration-secs",
-            "90",
-            "--bucket-ms",
-            "250",
-            "--seed",
-            "7",
             "--grpc-port-base",
             "27101",
             "--burst-concurrency",
             "30",
-            "--quiet",
             "--plot-out",
             svg.to_str().unwrap(),
         ],
@@ -183,31 +167,21 @@ fn a_small_sale_sells_out_without_oversell_and_reports_every_field() {
 fn a_small_sale_through_the_gateways_sells_out_without_oversell() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
+    let sale = SmallSale {
+        customers: 120,
+        concurrency: 10,
+        capacity: 30,
+        seed: 9,
+    };
     let (stdout, report) = run_bench(
+        &sale,
         &[
             "--target",
             "http",
-            "--customers",
-            "120",
-            "--concurrency",
-            "10",
-            "--categories",
-            "2",
-            "--capacity",
-            "30",
-            "--hold-ttl-secs",
-            "1",
-            "--duration-secs",
-            "90",
-            "--bucket-ms",
-            "250",
-            "--seed",
-            "9",
             "--grpc-port-base",
             "27201",
             "--gateway-port-base",
             "28181",
-            "--quiet",
         ],
         &json,
     );
@@ -230,32 +204,9 @@ fn a_small_sale_through_the_gateways_sells_out_without_oversell() {
     assert_ports_free(&[27201, 27202, 27203, 28181, 28182]);
 }
 
-/// Runs the benchmark with `args` and `--json-out json`; it must succeed.
-/// Returns its stdout and the JSON report.
-fn run_bench(args: &[&str], json: &Path) -> (String, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ingressoja-bench"))
-        .args(args)
-        .arg("--json-out")
-        .arg(json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    (stdout, report)
-}
-
 /// The cluster was stopped: its ports can be bound again.
 fn assert_ports_free(ports: &[u16]) {
     for port in ports {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(),
-            "port {port} still in use after the run"
-        );
+        assert!(port_free(*port), "port {port} still in use after the run");
     }
 }
