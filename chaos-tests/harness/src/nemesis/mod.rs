@@ -169,3 +169,15 @@ pub async fn heal_all(target: &FaultTarget<'_>) -> Result<(), DockerError> {
     clock::reset_all(cluster);
     net::heal(cluster).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_gets_the_nemesis_of_that_kind() {
+        for kind in NemesisKind::ALL {
+            assert_eq!(fault_for(kind).kind(), kind);
+        }
+    }
+}
