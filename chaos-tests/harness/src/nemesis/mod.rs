@@ -3,14 +3,14 @@
 //! Each nemesis is one [`Fault`] in its own file: it knows how to inject
 //! its fault ([`Fault::start`]) and how to undo it ([`Fault::heal`]); the
 //! scheduler in the crate root only calls the trait. A fault that fails
-//! halfway is taken back by [`heal_all`], which restores everything a fault
-//! of any kind could have changed.
+//! halfway is taken back by [`heal_all`](crate::nemesis::heal_all), which
+//! restores everything a fault of any kind could have changed.
 //!
 //! Network faults are iptables rules and a `tbf` qdisc inside the node
 //! containers' network namespaces (entered from the host with `nsenter`; the
-//! images have no tools of their own, see [`net`]). This kernel has no
-//! `netem`, so "slow" is a bandwidth limit (queueing delay) and "flaky" is
-//! random drops. Clock skew is libfaketime, preloaded in every node, reading
+//! images have no tools of their own; see the `net` module). This kernel
+//! has no `netem`, so "slow" is a bandwidth limit (queueing delay) and
+//! "flaky" is random drops. Clock skew is libfaketime, preloaded in every node, reading
 //! an offset file the harness rewrites.
 
 mod clock;
@@ -42,7 +42,7 @@ pub type FaultFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DockerError>
 /// A fault that was injected, as the history records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    /// What was done ("killed n2", "halves [1] | [2, 3]", ...).
+    /// What was done ("killed n2", "halves \[1\] | \[2, 3\]", ...).
     pub description: String,
 }
 
