@@ -1,0 +1,208 @@
+//! A fresh local 3-node IngressoJá cluster for one run: the built
+//! `ingressoja-node` binary started three times on loopback ports, with
+//! configs and RocksDB directories in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ingressoja_client::{Client, ClientOptions};
+use ingressoja_cluster_config::{
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+};
+use tempfile::TempDir;
+
+use super::children::{launch_dir, Children};
+use super::ports::ensure_free;
+use crate::error::BenchError;
+
+/// Nodes in the cluster.
+const NODES: u16 = 3;
+/// Longest wait for a leader.
+const READY: Duration = Duration::from_secs(60);
+
+/// A running local cluster; stopped (and its directory removed) when dropped.
+pub struct LocalCluster {
+    children: Children,
+    dir: TempDir,
+    /// The nodes' gRPC addresses.
+    pub addrs: Vec<String>,
+}
+
+/// The node binary: `explicit`, else `ingressoja-node` next to the running
+/// executable (or one directory up, for test binaries in `deps/`).
+pub fn find_node_bin(explicit: Option<&Path>) -> Result<PathBuf, BenchError> {
+    find_built_bin(
+        "ingressoja-node",
+        "the local IngressoJá cluster",
+        "node-bin",
+        explicit,
+    )
+}
+
+/// A binary of this workspace: `explicit` (it must exist), else `name`
+/// next to the running executable or one directory up. `what` names what
+/// it is for and `option` the flag that gives its path, in the error.
+pub fn find_built_bin(
+    name: &str,
+    what: &str,
+    option: &str,
+    explicit: Option<&Path>,
+) -> Result<PathBuf, BenchError> {
+    let hint = format!(
+        "build it with `cargo build --workspace` (or `cargo test --workspace --no-run`), or pass --{option}"
+    );
+    if let Some(path) = explicit {
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(BenchError::StartFailed {
+                what: what.into(),
+                reason: format!("no {name} binary at {}; {hint}", path.display()),
+            })
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| BenchError::StartFailed {
+        what: what.into(),
+        reason: format!("cannot locate this executable: {e}"),
+    })?;
+    let mut dir = exe.parent();
+    for _ in 0..2 {
+        let Some(d) = dir else { break };
+        let candidate = d.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(BenchError::StartFailed {
+        what: what.into(),
+        reason: format!("{name} not found next to {}; {hint}", exe.display()),
+    })
+}
+
+fn node_config(id: u64, dir: &Path, port_base: u16, hold_ttl_secs: u64) -> NodeConfig {
+    let addr = |i: u64| format!("127.0.0.1:{}", u64::from(port_base) + i - 1);
+    NodeConfig {
+        id,
+        bootstrap: id == 1,
+        data_dir: dir.join(format!("node{id}")),
+        listen: ListenConfig {
+            grpc: addr(id)
+                .parse()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], port_base).into()),
+            metrics: None,
+        },
+        peers: (1..=u64::from(NODES))
+            .map(|p| PeerConfig {
+                id: p,
+                addr: addr(p),
+            })
+            .collect(),
+        // The shipped local-3 timers, with elections a little slower so a
+        // saturated 2-core machine does not depose a busy leader.
+        raft: RaftTimingConfig {
+            heartbeat_interval_ms: 100,
+            election_timeout_min_ms: 800,
+            election_timeout_max_ms: 1_600,
+            rpc_timeout_ms: 500,
+        },
+        snapshot: SnapshotPolicy {
+            logs_since_last: 10_000,
+            max_logs_kept_after_snapshot: 1_000,
+            chunk_size_bytes: 1 << 20,
+        },
+        sale: SaleConfig { hold_ttl_secs },
+    }
+}
+
+impl LocalCluster {
+    /// Starts the three nodes on `port_base`..`port_base + 2` and waits for a leader.
+    pub async fn start(
+        node_bin: &Path,
+        port_base: u16,
+        hold_ttl_secs: u64,
+    ) -> Result<LocalCluster, BenchError> {
+        for i in 0..NODES {
+            ensure_free(
+                port_base + i,
+                &format!("IngressoJá node {} (gRPC)", i + 1),
+                "grpc-port-base",
+            )?;
+        }
+        let dir = launch_dir("ingressoja-bench-nodes-")?;
+        let mut children = Children::default();
+        for id in 1..=u64::from(NODES) {
+            children.spawn_configured(
+                &format!("IngressoJá node {id}"),
+                node_bin,
+                &node_config(id, dir.path(), port_base, hold_ttl_secs),
+                dir.path(),
+                &format!("node{id}"),
+            )?;
+        }
+        let addrs: Vec<String> = (0..NODES)
+            .map(|i| format!("127.0.0.1:{}", port_base + i))
+            .collect();
+        let mut cluster = LocalCluster {
+            children,
+            dir,
+            addrs,
+        };
+        cluster.wait_for_leader().await?;
+        Ok(cluster)
+    }
+
+    async fn wait_for_leader(&mut self) -> Result<(), BenchError> {
+        let options = ClientOptions {
+            request_timeout: Duration::from_millis(500),
+            overall_deadline: Duration::from_secs(2),
+            client_id: None,
+        };
+        let client =
+            Client::connect(self.addrs.clone(), options).map_err(|e| BenchError::StartFailed {
+                what: "the local IngressoJá cluster".into(),
+                reason: e.to_string(),
+            })?;
+        let client = &client;
+        self.children
+            .wait_until_ready(
+                "the local IngressoJá cluster",
+                "no leader",
+                self.dir.path(),
+                (READY, Duration::from_millis(200)),
+                move || async move {
+                    client
+                        .cluster_status()
+                        .await
+                        .into_iter()
+                        .any(|r| r.status.is_ok_and(|s| s.role == "leader"))
+                },
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_are_valid_and_name_every_peer() {
+        let dir = Path::new("/tmp/x");
+        for id in 1..=3 {
+            let config = node_config(id, dir, 27_101, 3);
+            config.validate().unwrap();
+            assert_eq!(config.peers.len(), 3);
+            assert_eq!(config.listen.grpc.port(), 27_100 + id as u16);
+            assert_eq!(config.bootstrap, id == 1);
+            let text = toml::to_string(&config).unwrap();
+            assert_eq!(NodeConfig::from_toml_str(&text).unwrap(), config);
+        }
+    }
+
+    #[test]
+    fn a_missing_explicit_binary_says_how_to_build_it() {
+        let err = find_node_bin(Some(Path::new("/nonexistent/ingressoja-node"))).unwrap_err();
+        assert!(err.to_string().contains("cargo build --workspace"), "{err}");
+    }
+}

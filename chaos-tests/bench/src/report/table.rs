@@ -1,0 +1,156 @@
+//! The report as plain-text tables for stdout: per system, latency per
+//! operation, throughput, errors and the sale's outcome; then, with
+//! `--compare`, the side-by-side table with the ratios to ours.
+
+use std::fmt::Write;
+
+use super::model::{BenchReport, SystemReport};
+use crate::stats::OpKind;
+
+/// The whole report as text.
+pub fn render(report: &BenchReport) -> String {
+    let mut out = String::new();
+    let w = &report.workload;
+    let _ = writeln!(
+        out,
+        "ingressoja-bench: {} customers, {} concurrent ({} joining at once), {} x {} tickets, \
+         think 0-{} ms, {}% declined, {}% released, {}% abandoned (holds last {} s)",
+        w.customers,
+        w.concurrency,
+        w.burst_concurrency,
+        w.categories,
+        w.capacity_per_category,
+        w.think_ms,
+        w.decline_pct,
+        w.release_pct,
+        w.abandon_pct,
+        w.hold_ttl_secs,
+    );
+    let m = &report.machine;
+    let _ = writeln!(
+        out,
+        "machine: {} CPUs, {}, Linux {}",
+        m.cpus, m.cpu_model, m.kernel
+    );
+    for system in &report.systems {
+        out.push('\n');
+        render_system(&mut out, system);
+    }
+    if !report.comparison.is_empty() {
+        out.push('\n');
+        render_comparison(&mut out, report);
+    }
+    out
+}
+
+fn render_system(out: &mut String, s: &SystemReport) {
+    let _ = writeln!(out, "== {} — {}", s.system, s.durability);
+    let _ = writeln!(
+        out,
+        "{:<13}{:>9}{:>9}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "operation", "count", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
+    );
+    for kind in OpKind::ALL {
+        if let Some(l) = s.ops.get(kind.name()) {
+            let _ = writeln!(
+                out,
+                "{:<13}{:>9}{:>9}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}",
+                kind.name(),
+                l.count,
+                l.ok,
+                l.failed,
+                l.p50_ms,
+                l.p90_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms
+            );
+        }
+    }
+    let t = &s.throughput;
+    let _ = writeln!(
+        out,
+        "throughput: {:.0} committed holds+purchases/s (best interval {:.0}/s; {:.0} holds/s, {:.0} purchases/s) \
+         over {:.2} s (ended: {}); queue joins {:.0}/s over a {:.2} s burst",
+        t.holds_purchases_per_sec,
+        t.peak_holds_purchases_per_sec,
+        t.holds_per_sec,
+        t.purchases_per_sec,
+        s.sale_secs,
+        s.stopped_by,
+        t.queue_joins_per_sec,
+        s.burst_secs
+    );
+    let errors: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        out,
+        "refusals and errors: {}; CAS retries: {}; abandoned holds: {} (expired by the benchmark: {})",
+        if errors.is_empty() { "none".to_string() } else { errors.join(", ") },
+        s.retries,
+        s.abandoned_holds,
+        s.expired_by_bench
+    );
+    let o = &s.outcome;
+    let verdict = match (o.oversold == 0, o.sold_out, o.consistent) {
+        (false, _, _) => "OVERSOLD",
+        (true, true, true) => "sold out, no oversell",
+        (true, false, true) => "not sold out, no oversell",
+        (true, _, false) => "no oversell, but sold differs from acknowledged",
+    };
+    let _ = writeln!(
+        out,
+        "outcome: capacity {}, sold {}, held {}, acknowledged {}, oversold {} -> {}",
+        o.capacity, o.sold, o.held, o.acknowledged_sold, o.oversold, verdict
+    );
+}
+
+fn render_comparison(out: &mut String, report: &BenchReport) {
+    let _ = writeln!(out, "== side by side (ratios: ours ÷ theirs for rates, theirs ÷ ours for p99; > 1 means ours is better)");
+    let _ = writeln!(
+        out,
+        "{:<16}{:>14}{:>11}{:>10}{:>10}{:>13}{:>14}{:>12}{:>12}{:>11}",
+        "system",
+        "holds+purch/s",
+        "peak/s",
+        "holds/s",
+        "joins/s",
+        "hold p99 ms",
+        "purch p99 ms",
+        "rate ratio",
+        "peak ratio",
+        "p99 ratio"
+    );
+    for (i, s) in report.systems.iter().enumerate() {
+        let ratios = if i == 0 {
+            ["1.00".to_string(), "1.00".to_string(), "1.00".to_string()]
+        } else {
+            report
+                .comparison
+                .iter()
+                .find(|c| c.system == s.system)
+                .map(|c| {
+                    [
+                        format!("{:.2}", c.holds_purchases_per_sec_ratio),
+                        format!("{:.2}", c.peak_holds_purchases_per_sec_ratio),
+                        format!("{:.2}", c.hold_p99_ratio),
+                    ]
+                })
+                .unwrap_or_default()
+        };
+        let [rate, peak, p99] = ratios;
+        let _ = writeln!(
+            out,
+            "{:<16}{:>14.0}{:>11.0}{:>10.0}{:>10.0}{:>13.2}{:>14.2}{:>12}{:>12}{:>11}",
+            s.system,
+            s.throughput.holds_purchases_per_sec,
+            s.throughput.peak_holds_purchases_per_sec,
+            s.throughput.holds_per_sec,
+            s.throughput.queue_joins_per_sec,
+            s.p99(OpKind::Hold),
+            s.p99(OpKind::Purchase),
+            rate,
+            peak,
+            p99
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! The network rules the partition, flaky and slow nemeses share: iptables
+//! and `tc` run from the host inside a node's network namespace, and the one
+//! heal that removes them all.
+
+use super::FaultTarget;
+use crate::cluster::ChaosCluster;
+use crate::docker::{in_netns, DockerError};
+
+/// The host PID of node `node`'s process: the way into its namespaces.
+pub async fn pid_of(target: &FaultTarget<'_>, node: u64) -> Result<u32, DockerError> {
+    target.cluster.docker.pid(target.container(node)?).await
+}
+
+/// Makes `node` drop every packet from and to `others`.
+pub async fn drop_between(
+    target: &FaultTarget<'_>,
+    node: u64,
+    others: &[u64],
+) -> Result<(), DockerError> {
+    let pid = pid_of(target, node).await?;
+    for &other in others {
+        let ip = target.cluster.ip(other);
+        in_netns(pid, "iptables", &["-A", "INPUT", "-s", &ip, "-j", "DROP"]).await?;
+        in_netns(pid, "iptables", &["-A", "OUTPUT", "-d", &ip, "-j", "DROP"]).await?;
+    }
+    Ok(())
+}
+
+/// Cuts every pair of nodes in different `groups`.
+pub async fn partition(target: &FaultTarget<'_>, groups: &[Vec<u64>]) -> Result<(), DockerError> {
+    for (i, group) in groups.iter().enumerate() {
+        let others: Vec<u64> = groups
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, g)| g.iter().copied())
+            .collect();
+        for &node in group {
+            drop_between(target, node, &others).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every network fault from every running node.
+pub async fn heal(cluster: &ChaosCluster) -> Result<(), DockerError> {
+    for name in cluster.containers.values() {
+        let Ok(pid) = cluster.docker.pid(name).await else {
+            continue; // stopped: it has no namespace, and no rules
+        };
+        in_netns(pid, "iptables", &["-F", "INPUT"]).await?;
+        in_netns(pid, "iptables", &["-F", "OUTPUT"]).await?;
+        // No qdisc is not an error worth reporting.
+        let _ = in_netns(pid, "tc", &["qdisc", "del", "dev", "eth0", "root"]).await;
+    }
+    Ok(())
+}
