@@ -17,6 +17,7 @@ use super::SaleMachine;
 /// What applying one entry produced: the answers, in request order, and what
 /// the entry adds to the journal, for the caller to keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use = "the entry's journal (audit records, domain events) is lost unless recorded"]
 pub struct AppliedEntry {
     pub answers: Vec<Answer>,
     pub journal: EntryJournal,

@@ -64,15 +64,16 @@ impl Subject {
 pub struct EntryJournal {
     log_index: u64,
     ts_ms: u64,
-    /// One per applied request, retries included.
-    pub audit_records: Vec<AuditEntry>,
+    /// One per applied request, retries included. Private, like the whole
+    /// value's making: only apply adds to an entry's journal.
+    audit_records: Vec<AuditEntry>,
     /// What the entry's requests (and the expiries and admissions they triggered) stand for.
-    pub domain_events: Vec<DomainEvent>,
+    domain_events: Vec<DomainEvent>,
 }
 
 impl EntryJournal {
     /// An empty journal for the entry at `log_index`, applied at logical time `ts_ms`.
-    pub fn new(log_index: u64, ts_ms: u64) -> Self {
+    pub(super) fn new(log_index: u64, ts_ms: u64) -> Self {
         EntryJournal {
             log_index,
             ts_ms,
@@ -395,8 +396,14 @@ mod tests {
     fn a_retry_is_audited_but_tells_subscribers_nothing() {
         let mut m = machine_with_event(5, 4);
         let request = keyed(1, hold_cmd("ana", 1));
-        m.machine
+        let first = m
+            .machine
             .apply_entry(30, &entry(2_000, vec![request.clone()]));
+        assert_eq!(
+            first.journal.domain_events.len(),
+            1,
+            "the first hold is announced"
+        );
         let again = m.machine.apply_entry(31, &entry(2_000, vec![request]));
         assert_eq!(again.answers[0].log_index, 30);
         assert!(again.journal.domain_events.is_empty());

@@ -80,10 +80,14 @@ impl Admin for AdminService {
             })
             .map(|n| n.addr)
             .unwrap_or_default();
-        let (state_hash, audit_head, audit_len) = {
+        // The applied index is read under the same lock as the hash it is
+        // paired with (Raft's metrics may already count a later entry), so
+        // `cluster status` never reports replicas at one index with two hashes.
+        let (applied_index, state_hash, audit_head, audit_len) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             let audit = state.journal.audit();
             (
+                state.last_applied.map(|l| l.index).unwrap_or(0),
                 hex::encode(state.state_hash()),
                 hex::encode(audit.head()),
                 audit.len() as u64,
@@ -97,7 +101,7 @@ impl Admin for AdminService {
             leader_id: metrics.current_leader.unwrap_or(0),
             leader_addr,
             last_log_index: metrics.last_log_index.unwrap_or(0),
-            applied_index: metrics.last_applied.map(|l| l.index).unwrap_or(0),
+            applied_index,
             snapshot_index: metrics.snapshot.map(|l| l.index).unwrap_or(0),
             purged_index: metrics.purged.map(|l| l.index).unwrap_or(0),
             members: self.members(),
