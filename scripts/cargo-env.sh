@@ -9,7 +9,7 @@
 #   in Cargo.toml (0.20, RocksDB 7.9 C API) is chosen to match it. Without the
 #   package the bundled sources are compiled as before: slower, same result.
 #   Set INGRESSOJA_BUNDLED_ROCKSDB=1 to force the bundled build.
-. "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ingressoja-target}"
 if [ -z "${ROCKSDB_LIB_DIR:-}" ] && [ -z "${INGRESSOJA_BUNDLED_ROCKSDB:-}" ] \
   && [ -r /usr/include/rocksdb/version.h ] && [ -r /usr/include/rocksdb/c.h ]; then
   _rocksdb_major=$(awk '/#define ROCKSDB_MAJOR/ {print $3}' /usr/include/rocksdb/version.h)
