@@ -14,7 +14,9 @@ pub enum LedgerError {
     /// This node does not lead; the command was not committed through it.
     #[error("not the leader; leader is node {leader_id:?} at {leader_addr:?}")]
     NotLeader {
+        /// The leader this node knows of, if any.
         leader_id: Option<NodeId>,
+        /// Where clients reach it.
         leader_addr: Option<String>,
     },
     /// No quorum, shutting down, or the answer was lost: the fate is unknown.
@@ -52,8 +54,11 @@ pub enum CheckoutError {
     /// charge was voided). The hold was kept or released per the event's policy.
     #[error("{} for hold {}", failure.code(), hold.hold_id)]
     PaymentRefused {
+        /// The hold as the refusal left it.
         hold: Hold,
+        /// Whether the event's policy released the hold at once.
         released: bool,
+        /// Declined by the provider, or failed (errors and time-outs).
         failure: PaymentFailure,
     },
     /// The ledger failed before the purchase's fate was known: see

@@ -16,7 +16,9 @@ use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEO
 pub struct PurchaseOrder {
     /// The request's idempotency key: also the payment provider's, so a retry never charges twice.
     pub key: IdempotencyKey,
+    /// The hold to buy.
     pub hold_id: HoldId,
+    /// The buyer, who must own the hold.
     pub customer_id: String,
     /// Handed to the payment provider as is.
     pub payment_token: String,
@@ -25,7 +27,9 @@ pub struct PurchaseOrder {
 /// A committed purchase: the tickets sold and the log index that first sold them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
+    /// One per held ticket, each carrying the charge that paid for it.
     pub tickets: Vec<Ticket>,
+    /// The entry that sold them (a replay gets the same index back).
     pub log_index: u64,
 }
 
