@@ -5,9 +5,11 @@
 #     (about a minute): every checker must be valid;
 #  2. the planted-bug runs: nodes started with a known bug, and the checker
 #     aimed at it must report the anomaly (a checker that never fails proves
-#     nothing).
+#     nothing). They run the separately tagged image ingressoja-node:planted,
+#     whose node is built with `--features planted-bugs`; the normal image's
+#     node is first shown to carry no planted code, the planted one to carry it.
 #
-# Needs the node image (./scripts/build-images.sh; built here when missing),
+# Needs the node images (./scripts/build-images.sh --planted-bugs; built here when missing),
 # root for nsenter/iptables/tc in the containers' namespaces, and Docker.
 # Runs are kept in $CARGO_TARGET_DIR/chaos-runs/ (history.jsonl, results.json,
 # report.html, node logs).
@@ -15,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
 
-if ! docker image inspect ingressoja-node:local >/dev/null 2>&1; then
-  ./scripts/build-images.sh
+planted_image=ingressoja-node:planted
+if ! docker image inspect ingressoja-node:local >/dev/null 2>&1 \
+  || ! docker image inspect "$planted_image" >/dev/null 2>&1; then
+  ./scripts/build-images.sh --planted-bugs
 fi
 for tool in iptables tc nsenter; do
   if ! command -v "$tool" >/dev/null; then
@@ -35,6 +39,27 @@ mkdir -p "$runs"
 "$chaos" --cleanup
 
 failed=0
+# Copies the node binary out of image $1 into file $2.
+node_binary_of() {
+  local container
+  container=$(docker create "$1")
+  docker cp -q "$container:/usr/local/bin/ingressoja-node" "$2"
+  docker rm "$container" >/dev/null
+}
+
+# The images' nodes: planted code only in the planted one (and the check can see it).
+echo "-- chaos: planted bugs only in $planted_image"
+node_binary_of ingressoja-node:local "$runs/node-local.bin"
+node_binary_of "$planted_image" "$runs/node-planted.bin"
+if ./scripts/check-planted-bugs.sh --absent "$runs/node-local.bin" \
+  && ./scripts/check-planted-bugs.sh --present "$runs/node-planted.bin"; then
+  echo "chaos planted-bug images: passed"
+else
+  echo "chaos planted-bug images: FAILED"
+  failed=$((failed + 1))
+fi
+rm -f "$runs/node-local.bin" "$runs/node-planted.bin"
+
 run() {
   local name="$1"
   shift
@@ -63,9 +88,9 @@ else
 fi
 
 run all-nemeses --nemesis all --time-limit 62 --fault-secs 3 --calm-secs 2 --concurrency 12
-run planted-ack-before-commit --nemesis none --time-limit 12 --concurrency 8 \
+run planted-ack-before-commit --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug ack-before-commit --expect-anomaly acknowledged-purchases
-run planted-stale-read --nemesis none --time-limit 12 --concurrency 8 \
+run planted-stale-read --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug stale-read --expect-anomaly linearizable-categories
 
 # A kept run checks the same again from its files (--check), planted bug included.

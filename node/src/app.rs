@@ -18,7 +18,6 @@ use tonic::transport::server::TcpIncoming;
 use crate::metrics::NodeMetrics;
 use crate::network::{NetworkFactory, RaftTransportService};
 use crate::payment::FakeProvider;
-use crate::planted::PlantedBug;
 use crate::proposer::Proposer;
 use crate::raft_types::{NodeId, Raft};
 use crate::service::{AdminService, TicketingService};
@@ -33,6 +32,8 @@ pub enum StartError {
     RaftConfig(String),
     #[error("cannot start Raft: {0}")]
     Raft(String),
+    /// `INGRESSOJA_TEST_PLANTED_BUG` names no known bug (planted-bug builds only).
+    #[cfg(feature = "planted-bugs")]
     #[error("{0}")]
     PlantedBug(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -118,13 +119,10 @@ impl NodeHandle {
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let hold_ttl = Duration::from_secs(config.sale.hold_ttl_secs);
-        let planted = PlantedBug::from_env().map_err(StartError::PlantedBug)?;
-        if let Some(bug) = planted {
-            tracing::warn!(
-                ?bug,
-                "PLANTED BUG ON: this node misbehaves on purpose (chaos checker tests)"
-            );
-        }
+        #[cfg(feature = "planted-bugs")]
+        let planted = crate::planted::PlantedBugs::from_env().map_err(StartError::PlantedBug)?;
+        #[cfg(not(feature = "planted-bugs"))]
+        crate::planted::warn_if_requested();
         let payments = Arc::new(FakeProvider::default());
         let metrics_listener = match config.listen.metrics {
             Some(addr) => Some(
@@ -135,22 +133,22 @@ impl NodeHandle {
             None => None,
         };
         let proposer = Proposer::new(raft.clone(), metrics.commit_seconds.clone());
+        let ticketing = TicketingService::new(
+            raft.clone(),
+            proposer.clone(),
+            state.clone(),
+            hold_ttl,
+            payments.clone(),
+            metrics.clone(),
+        );
+        #[cfg(feature = "planted-bugs")]
+        let ticketing = ticketing.with_planted_bugs(planted);
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(RaftTransportServer::new(RaftTransportService::new(
                 raft.clone(),
             )))
-            .add_service(TicketingServer::new(
-                TicketingService::new(
-                    raft.clone(),
-                    proposer.clone(),
-                    state.clone(),
-                    hold_ttl,
-                    payments.clone(),
-                    metrics.clone(),
-                )
-                .with_planted_bug(planted),
-            ))
+            .add_service(TicketingServer::new(ticketing))
             .add_service(AdminServer::new(AdminService::new(
                 raft.clone(),
                 state.clone(),

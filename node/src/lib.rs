@@ -5,11 +5,14 @@
 //! - [`storage`]: the Raft log, vote and snapshots in RocksDB.
 //! - [`network`]: Raft RPCs over tonic.
 //! - [`service`]: the ticketing and admin gRPC services.
+//! - [`checkout`]: the purchase saga (charge, propose, refund) behind the ticketing service.
+//! - [`planted`]: bugs for the chaos checkers' own tests, only with the `planted-bugs` feature.
 //! - [`app`]: wiring and shutdown.
 //! - [`backup`] and [`restore`]: the backup file, and seeding a new node from it.
 
 pub mod app;
 pub mod backup;
+pub mod checkout;
 pub mod error;
 pub mod machine;
 pub mod metrics;

@@ -3,8 +3,9 @@
 //! The leader charges through a [`PaymentProvider`] before proposing the
 //! purchase, with the request's idempotency key, so a retried purchase never
 //! charges twice. A charge whose purchase is then refused (the hold lapsed in
-//! between) is refunded; a failed or timed-out charge is voided. No path
-//! charges without selling or sells without a charge record.
+//! between) is refunded; a failed or timed-out charge is voided. A charge
+//! whose proposal was lost stays recorded under its key for the retry (see
+//! [`crate::checkout`], which runs these steps). Nothing sells without a charge.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

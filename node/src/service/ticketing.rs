@@ -2,7 +2,9 @@
 //!
 //! Writes are proposed to Raft (followers answer "not leader" with the
 //! leader's address); reads wait for a linearizable read index first, so an
-//! answer never shows a state older than an acknowledged write.
+//! answer never shows a state older than an acknowledged write. Purchases
+//! are run by [`crate::checkout`]; this adapter only converts to and from
+//! the wire.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,11 +17,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use crate::checkout::{Checkout, NodeLedger, Purchase, PurchaseOrder};
 use crate::error::ServiceError;
-use crate::machine::{self, Charge, Command, Effect, IdempotencyKey, PaymentFailure, Registration};
-use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
-use crate::planted::{PlantedBug, StaleCache};
-use crate::proposer::{wall_clock_ms, Proposer};
+use crate::machine::{self, Command, Effect, Registration};
+use crate::payment::PaymentProvider;
+#[cfg(feature = "planted-bugs")]
+use crate::planted::PlantedBugs;
+use crate::proposer::Proposer;
 use crate::raft_types::Raft;
 use crate::read_barrier::ReadBarrier;
 use crate::storage::SharedMachine;
@@ -32,11 +36,11 @@ pub struct TicketingService {
     reads: ReadBarrier,
     state: SharedMachine,
     hold_ttl: Duration,
-    payments: Arc<dyn PaymentProvider>,
+    checkout: Checkout<NodeLedger>,
     metrics: Arc<crate::metrics::NodeMetrics>,
-    /// A bug planted on purpose for the chaos checkers' own tests; `None` in service.
-    planted: Option<PlantedBug>,
-    stale: StaleCache<pb::AvailabilityReply>,
+    /// Bugs planted on purpose for the chaos checkers' own tests; none in service.
+    #[cfg(feature = "planted-bugs")]
+    planted: PlantedBugs,
 }
 
 /// Most events sent per read of the feed.
@@ -54,22 +58,25 @@ impl TicketingService {
         payments: Arc<dyn PaymentProvider>,
         metrics: Arc<crate::metrics::NodeMetrics>,
     ) -> Self {
+        let reads = ReadBarrier::new(raft.clone());
+        let ledger = NodeLedger::new(proposer.clone(), reads.clone(), state.clone());
         TicketingService {
+            checkout: Checkout::new(ledger, payments, metrics.clone()),
             proposer,
-            reads: ReadBarrier::new(raft.clone()),
+            reads,
             raft,
             state,
             hold_ttl,
-            payments,
             metrics,
-            planted: None,
-            stale: StaleCache::default(),
+            #[cfg(feature = "planted-bugs")]
+            planted: PlantedBugs::default(),
         }
     }
 
-    /// Turns on a planted bug (see [`crate::planted`]): tests of the checkers only.
-    pub fn with_planted_bug(mut self, bug: Option<PlantedBug>) -> Self {
-        self.planted = bug;
+    /// Turns on the planted bugs (see [`crate::planted`]): tests of the checkers only.
+    #[cfg(feature = "planted-bugs")]
+    pub fn with_planted_bugs(mut self, planted: PlantedBugs) -> Self {
+        self.planted = planted;
         self
     }
 
@@ -78,76 +85,12 @@ impl TicketingService {
         key: Option<pb::IdempotencyKey>,
         command: Command,
     ) -> Result<(Effect, u64), ServiceError> {
-        self.write_keyed(convert::key(key)?, command).await
-    }
-
-    async fn write_keyed(
-        &self,
-        key: IdempotencyKey,
-        command: Command,
-    ) -> Result<(Effect, u64), ServiceError> {
         let request = machine::Request {
-            key: Some(key),
+            key: Some(convert::key(key)?),
             command,
         };
         let committed = self.proposer.propose(request).await?;
         Ok((committed.effect, committed.log_index))
-    }
-
-    /// Charges for a live hold, or records why paying failed (and fails with it).
-    async fn pay(
-        &self,
-        key: &IdempotencyKey,
-        hold_id: u64,
-        customer_id: &str,
-        amount_cents: u64,
-        token: String,
-    ) -> Result<Charge, ServiceError> {
-        let request = ChargeRequest {
-            key: format!("{}:{}", key.client_id, key.request_id),
-            customer_id: customer_id.to_string(),
-            amount_cents,
-            token,
-        };
-        let result =
-            match tokio::time::timeout(PAYMENT_TIMEOUT, self.payments.charge(&request)).await {
-                Ok(r) => r,
-                Err(_) => Err(PaymentError::Timeout),
-            };
-        self.metrics.payment(match &result {
-            Ok(_) => "approved",
-            Err(PaymentError::Declined(_)) => "declined",
-            Err(PaymentError::Timeout) => "timeout",
-            Err(_) => "failed",
-        });
-        let error = match result {
-            Ok(charge_id) => {
-                return Ok(Charge {
-                    charge_id,
-                    amount_cents,
-                })
-            }
-            Err(e) => e,
-        };
-        if error == PaymentError::Timeout {
-            // The outcome is unknown: void it so nothing stays charged.
-            if let Err(e) = self.payments.refund(&request.key).await {
-                tracing::error!(key = %request.key, error = %e, "could not void a timed-out charge");
-            }
-        }
-        let failure = match error {
-            PaymentError::Declined(_) => PaymentFailure::Declined,
-            PaymentError::Failed(_) | PaymentError::Timeout => PaymentFailure::Failed,
-        };
-        let command = Command::PaymentFailed {
-            hold_id,
-            customer_id: customer_id.to_string(),
-            failure,
-        };
-        let (outcome, log_index) = self.write_keyed(key.clone(), command).await?;
-        Err(purchase_reply(outcome, log_index)
-            .err()
-            .unwrap_or_else(|| ServiceError::Internal("payment failure recorded as a sale".into())))
     }
 
     /// Waits until this node may serve a linearizable read; returns the read
@@ -166,43 +109,12 @@ fn unexpected(outcome: Effect) -> ServiceError {
     ServiceError::Internal(format!("unexpected outcome {outcome:?}"))
 }
 
-/// The purchase reply for a committed outcome (a failed payment becomes a typed error).
-fn purchase_reply(outcome: Effect, log_index: u64) -> Result<pb::PurchaseReply, ServiceError> {
-    match outcome {
-        Effect::Purchased(tickets) => Ok(pb::PurchaseReply {
-            charge_id: tickets
-                .first()
-                .map(|t| t.charge_id.clone())
-                .unwrap_or_default(),
-            tickets: tickets.iter().map(convert::ticket).collect(),
-            log_index,
-        }),
-        Effect::PaymentRejected {
-            hold,
-            released,
-            failure,
-        } => {
-            let what = match failure {
-                PaymentFailure::Declined => "payment declined",
-                PaymentFailure::Failed => "payment failed (nothing was charged)",
-            };
-            let message = if released {
-                format!("{what}; hold {} was released", hold.hold_id)
-            } else {
-                let left_s = hold.expires_at_ms.saturating_sub(wall_clock_ms()) / 1_000;
-                format!(
-                    "{what}; hold {} is kept until it expires (in about {}m {:02}s) — try another payment",
-                    hold.hold_id,
-                    left_s / 60,
-                    left_s % 60
-                )
-            };
-            Err(ServiceError::Payment {
-                code: failure.code(),
-                message,
-            })
-        }
-        other => Err(unexpected(other)),
+/// A committed purchase as the wire's reply.
+fn purchase_reply(purchase: &Purchase) -> pb::PurchaseReply {
+    pb::PurchaseReply {
+        charge_id: purchase.charge_id().to_string(),
+        tickets: purchase.tickets.iter().map(convert::ticket).collect(),
+        log_index: purchase.log_index,
     }
 }
 
@@ -282,73 +194,22 @@ impl Ticketing for TicketingService {
         let r = request.into_inner();
         let key = convert::key(r.key)?;
         machine::validate_id("customer_id", &r.customer_id).map_err(ServiceError::from)?;
-        if PlantedBug::fakes_purchase(self.planted, r.hold_id) {
-            tracing::warn!(
-                hold = r.hold_id,
-                "planted bug: purchase acknowledged, never committed"
-            );
-            return Ok(Response::new(pb::PurchaseReply {
-                tickets: vec![pb::Ticket {
-                    ticket_id: format!("TKT-PLANTED-{}", r.hold_id),
-                    hold_id: r.hold_id,
-                    customer_id: r.customer_id,
-                    ..Default::default()
-                }],
-                log_index: 0,
-                charge_id: String::new(),
-            }));
+        #[cfg(feature = "planted-bugs")]
+        if let Some(fake) = self.planted.fake_purchase(r.hold_id, &r.customer_id) {
+            return Ok(Response::new(fake));
         }
-        // A retry gets its first answer without touching the payment provider again.
-        self.read_barrier().await?;
-        if let Some(answer) = self.read(|m| m.remembered(&key)) {
-            let outcome = answer.outcome.map_err(ServiceError::from)?;
-            return Ok(Response::new(purchase_reply(outcome, answer.log_index)?));
-        }
-        // Charge only for a live hold of this customer; otherwise the machine
-        // commits the precise refusal (expired, released, not yours...).
-        let amount = self.read(|m| {
-            let hold = m.hold(r.hold_id)?;
-            if hold.customer_id != r.customer_id || hold.status != machine::HoldStatus::Live {
-                return None;
-            }
-            let category = m
-                .sale_event(&hold.event_id)
-                .ok()?
-                .categories
-                .get(&hold.category_id)?;
-            Some(
-                category
-                    .spec
-                    .price_cents
-                    .saturating_mul(u64::from(hold.quantity)),
-            )
-        });
-        let charge = match amount {
-            Some(amount) => Some(
-                self.pay(&key, r.hold_id, &r.customer_id, amount, r.payment_token)
-                    .await?,
-            ),
-            None => None,
-        };
-        let command = Command::Purchase {
+        let order = PurchaseOrder {
+            key,
             hold_id: r.hold_id,
             customer_id: r.customer_id,
-            charge: charge.clone(),
+            payment_token: r.payment_token,
         };
-        match self.write_keyed(key.clone(), command).await {
-            Ok((outcome, log_index)) => Ok(Response::new(purchase_reply(outcome, log_index)?)),
-            Err(ServiceError::Rejected(rejection)) => {
-                if charge.is_some() {
-                    // Charged, then refused (the hold lapsed meanwhile): give the money back.
-                    let refund_key = format!("{}:{}", key.client_id, key.request_id);
-                    if let Err(e) = self.payments.refund(&refund_key).await {
-                        tracing::error!(key = %refund_key, error = %e, "refund after refused purchase failed");
-                    }
-                }
-                Err(ServiceError::Rejected(rejection).into())
-            }
-            Err(other) => Err(other.into()),
-        }
+        let purchase = self
+            .checkout
+            .purchase(&order)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(purchase_reply(&purchase)))
     }
 
     async fn availability(
@@ -357,11 +218,9 @@ impl Ticketing for TicketingService {
     ) -> Result<Response<pb::AvailabilityReply>, Status> {
         let event_id = request.into_inner().event_id;
         machine::validate_id("event_id", &event_id).map_err(ServiceError::from)?;
-        let stale = self.planted == Some(PlantedBug::StaleRead);
-        if stale {
-            if let Some(copy) = self.stale.get(&event_id) {
-                return Ok(Response::new(copy));
-            }
+        #[cfg(feature = "planted-bugs")]
+        if let Some(copy) = self.planted.stale_availability(&event_id) {
+            return Ok(Response::new(copy));
         }
         let read_index = self.read_barrier().await?;
         let reply = self.read(|m| {
@@ -387,9 +246,8 @@ impl Ticketing for TicketingService {
             })
         });
         let reply = reply.map_err(ServiceError::from)?;
-        if stale {
-            self.stale.put(&event_id, reply.clone());
-        }
+        #[cfg(feature = "planted-bugs")]
+        self.planted.keep_availability(&event_id, &reply);
         Ok(Response::new(reply))
     }
 

@@ -1,0 +1,221 @@
+//! The purchase saga itself: replay, price, charge, propose, refund.
+
+use std::sync::Arc;
+
+use super::error::{CheckoutError, LedgerError};
+use super::ledger::Ledger;
+use crate::machine::{
+    Charge, Command, Effect, HoldId, HoldStatus, IdempotencyKey, Outcome, PaymentFailure,
+    SaleMachine, Ticket,
+};
+use crate::metrics::NodeMetrics;
+use crate::payment::{ChargeRequest, PaymentError, PaymentProvider, PAYMENT_TIMEOUT};
+
+/// A buyer's request to buy one hold, already checked for well-formed fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseOrder {
+    /// The request's idempotency key: also the payment provider's, so a retry never charges twice.
+    pub key: IdempotencyKey,
+    /// The hold to buy.
+    pub hold_id: HoldId,
+    /// The buyer, who must own the hold.
+    pub customer_id: String,
+    /// Handed to the payment provider as is.
+    pub payment_token: String,
+}
+
+/// A committed purchase: the tickets sold and the log index that first sold them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// One per held ticket, each carrying the charge that paid for it.
+    pub tickets: Vec<Ticket>,
+    /// The entry that sold them (a replay gets the same index back).
+    pub log_index: u64,
+}
+
+impl Purchase {
+    /// The charge that paid for the tickets (empty if none were sold).
+    pub fn charge_id(&self) -> &str {
+        self.tickets
+            .first()
+            .map(|t| t.charge_id.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// The payment provider's idempotency key for a purchase request.
+pub fn charge_key(key: &IdempotencyKey) -> String {
+    format!("{}:{}", key.client_id, key.request_id)
+}
+
+/// Runs purchases over a [`Ledger`] and a payment provider.
+pub struct Checkout<L> {
+    ledger: L,
+    payments: Arc<dyn PaymentProvider>,
+    metrics: Arc<NodeMetrics>,
+}
+
+impl<L: Ledger> Checkout<L> {
+    /// A checkout charging through `payments`, counting payment outcomes in `metrics`.
+    pub fn new(ledger: L, payments: Arc<dyn PaymentProvider>, metrics: Arc<NodeMetrics>) -> Self {
+        Checkout {
+            ledger,
+            payments,
+            metrics,
+        }
+    }
+
+    /// The ledger this checkout proposes to and reads from.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// Buys `order`'s hold: see [`super`] for the steps and what each failure leaves charged.
+    pub async fn purchase(&self, order: &PurchaseOrder) -> Result<Purchase, CheckoutError> {
+        // A retry gets its first answer without touching the payment provider again.
+        self.ledger.read_barrier().await?;
+        if let Some(answer) = self.ledger.read(|m| m.remembered(&order.key)) {
+            return settle(answer.outcome, answer.log_index);
+        }
+        // Charge only for a live hold of this customer; otherwise the machine
+        // commits the precise refusal (expired, released, not yours...).
+        let amount = self
+            .ledger
+            .read(|m| price_of_live_hold(m, order.hold_id, &order.customer_id));
+        let charge = match amount {
+            Some(amount_cents) => Some(self.pay(order, amount_cents).await?),
+            None => None,
+        };
+        let command = Command::Purchase {
+            hold_id: order.hold_id,
+            customer_id: order.customer_id.clone(),
+            charge: charge.clone(),
+        };
+        match self.ledger.propose(order.key.clone(), command).await {
+            Ok((outcome, log_index)) => settle(Ok(outcome), log_index),
+            Err(LedgerError::Rejected(rejection)) => {
+                if let Some(charge) = &charge {
+                    self.refund_unless_sold(order, charge).await;
+                }
+                Err(CheckoutError::Rejected(rejection))
+            }
+            // The fate is unknown: the charge stays for the retry (see the module docs).
+            Err(other) => Err(CheckoutError::Ledger(other)),
+        }
+    }
+
+    /// Charges for a live hold, or commits why paying failed (and fails with it).
+    async fn pay(&self, order: &PurchaseOrder, amount_cents: u64) -> Result<Charge, CheckoutError> {
+        let request = ChargeRequest {
+            key: charge_key(&order.key),
+            customer_id: order.customer_id.clone(),
+            amount_cents,
+            token: order.payment_token.clone(),
+        };
+        let result = tokio::time::timeout(PAYMENT_TIMEOUT, self.payments.charge(&request))
+            .await
+            .unwrap_or(Err(PaymentError::Timeout));
+        self.metrics.payment(match &result {
+            Ok(_) => "approved",
+            Err(PaymentError::Declined(_)) => "declined",
+            Err(PaymentError::Timeout) => "timeout",
+            Err(PaymentError::Failed(_)) => "failed",
+        });
+        let error = match result {
+            Ok(charge_id) => {
+                return Ok(Charge {
+                    charge_id,
+                    amount_cents,
+                })
+            }
+            Err(e) => e,
+        };
+        if error == PaymentError::Timeout {
+            // The outcome is unknown: void it so nothing stays charged.
+            if let Err(e) = self.payments.refund(&request.key).await {
+                tracing::error!(key = %request.key, error = %e, "could not void a timed-out charge");
+            }
+        }
+        let failure = match error {
+            PaymentError::Declined(_) => PaymentFailure::Declined,
+            PaymentError::Failed(_) | PaymentError::Timeout => PaymentFailure::Failed,
+        };
+        let command = Command::PaymentFailed {
+            hold_id: order.hold_id,
+            customer_id: order.customer_id.clone(),
+            failure,
+        };
+        let (outcome, _) = self.ledger.propose(order.key.clone(), command).await?;
+        match outcome {
+            Effect::PaymentRejected {
+                hold,
+                released,
+                failure,
+            } => Err(CheckoutError::PaymentRefused {
+                hold,
+                released,
+                failure,
+            }),
+            other => Err(CheckoutError::Unexpected(Box::new(other))),
+        }
+    }
+
+    /// Gives `charge` back after its purchase was refused — unless the key's
+    /// first answer is a sale paid by this very charge. That happens when two
+    /// attempts share a key but differ (another hold): the provider answered
+    /// both with the first one's charge, and the one the machine refused as a
+    /// reused key must not refund the tickets the other bought.
+    async fn refund_unless_sold(&self, order: &PurchaseOrder, charge: &Charge) {
+        let paid_a_sale = self.ledger.read(|m| {
+            matches!(
+                m.remembered(&order.key).map(|a| a.outcome),
+                Some(Ok(Effect::Purchased(tickets)))
+                    if tickets.iter().any(|t| t.charge_id == charge.charge_id)
+            )
+        });
+        if paid_a_sale {
+            return;
+        }
+        let key = charge_key(&order.key);
+        if let Err(e) = self.payments.refund(&key).await {
+            tracing::error!(key = %key, error = %e, "refund after refused purchase failed");
+        }
+    }
+}
+
+/// The price of `hold_id` if it is live and `customer_id`'s: what to charge.
+fn price_of_live_hold(m: &SaleMachine, hold_id: HoldId, customer_id: &str) -> Option<u64> {
+    let hold = m.hold(hold_id)?;
+    if hold.customer_id != customer_id || hold.status != HoldStatus::Live {
+        return None;
+    }
+    let category = m
+        .sale_event(&hold.event_id)
+        .ok()?
+        .categories
+        .get(&hold.category_id)?;
+    Some(
+        category
+            .spec
+            .price_cents
+            .saturating_mul(u64::from(hold.quantity)),
+    )
+}
+
+/// A committed reply to a purchase request as the checkout's result.
+fn settle(reply: Outcome, log_index: u64) -> Result<Purchase, CheckoutError> {
+    match reply {
+        Ok(Effect::Purchased(tickets)) => Ok(Purchase { tickets, log_index }),
+        Ok(Effect::PaymentRejected {
+            hold,
+            released,
+            failure,
+        }) => Err(CheckoutError::PaymentRefused {
+            hold,
+            released,
+            failure,
+        }),
+        Ok(other) => Err(CheckoutError::Unexpected(Box::new(other))),
+        Err(rejection) => Err(CheckoutError::Rejected(rejection)),
+    }
+}

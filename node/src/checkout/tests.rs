@@ -1,0 +1,503 @@
+//! The checkout's branches against the fake payment provider and a real
+//! machine behind [`FakeLedger`]: each test asserts on the provider's ledger
+//! (what was charged, what was given back) and on the machine's state.
+
+use std::sync::Arc;
+
+use super::fake_ledger::{FakeLedger, Fault};
+use super::*;
+use crate::machine::testing::{hold_cmd, key, machine_with_policy, TTL};
+use crate::machine::{Effect, Hold, HoldStatus, PaymentFailure, Rejection, SalePolicy};
+use crate::metrics::NodeMetrics;
+use crate::payment::{
+    ChargeRequest, FakeCharge, FakeProvider, PaymentError, PaymentProvider, PAYMENT_TIMEOUT,
+};
+
+/// Price of a "pista" ticket in the test event.
+const PRICE: u64 = 50_000;
+/// Tickets in the test hold.
+const QUANTITY: u32 = 2;
+
+/// A sale with one live hold of [`QUANTITY`] "pista" tickets for ana.
+struct Sale {
+    checkout: Checkout<FakeLedger>,
+    provider: Arc<FakeProvider>,
+    hold: Hold,
+}
+
+impl Sale {
+    fn new() -> Sale {
+        Sale::with(SalePolicy::default(), FakeLedger::new, None)
+    }
+
+    /// A sale whose ledger is built by `ledger` from the machine, charging
+    /// through `provider` (the plain fake when `None`).
+    fn with(
+        policy: SalePolicy,
+        ledger: impl FnOnce(crate::machine::SaleMachine) -> FakeLedger,
+        provider: Option<Arc<dyn PaymentProvider>>,
+    ) -> Sale {
+        let fake = Arc::new(FakeProvider::default());
+        let ledger = ledger(machine_with_policy(policy).machine);
+        let Ok(Effect::HoldPlaced(hold)) = ledger.commit(None, hold_cmd("ana", QUANTITY)) else {
+            panic!("the test hold is placed")
+        };
+        let payments = provider.unwrap_or_else(|| fake.clone());
+        let checkout = Checkout::new(ledger, payments, Arc::new(NodeMetrics::default()));
+        Sale {
+            checkout,
+            provider: fake,
+            hold,
+        }
+    }
+
+    fn order(&self, request_id: u64, token: &str) -> PurchaseOrder {
+        PurchaseOrder {
+            key: key("buyer", request_id),
+            hold_id: self.hold.hold_id,
+            customer_id: "ana".into(),
+            payment_token: token.into(),
+        }
+    }
+
+    fn ledger(&self) -> &FakeLedger {
+        self.checkout.ledger()
+    }
+
+    /// The provider's charges, by key.
+    fn charges(&self) -> Vec<(String, FakeCharge)> {
+        self.provider.ledger().into_iter().collect()
+    }
+
+    /// (sold, held) of the hold's category.
+    fn sold_held(&self) -> (u32, u32) {
+        let m = self.ledger().machine();
+        let category = &m.sale_event("rock").expect("event").categories["pista"];
+        (category.sold, category.held)
+    }
+
+    fn hold_status(&self) -> HoldStatus {
+        self.ledger()
+            .machine()
+            .hold(self.hold.hold_id)
+            .expect("hold")
+            .status
+    }
+
+    fn tickets_of_ana(&self) -> usize {
+        self.ledger().machine().tickets_of("ana").len()
+    }
+}
+
+/// Charges through the fake provider, then answers only after the checkout
+/// gave up: a charge that went through but whose answer came too late.
+struct StallingProvider(Arc<FakeProvider>);
+
+#[tonic::async_trait]
+impl PaymentProvider for StallingProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+        let charged = self.0.charge(request).await;
+        tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
+        charged
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        self.0.refund(key).await
+    }
+}
+
+/// Runs two attempts at once; fails (instead of hanging) if one never
+/// reaches its proposal, as with a meeting of two proposals it must.
+async fn both<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        tokio::join!(a, b)
+    })
+    .await
+    .expect("both attempts reached their proposal")
+}
+
+#[tokio::test]
+async fn an_approved_payment_sells_every_held_ticket_with_one_charge() {
+    let sale = Sale::new();
+    let bought = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .expect("purchase");
+
+    assert_eq!(bought.tickets.len(), QUANTITY as usize);
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    let (charge_key_used, charge) = &charges[0];
+    assert_eq!(charge_key_used, "buyer:1");
+    assert_eq!(charge.amount_cents, PRICE * u64::from(QUANTITY));
+    assert!(!charge.refunded);
+    assert_eq!(bought.charge_id(), charge.charge_id);
+    assert!(bought
+        .tickets
+        .iter()
+        .all(|t| t.charge_id == charge.charge_id && t.hold_id == sale.hold.hold_id));
+    assert_eq!(sale.sold_held(), (QUANTITY, 0));
+    assert_eq!(sale.hold_status(), HoldStatus::Purchased);
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
+}
+
+#[tokio::test]
+async fn a_declined_payment_charges_nothing_and_keeps_or_releases_the_hold() {
+    for release in [false, true] {
+        let policy = SalePolicy {
+            release_hold_on_payment_failure: release,
+            ..SalePolicy::default()
+        };
+        let sale = Sale::with(policy, FakeLedger::new, None);
+        let order = sale.order(1, "decline");
+        let err = sale.checkout.purchase(&order).await.unwrap_err();
+
+        let CheckoutError::PaymentRefused {
+            released, failure, ..
+        } = err
+        else {
+            panic!("not a payment refusal: {err:?}")
+        };
+        assert_eq!((released, failure), (release, PaymentFailure::Declined));
+        assert!(sale.charges().is_empty(), "a decline charged");
+        assert_eq!(sale.sold_held(), (0, if release { 0 } else { QUANTITY }));
+        assert_eq!(sale.tickets_of_ana(), 0);
+        // The refusal is committed under the request's key: a retry gets it back.
+        let remembered = sale.ledger().machine().remembered(&order.key);
+        assert!(matches!(
+            remembered.map(|a| a.outcome),
+            Some(Ok(Effect::PaymentRejected { .. }))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_failing_processor_charges_nothing_and_the_hold_can_be_paid_again() {
+    let sale = Sale::new();
+    for (request_id, token) in [(1, "fail"), (2, "timeout")] {
+        let err = sale
+            .checkout
+            .purchase(&sale.order(request_id, token))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CheckoutError::PaymentRefused {
+                    failure: PaymentFailure::Failed,
+                    released: false,
+                    ..
+                }
+            ),
+            "{token}: {err:?}"
+        );
+    }
+    assert!(sale.charges().is_empty());
+    assert_eq!(sale.sold_held(), (0, QUANTITY));
+
+    let bought = sale
+        .checkout
+        .purchase(&sale.order(3, "approve"))
+        .await
+        .expect("another payment");
+    assert_eq!(bought.tickets.len(), QUANTITY as usize);
+    assert_eq!(sale.charges().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_charge_is_voided_and_sells_nothing() {
+    let fake = Arc::new(FakeProvider::default());
+    let stalling: Arc<dyn PaymentProvider> = Arc::new(StallingProvider(fake.clone()));
+    let mut sale = Sale::with(SalePolicy::default(), FakeLedger::new, Some(stalling));
+    sale.provider = fake;
+    let started = tokio::time::Instant::now();
+
+    let err = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .unwrap_err();
+
+    assert!(started.elapsed() >= PAYMENT_TIMEOUT, "gave up too early");
+    assert!(
+        started.elapsed() < PAYMENT_TIMEOUT * 2,
+        "waited for the answer"
+    );
+    assert!(
+        matches!(
+            err,
+            CheckoutError::PaymentRefused {
+                failure: PaymentFailure::Failed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "the late charge went through");
+    assert!(charges[0].1.refunded, "and was voided");
+    assert_eq!(sale.sold_held(), (0, QUANTITY));
+    assert_eq!(sale.hold_status(), HoldStatus::Live);
+}
+
+#[tokio::test]
+async fn leadership_lost_after_the_charge_keeps_it_for_the_retry_which_charges_nothing_more() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    sale.ledger().inject(Fault::LoseLeadership);
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    // Nothing sold, and the charge recorded under the request's key, not refunded:
+    // the proposal's fate was unknown.
+    assert_eq!(sale.sold_held(), (0, QUANTITY));
+    assert_eq!(sale.hold_status(), HoldStatus::Live);
+    assert!(sale.ledger().machine().remembered(&order.key).is_none());
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert_eq!(charges[0].0, charge_key(&order.key));
+    assert!(!charges[0].1.refunded);
+
+    // The client retries with the same key: the same charge pays for the tickets.
+    let bought = sale.checkout.purchase(&order).await.expect("retry");
+    assert_eq!(bought.tickets.len(), QUANTITY as usize);
+    assert_eq!(bought.charge_id(), charges[0].1.charge_id);
+    assert_eq!(sale.charges(), charges, "no second charge");
+    assert_eq!(sale.sold_held(), (QUANTITY, 0));
+}
+
+#[tokio::test]
+async fn an_answer_lost_after_the_commit_is_given_back_to_the_retry() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    sale.ledger().inject(Fault::LoseAnswer);
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::Unavailable(_))),
+        "{err:?}"
+    );
+    assert_eq!(sale.sold_held(), (QUANTITY, 0), "it did commit");
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sold tickets keep their money");
+
+    let again = sale.checkout.purchase(&order).await.expect("retry");
+    let first = sale
+        .ledger()
+        .machine()
+        .remembered(&order.key)
+        .expect("kept");
+    assert_eq!(again.log_index, first.log_index);
+    assert_eq!(Ok(Effect::Purchased(again.tickets.clone())), first.outcome);
+    assert_eq!(sale.charges(), charges, "no second charge");
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
+}
+
+#[tokio::test]
+async fn a_purchase_refused_after_the_charge_is_refunded() {
+    let sale = Sale::new();
+    // The hold lapses between the price check and the proposal.
+    sale.ledger().inject(Fault::ClockJump(TTL));
+
+    let err = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(charges[0].1.refunded, "charged and refused: refunded");
+    assert_eq!(sale.sold_held(), (0, 0));
+    assert_eq!(sale.hold_status(), HoldStatus::Expired);
+    assert_eq!(sale.tickets_of_ana(), 0);
+}
+
+#[tokio::test]
+async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
+    let sale = Sale::new();
+    let mut someone_else = sale.order(1, "approve");
+    someone_else.customer_id = "bia".into();
+    let err = sale.checkout.purchase(&someone_else).await.unwrap_err();
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::HoldNotYours(sale.hold.hold_id))
+    );
+
+    sale.ledger()
+        .commit(
+            None,
+            crate::machine::Command::ReleaseHold {
+                hold_id: sale.hold.hold_id,
+                customer_id: "ana".into(),
+            },
+        )
+        .expect("released");
+    let err = sale
+        .checkout
+        .purchase(&sale.order(2, "approve"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::HoldReleased(sale.hold.hold_id))
+    );
+    assert!(sale.charges().is_empty());
+    assert_eq!(sale.sold_held(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_replay_of_a_bought_hold_is_answered_without_charging_again() {
+    let sale = Sale::new();
+    let first = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .expect("purchase");
+    let charges = sale.charges();
+
+    // Same key, and a token that would fail if the provider were asked again.
+    let replay = sale
+        .checkout
+        .purchase(&sale.order(1, "fail"))
+        .await
+        .expect("the first answer");
+    assert_eq!(replay, first);
+    // A new request for the bought hold is refused, still without a charge.
+    let err = sale
+        .checkout
+        .purchase(&sale.order(2, "approve"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::AlreadyPurchased(sale.hold.hold_id))
+    );
+    assert_eq!(sale.charges(), charges);
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
+}
+
+#[tokio::test]
+async fn overlapping_attempts_with_one_key_charge_once_and_get_the_same_answer() {
+    // Both attempts pass the replay lookup and charge before either proposes.
+    let sale = Sale::with(
+        SalePolicy::default(),
+        |m| FakeLedger::new(m).proposals_meet(2),
+        None,
+    );
+    let order = sale.order(1, "approve");
+
+    let (a, b) = both(
+        sale.checkout.purchase(&order),
+        sale.checkout.purchase(&order),
+    )
+    .await;
+
+    let (a, b) = (a.expect("first attempt"), b.expect("second attempt"));
+    assert_eq!(a, b);
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "one charge");
+    assert!(!charges[0].1.refunded);
+    assert_eq!(a.charge_id(), charges[0].1.charge_id);
+    assert_eq!(sale.sold_held(), (QUANTITY, 0));
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
+}
+
+#[tokio::test]
+async fn a_reused_key_refused_after_the_charge_does_not_refund_the_sale_it_paid() {
+    // Two overlapping attempts share a key but name different holds: the
+    // provider answers both with one charge, the machine sells the first and
+    // refuses the second as a reused key.
+    let sale = Sale::with(
+        SalePolicy::default(),
+        |m| FakeLedger::new(m).proposals_meet(2),
+        None,
+    );
+    let Ok(Effect::HoldPlaced(other_hold)) = sale.ledger().commit(None, hold_cmd("ana", 1)) else {
+        panic!("second hold")
+    };
+    let first = sale.order(1, "approve");
+    let other = PurchaseOrder {
+        hold_id: other_hold.hold_id,
+        ..first.clone()
+    };
+
+    let (a, b) = both(
+        sale.checkout.purchase(&first),
+        sale.checkout.purchase(&other),
+    )
+    .await;
+
+    // Whichever commits first buys; the other is refused.
+    let (bought, refused) = match (a, b) {
+        (Ok(bought), Err(refused)) | (Err(refused), Ok(bought)) => (bought, refused),
+        other => panic!("exactly one attempt buys: {other:?}"),
+    };
+    assert!(
+        matches!(
+            refused,
+            CheckoutError::Rejected(Rejection::KeyReused { .. })
+        ),
+        "{refused:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sold tickets keep their money");
+    assert_eq!(bought.charge_id(), charges[0].1.charge_id);
+    assert_eq!(sale.tickets_of_ana(), bought.tickets.len());
+}
+
+#[tokio::test]
+async fn a_node_that_cannot_read_linearizably_charges_nothing() {
+    let sale = Sale::new();
+    sale.ledger().lose_read_barrier();
+    let err = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    assert!(sale.charges().is_empty());
+    assert_eq!(sale.sold_held(), (0, QUANTITY));
+}
+
+#[test]
+fn errors_keep_their_codes_and_leader_at_the_service_boundary() {
+    use crate::error::ServiceError;
+    let not_leader = ServiceError::from(CheckoutError::Ledger(LedgerError::NotLeader {
+        leader_id: Some(3),
+        leader_addr: Some("10.0.0.3:7101".into()),
+    }));
+    assert_eq!(
+        not_leader.code(),
+        "not_leader",
+        "{not_leader:?} lost its kind"
+    );
+    let rejected = ServiceError::from(CheckoutError::Rejected(Rejection::HoldExpired(7)));
+    assert_eq!(rejected.code(), "hold_expired");
+    let sale = Sale::new();
+    let refused = ServiceError::from(CheckoutError::PaymentRefused {
+        hold: sale.hold.clone(),
+        released: true,
+        failure: PaymentFailure::Declined,
+    });
+    assert_eq!(refused.code(), "payment_declined");
+    assert!(refused.to_string().contains("was released"), "{refused}");
+}
