@@ -3,7 +3,7 @@
 # scratch, holding a binary and the shared libraries `ldd` lists for it.
 #
 #   ./scripts/build-images.sh             # debug binaries (share the test build)
-#   ./scripts/build-images.sh --release   # optimised (compiles RocksDB again, ~20 min)
+#   ./scripts/build-images.sh --release   # optimised binaries (a few minutes more)
 #   ./scripts/build-images.sh --planted-bugs  # also ingressoja-node:planted (with --release too)
 #
 # Images: ingressoja-node:local, ingressoja-gateway:local, ingressoja-prometheus:local
