@@ -25,5 +25,7 @@ mod rejection;
 
 pub use cpf::{Cpf, CpfError};
 pub use error_code::{ErrorCode, NodeCode, PaymentCode, UnknownCode};
-pub use ids::{validate_client_id, validate_id, ClientIdScope, IdError, MAX_CLIENT_ID_LEN, MAX_ID_LEN};
+pub use ids::{
+    validate_client_id, validate_id, ClientIdScope, IdError, MAX_CLIENT_ID_LEN, MAX_ID_LEN,
+};
 pub use rejection::RejectionCode;

@@ -45,6 +45,14 @@ macro_rules! wire_codes {
             }
         }
 
+        /// Compares with a wire string, so tests can assert the contract
+        /// (`assert_eq!(code, "sold_out")`) without spelling the variant.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl ::core::str::FromStr for $name {
             type Err = $crate::UnknownCode;
 
