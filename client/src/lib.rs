@@ -63,7 +63,7 @@ pub use admin::{BackupCopy, NodeReport};
 pub use audit::{verify_chain, ChainError, ChainFault};
 pub use audit_report::{AuditReport, AuditVerdict, NodeAudit};
 pub use client::Client;
-pub use error::ClientError;
+pub use error::{ClientError, Refusal};
 pub use membership::{CatchUp, MembershipError};
 pub use options::ClientOptions;
 pub use watch::EventWatch;
