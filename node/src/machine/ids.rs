@@ -80,6 +80,43 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_with_the_longest_id_registers_holds_and_buys() {
+        use super::super::testing::*;
+        use crate::machine::{Cpf, Outcome};
+
+        let mut m = machine_with_event(5, 4);
+        let longest = "a".repeat(MAX_ID_LEN);
+        let cpf = Cpf::from_base(777_000_001);
+        let index = m.last_index() + 1;
+        assert!(apply(&mut m, index, 1_000, register_cmd(&longest, cpf.as_str())).is_ok());
+        let hold = hold_ok(&mut m, index + 1, &longest, 2);
+        let bought = buy(&mut m, index + 2, 1_500, hold.hold_id, &longest);
+        assert!(
+            matches!(bought, Ok(Outcome::Purchased(ref t)) if t.len() == 2),
+            "{bought:?}"
+        );
+        assert_eq!(m.tickets_of(&longest).len(), 2);
+
+        for refused in ["a".repeat(MAX_ID_LEN + 1), "joão".into(), "ç".repeat(32)] {
+            let other = Cpf::from_base(777_000_002);
+            let reply = apply(
+                &mut m,
+                index + 3,
+                1_500,
+                register_cmd(&refused, other.as_str()),
+            );
+            let Err(rejection) = reply else {
+                panic!("{refused:?} registered");
+            };
+            assert_eq!(rejection.code(), "invalid_field");
+            assert!(
+                rejection.to_string().starts_with("customer_id: "),
+                "{rejection}"
+            );
+        }
+    }
+
+    #[test]
     fn ticket_ids_print_with_prefix() {
         assert_eq!(TicketId(42).to_string(), "TKT-00000042");
     }
