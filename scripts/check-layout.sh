@@ -5,7 +5,8 @@
 #
 #   - the gateway builds no storage engine: no rocksdb under it;
 #   - the checkers see no workspace crate but the codes crate;
-#   - the client library links neither the node nor the CLI's crates.
+#   - the client library links neither the node nor the CLI's crates;
+#   - the chaos harness and the benchmark do not link the node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
@@ -60,7 +61,14 @@ if [ -n "$codes_deps" ]; then
   refuse "ingressoja-codes must stay dependency-free, depends on: $(echo "$codes_deps" | tr '\n' ' ')"
 fi
 
+# The chaos harness and the benchmark drive nodes from outside (containers,
+# processes): they must not link the node, or they could share its bugs.
+for tool in ingressoja-chaos ingressoja-bench; do
+  tool_bad=$(deps "$tool" | grep -Ex 'ingressoja-node|rocksdb|layout-check-failed' || true)
+  [ -n "$tool_bad" ] && refuse "$tool depends on $(echo $tool_bad)"
+done
+
 if [ "$fail" = 0 ]; then
-  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free)"
+  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free; harness and bench without the node)"
 fi
 exit "$fail"

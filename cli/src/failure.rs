@@ -76,10 +76,11 @@ impl Failure {
     /// Prints the failure to stderr and picks the exit code.
     pub fn report(self) -> ExitCode {
         match &self {
-            Failure::Client(ClientError::Rejected { code, message })
+            Failure::Client(ClientError::Rejected { code, message, .. })
             | Failure::Membership(MembershipError::Cluster(ClientError::Rejected {
                 code,
                 message,
+                ..
             })) => {
                 eprintln!("error: {code}: {message}");
                 return ExitCode::from(EXIT_REJECTED);

@@ -4,6 +4,7 @@
 //! only (no failover: asking another node would answer a different
 //! question). Membership changes go to the leader like any write.
 
+use ingressoja_codes::NodeCode;
 use ingressoja_proto::admin::admin_client::AdminClient;
 use ingressoja_proto::admin::{
     AddLearnerRequest, AuditPage, AuditRequest, BackupHeader, BackupRequest,
@@ -208,10 +209,9 @@ impl Client {
             Ok(Ok(reply)) => Ok(reply.into_inner()),
             Ok(Err(status)) => Err(match classify(&status) {
                 Verdict::Fail(error) => error,
-                Verdict::NotLeader { .. } => ClientError::Rejected {
-                    code: crate::classify::NOT_LEADER.to_string(),
-                    message: status.message().to_string(),
-                },
+                Verdict::NotLeader { .. } => {
+                    ClientError::refused(NodeCode::NotLeader, status.message())
+                }
                 Verdict::Retry { reason, timed_out } => {
                     if timed_out {
                         self.cluster().reset_channel(&target.addr);

@@ -2,18 +2,17 @@
 //! hiccup worth retrying elsewhere?
 //!
 //! This is the single place that inspects `tonic::Status` and its
-//! `ingressoja-*` metadata; the retry loop acts on the [`Verdict`].
+//! `ingressoja-*` metadata, and the one place that parses the error code
+//! into the shared [`ErrorCode`]; the retry loop acts on the [`Verdict`].
 
 use std::error::Error as _;
 
+use ingressoja_codes::{ErrorCode, NodeCode};
 use ingressoja_proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY};
 use tonic::{Code, Status};
 
 use crate::endpoint;
-use crate::error::ClientError;
-
-/// The metadata error code a follower sends instead of serving the request.
-pub(crate) const NOT_LEADER: &str = "not_leader";
+use crate::error::{ClientError, Refusal};
 
 /// What the retry loop should do after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +30,8 @@ pub(crate) enum Verdict {
 /// Decides what a failed attempt means.
 pub(crate) fn classify(status: &Status) -> Verdict {
     let code = metadata_str(status, ERROR_CODE_KEY);
-    if code.as_deref() == Some(NOT_LEADER) {
+    let known = code.as_deref().and_then(|text| ErrorCode::parse(text).ok());
+    if known == Some(ErrorCode::Node(NodeCode::NotLeader)) {
         let leader_addr = metadata_str(status, LEADER_ADDR_KEY)
             .and_then(|addr| endpoint::normalise(&addr).ok())
             .map(|valid| valid.addr);
@@ -45,6 +45,7 @@ pub(crate) fn classify(status: &Status) -> Verdict {
         | Code::AlreadyExists
         | Code::PermissionDenied
         | Code::OutOfRange => Verdict::Fail(ClientError::Rejected {
+            refusal: known.map_or(Refusal::Status(status.code()), Refusal::Known),
             code: code.unwrap_or_else(|| code_name(status.code()).to_string()),
             message: status.message().to_string(),
         }),
@@ -117,6 +118,7 @@ fn metadata_str(status: &Status, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ingressoja_codes::RejectionCode;
     use tonic::metadata::MetadataValue;
 
     fn status_with(code: Code, message: &str, meta: &[(&'static str, &str)]) -> Status {
@@ -138,9 +140,43 @@ mod tests {
         );
         assert_eq!(
             classify(&status),
+            Verdict::Fail(ClientError::refused(
+                RejectionCode::SoldOut,
+                "sold out: 3 requested, 1 available"
+            ))
+        );
+    }
+
+    #[test]
+    fn every_known_code_is_read_typed() {
+        for code in ErrorCode::all().filter(|c| *c != NodeCode::NotLeader.into()) {
+            let status = status_with(
+                Code::FailedPrecondition,
+                "no",
+                &[(ERROR_CODE_KEY, code.as_str())],
+            );
+            let Verdict::Fail(error) = classify(&status) else {
+                panic!("{code} was not final");
+            };
+            assert_eq!(error.refusal(), Some(Refusal::Known(code)));
+            assert_eq!(error.rejection_code(), Some(code.as_str()));
+            assert_eq!(error.rejection(), code.rejection());
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_is_kept_verbatim_and_read_by_the_grpc_status() {
+        let status = status_with(
+            Code::FailedPrecondition,
+            "a rule from a newer node",
+            &[(ERROR_CODE_KEY, "brand_new_rule")],
+        );
+        assert_eq!(
+            classify(&status),
             Verdict::Fail(ClientError::Rejected {
-                code: "sold_out".into(),
-                message: "sold out: 3 requested, 1 available".into(),
+                code: "brand_new_rule".into(),
+                refusal: Refusal::Status(Code::FailedPrecondition),
+                message: "a rule from a newer node".into(),
             })
         );
     }
@@ -170,6 +206,7 @@ mod tests {
             classify(&status),
             Verdict::Fail(ClientError::Rejected {
                 code: "invalid_argument".into(),
+                refusal: Refusal::Status(Code::InvalidArgument),
                 message: "quantity: must be positive".into(),
             })
         );
@@ -184,10 +221,10 @@ mod tests {
         );
         assert_eq!(
             classify(&status),
-            Verdict::Fail(ClientError::Rejected {
-                code: "invalid_field".into(),
-                message: "quantity: must be positive".into(),
-            })
+            Verdict::Fail(ClientError::refused(
+                RejectionCode::InvalidField,
+                "quantity: must be positive"
+            ))
         );
     }
 

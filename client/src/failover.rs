@@ -303,10 +303,10 @@ mod tests {
             .await;
         assert_eq!(
             result,
-            Err(ClientError::Rejected {
-                code: "sold_out".into(),
-                message: "sold out".into()
-            })
+            Err(ClientError::refused(
+                ingressoja_codes::RejectionCode::SoldOut,
+                "sold out"
+            ))
         );
         assert_eq!(*calls.lock().unwrap(), 1);
     }

@@ -63,7 +63,7 @@ mod watch;
 
 pub use admin::{BackupCopy, NodeReport};
 pub use client::Client;
-pub use error::ClientError;
+pub use error::{ClientError, Refusal};
 pub use membership::{CatchUp, MembershipError};
 pub use options::ClientOptions;
 pub use watch::EventWatch;

@@ -59,11 +59,12 @@ async fn a_rejection_carries_its_code_and_is_not_retried() {
         .unwrap_err();
     assert_eq!(
         error,
-        ClientError::Rejected {
-            code: "sold_out".into(),
-            message: "sold out: 11 requested, 10 available".into()
-        }
+        ClientError::refused(
+            ingressoja_codes::RejectionCode::SoldOut,
+            "sold out: 11 requested, 10 available"
+        )
     );
+    assert_eq!(error.rejection_code(), Some("sold_out"));
 }
 
 #[tokio::test]

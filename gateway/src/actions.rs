@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::limits::Guarded;
 use crate::pow;
 use crate::state::AppState;
-use crate::web::text_field;
+use crate::web::{id_field, text_field};
 
 /// Longest password accepted (argon2 hashes anything, but a megabyte
 /// password is a denial-of-service attempt, not a password).
@@ -48,7 +48,7 @@ pub async fn register(
     ip: IpAddr,
     sign_up: &SignUp,
 ) -> Result<RegisterReply, ApiError> {
-    let customer_id = text_field("customer_id", &sign_up.customer_id, 64)?;
+    let customer_id = id_field("customer_id", &sign_up.customer_id)?;
     state.limits.check(Guarded::Login, ip, customer_id)?;
     let email = text_field("email", &sign_up.email, 254)?;
     let cpf = text_field("cpf", &sign_up.cpf, 32)?;
@@ -101,7 +101,7 @@ pub async fn join_queue(
     solution: &str,
     request_id: u64,
 ) -> Result<QueueStatus, ApiError> {
-    let event_id = text_field("event_id", event_id, 64)?;
+    let event_id = id_field("event_id", event_id)?;
     state.limits.check(Guarded::QueueJoin, ip, customer_id)?;
     if state.config.anti_bot.pow_difficulty_bits > 0 {
         pow::verify(
@@ -129,8 +129,8 @@ pub async fn place_hold(
     quantity: u32,
     request_id: u64,
 ) -> Result<Hold, ApiError> {
-    let event_id = text_field("event_id", event_id, 64)?;
-    let category_id = text_field("category_id", category_id, 64)?;
+    let event_id = id_field("event_id", event_id)?;
+    let category_id = id_field("category_id", category_id)?;
     if quantity == 0 || quantity > 100 {
         return Err(ApiError::invalid("quantity", "must be between 1 and 100"));
     }

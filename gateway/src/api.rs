@@ -20,7 +20,7 @@ use crate::limits::Guarded;
 use crate::qr;
 use crate::state::AppState;
 use crate::views::{EventView, HoldView, QueueView, TicketView};
-use crate::web::{request_id, text_field, ApiJson, Buyer, ClientIp};
+use crate::web::{id_field, request_id, text_field, ApiJson, Buyer, ClientIp};
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -186,7 +186,7 @@ async fn event(
     State(state): State<AppState>,
     Path(event_id): Path<String>,
 ) -> Result<Json<EventView>, ApiError> {
-    let event_id = text_field("event_id", &event_id, 64)?;
+    let event_id = id_field("event_id", &event_id)?;
     Ok(Json(state.cluster.availability(event_id).await?.into()))
 }
 
@@ -237,7 +237,7 @@ async fn queue_status(
     buyer: Buyer,
     Path(event_id): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
-    let event_id = text_field("event_id", &event_id, 64)?;
+    let event_id = id_field("event_id", &event_id)?;
     let status = state
         .cluster
         .queue_status(event_id, &buyer.customer_id)

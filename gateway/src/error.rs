@@ -10,9 +10,11 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ingressoja_client::ClientError;
+use ingressoja_client::{ClientError, Refusal};
+use ingressoja_codes::{ErrorCode, NodeCode, PaymentCode, RejectionCode};
 use serde_json::json;
 use thiserror::Error;
+use tonic::Code;
 
 use crate::auth::session::TokenError;
 
@@ -71,8 +73,10 @@ pub enum ApiError {
     /// The cluster refused for a domain reason (`sold_out`, ...).
     #[error("{message}")]
     Rejected {
-        /// The cluster's machine-readable code.
+        /// The cluster's machine-readable code, verbatim.
         code: String,
+        /// Its typed reading, which decides the HTTP status and the text.
+        refusal: Refusal,
         /// The cluster's explanation.
         message: String,
     },
@@ -97,20 +101,20 @@ impl ApiError {
     /// The machine-readable code of the JSON body.
     pub fn code(&self) -> &str {
         match self {
-            ApiError::Invalid { .. } => "invalid_field",
+            ApiError::Invalid { .. } => RejectionCode::InvalidField.as_str(),
             ApiError::MalformedBody(_) => "malformed_body",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::BadCode => "bad_totp_code",
-            ApiError::CodeReplayed => "totp_replayed",
+            ApiError::CodeReplayed => RejectionCode::TotpReplayed.as_str(),
             ApiError::AccountLocked { .. } => "account_locked",
             ApiError::Csrf => "csrf_failed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Overloaded => "overloaded",
             ApiError::ProofOfWork(_) => "proof_of_work_failed",
-            ApiError::NotFound(_) => "not_found",
+            ApiError::NotFound(_) => NodeCode::NotFound.as_str(),
             ApiError::Rejected { code, .. } => code,
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) => NodeCode::Unavailable.as_str(),
             ApiError::Cluster(_) => "cluster_error",
         }
     }
@@ -132,7 +136,7 @@ impl ApiError {
             ApiError::Overloaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Cluster(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Rejected { code, .. } => rejection_status(code),
+            ApiError::Rejected { refusal, .. } => refusal_status(*refusal),
         }
     }
 
@@ -156,15 +160,74 @@ impl ApiError {
     }
 }
 
-/// The HTTP status for a cluster rejection code.
-fn rejection_status(code: &str) -> StatusCode {
+/// The HTTP status for a cluster refusal. Every code is named (no catch-all),
+/// so a new code does not compile until it has a status.
+fn refusal_status(refusal: Refusal) -> StatusCode {
+    match refusal {
+        Refusal::Known(ErrorCode::Rejection(code)) => rejection_status(code),
+        Refusal::Known(ErrorCode::Payment(PaymentCode::Declined | PaymentCode::Failed)) => {
+            StatusCode::PAYMENT_REQUIRED
+        }
+        Refusal::Known(ErrorCode::Node(code)) => match code {
+            NodeCode::NotFound => StatusCode::NOT_FOUND,
+            NodeCode::NotLeader | NodeCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            NodeCode::Internal => StatusCode::BAD_GATEWAY,
+        },
+        Refusal::Status(code) => status_of_grpc_refusal(code),
+    }
+}
+
+/// The HTTP status for a sale rule's refusal.
+fn rejection_status(code: RejectionCode) -> StatusCode {
     match code {
-        "unknown_event" | "unknown_category" | "unknown_customer" | "hold_not_found"
-        | "not_in_queue" => StatusCode::NOT_FOUND,
-        "invalid_field" => StatusCode::BAD_REQUEST,
-        "hold_not_yours" => StatusCode::FORBIDDEN,
-        "payment_declined" | "payment_failed" => StatusCode::PAYMENT_REQUIRED,
-        _ => StatusCode::CONFLICT,
+        RejectionCode::UnknownEvent
+        | RejectionCode::UnknownCategory
+        | RejectionCode::UnknownCustomer
+        | RejectionCode::HoldNotFound
+        | RejectionCode::NotInQueue => StatusCode::NOT_FOUND,
+        RejectionCode::InvalidField => StatusCode::BAD_REQUEST,
+        RejectionCode::HoldNotYours => StatusCode::FORBIDDEN,
+        RejectionCode::EventExists
+        | RejectionCode::SoldOut
+        | RejectionCode::LimitExceeded
+        | RejectionCode::HoldExpired
+        | RejectionCode::HoldReleased
+        | RejectionCode::AlreadyPurchased
+        | RejectionCode::IdempotencyKeyReused
+        | RejectionCode::CustomerExists
+        | RejectionCode::DuplicateDocument
+        | RejectionCode::DuplicateEmail
+        | RejectionCode::QueueClosed
+        | RejectionCode::NotAdmitted
+        | RejectionCode::SaleNotOpen
+        | RejectionCode::LiveHoldExists
+        | RejectionCode::PaymentMissing
+        | RejectionCode::PaymentMismatch
+        | RejectionCode::TotpAlreadyEnrolled
+        | RejectionCode::TotpReplayed => StatusCode::CONFLICT,
+    }
+}
+
+/// The HTTP status for a refusal that came without a code this build knows.
+fn status_of_grpc_refusal(code: Code) -> StatusCode {
+    match code {
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::FailedPrecondition | Code::ResourceExhausted | Code::AlreadyExists => {
+            StatusCode::CONFLICT
+        }
+        // The client turns these into retries or server errors, not refusals.
+        Code::Ok
+        | Code::Cancelled
+        | Code::Unknown
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Unimplemented
+        | Code::Internal
+        | Code::Unavailable
+        | Code::DataLoss
+        | Code::Unauthenticated => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -176,7 +239,15 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> ApiError {
         match error {
-            ClientError::Rejected { code, message } => ApiError::Rejected { code, message },
+            ClientError::Rejected {
+                code,
+                refusal,
+                message,
+            } => ApiError::Rejected {
+                code,
+                refusal,
+                message,
+            },
             ClientError::Unavailable { .. } | ClientError::Transport(_) => {
                 ApiError::Unavailable(error.to_string())
             }
@@ -219,11 +290,8 @@ mod tests {
 
     #[test]
     fn cluster_errors_map_to_codes_and_statuses() {
-        let sold_out: ApiError = ClientError::Rejected {
-            code: "sold_out".into(),
-            message: "no tickets left".into(),
-        }
-        .into();
+        let sold_out: ApiError =
+            ClientError::refused(RejectionCode::SoldOut, "no tickets left").into();
         assert_eq!(sold_out.code(), "sold_out");
         assert_eq!(sold_out.status(), StatusCode::CONFLICT);
         let down: ApiError = ClientError::Unavailable {
@@ -233,12 +301,53 @@ mod tests {
         .into();
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(down.retry_after(), Some(Duration::from_secs(1)));
-        let unknown: ApiError = ClientError::Rejected {
-            code: "hold_not_found".into(),
-            message: "".into(),
-        }
-        .into();
+        let unknown: ApiError = ClientError::refused(RejectionCode::HoldNotFound, "").into();
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        let declined: ApiError = ClientError::refused(PaymentCode::Declined, "declined").into();
+        assert_eq!(
+            (declined.code(), declined.status()),
+            ("payment_declined", StatusCode::PAYMENT_REQUIRED)
+        );
+    }
+
+    #[test]
+    fn every_rule_keeps_its_http_status() {
+        let status = |code: RejectionCode| ApiError::from(ClientError::refused(code, "")).status();
+        for &code in RejectionCode::ALL {
+            let expected = match code.as_str() {
+                "unknown_event" | "unknown_category" | "unknown_customer" | "hold_not_found"
+                | "not_in_queue" => StatusCode::NOT_FOUND,
+                "invalid_field" => StatusCode::BAD_REQUEST,
+                "hold_not_yours" => StatusCode::FORBIDDEN,
+                _ => StatusCode::CONFLICT,
+            };
+            assert_eq!(status(code), expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_without_a_known_code_is_mapped_by_its_grpc_status() {
+        let refused = |code: &str, grpc: Code| {
+            ApiError::from(ClientError::Rejected {
+                code: code.into(),
+                refusal: Refusal::Status(grpc),
+                message: "m".into(),
+            })
+        };
+        let pruned = refused("out_of_range", Code::OutOfRange);
+        assert_eq!(
+            (pruned.code(), pruned.status()),
+            ("out_of_range", StatusCode::BAD_REQUEST)
+        );
+        let newer = refused("brand_new_rule", Code::FailedPrecondition);
+        assert_eq!(
+            (newer.code(), newer.status()),
+            ("brand_new_rule", StatusCode::CONFLICT)
+        );
+        assert_eq!(
+            refused("permission_denied", Code::PermissionDenied).status(),
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::GatewayConfig;
+use ingressoja_codes::ids::ClientIdScope;
 use tokio::sync::Semaphore;
 
 use crate::auth::lockout::LockoutPolicy;
@@ -66,9 +67,14 @@ impl AppState {
     /// every gateway, so a retry after a gateway or leader failure is
     /// answered, never executed twice.
     pub fn cluster_for(&self, customer_id: &str) -> Client {
-        self.cluster.with_client_id(format!("web:{customer_id}"))
+        self.cluster
+            .with_client_id(WEB_CLIENTS.client_id(customer_id))
     }
 }
+
+/// The scope of the client ids the gateway uses on a buyer's behalf
+/// (`web:<customer id>`); bounded, so any valid customer id fits the node's limit.
+const WEB_CLIENTS: ClientIdScope = ClientIdScope::new("web");
 
 fn uuid_like() -> String {
     format!("{:016x}", rand::random::<u64>())

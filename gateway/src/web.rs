@@ -191,6 +191,17 @@ pub fn text_field<'a>(name: &str, value: &'a str, max: usize) -> Result<&'a str,
     Ok(value)
 }
 
+/// Checks an id field (customer, event, category): trimmed, then the rule the
+/// node applies (`ingressoja_codes::validate_id`: 1 to 64 of
+/// `[A-Za-z0-9._@+-]`), so an id the gateway accepts is one the cluster
+/// accepts, and the gateway's client id for it fits the node's limit.
+pub fn id_field<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    let value = value.trim();
+    ingressoja_codes::validate_id(value)
+        .map_err(|error| ApiError::invalid(name, error.to_string()))?;
+    Ok(value)
+}
+
 /// The request id of a mutating call: from the page's hidden `request_id`
 /// field or the API's `Idempotency-Key` header (a number, or any text,
 /// hashed), else a fresh one. The same id through any gateway is the same request.
@@ -240,6 +251,15 @@ mod tests {
         );
         assert!(text_field("name", "abcdefghijk", 10).is_err());
         assert!(text_field("name", "a\u{7}b", 10).is_err());
+        assert_eq!(id_field("event_id", " rock-2026 ").unwrap(), "rock-2026");
+        assert_eq!(id_field("customer_id", &"a".repeat(64)).unwrap().len(), 64);
+        let long = id_field("customer_id", &"a".repeat(65)).unwrap_err();
+        assert_eq!(
+            long.to_string(),
+            "customer_id: longer than 64 bytes (65 bytes)"
+        );
+        assert!(id_field("customer_id", "joão").is_err());
+        assert!(id_field("customer_id", "  ").is_err());
         assert_eq!(request_id(Some("42")).unwrap(), 42);
         assert_eq!(
             request_id(Some("abc")).unwrap(),

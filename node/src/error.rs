@@ -1,5 +1,6 @@
 //! The node's service errors, converted once into gRPC statuses at the boundary.
 
+use ingressoja_codes::{ErrorCode, NodeCode, PaymentCode, RejectionCode};
 use ingressoja_proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY, LEADER_ID_KEY};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use openraft::BasicNode;
@@ -29,7 +30,7 @@ pub enum ServiceError {
     BadRequest { field: String, reason: String },
     /// Paying failed; nothing was sold. `message` says whether the hold was kept or released.
     #[error("{message}")]
-    Payment { code: &'static str, message: String },
+    Payment { code: PaymentCode, message: String },
     /// An unknown hold or other missing item in a read.
     #[error("{0}")]
     NotFound(String),
@@ -48,15 +49,18 @@ impl ServiceError {
     }
 
     /// The machine-readable code sent in the `ingressoja-error` metadata.
-    pub fn code(&self) -> &'static str {
+    ///
+    /// A field refused here, before the machine, has the machine's own
+    /// [`RejectionCode::InvalidField`]: to a client both are the same mistake.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ServiceError::Rejected(r) => r.code(),
-            ServiceError::NotLeader { .. } => "not_leader",
-            ServiceError::Unavailable(_) => "unavailable",
-            ServiceError::BadRequest { .. } => "invalid_field",
-            ServiceError::NotFound(_) => "not_found",
-            ServiceError::Internal(_) => "internal",
-            ServiceError::Payment { code, .. } => code,
+            ServiceError::Rejected(r) => r.code().into(),
+            ServiceError::NotLeader { .. } => NodeCode::NotLeader.into(),
+            ServiceError::Unavailable(_) => NodeCode::Unavailable.into(),
+            ServiceError::BadRequest { .. } => RejectionCode::InvalidField.into(),
+            ServiceError::NotFound(_) => NodeCode::NotFound.into(),
+            ServiceError::Internal(_) => NodeCode::Internal.into(),
+            ServiceError::Payment { code, .. } => (*code).into(),
         }
     }
 
@@ -103,7 +107,10 @@ impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Status {
         let mut status = Status::new(err.grpc_code(), err.to_string());
         let md = status.metadata_mut();
-        md.insert(ERROR_CODE_KEY, MetadataValue::from_static(err.code()));
+        md.insert(
+            ERROR_CODE_KEY,
+            MetadataValue::from_static(err.code().as_str()),
+        );
         if let ServiceError::NotLeader {
             leader_id,
             leader_addr,
@@ -183,5 +190,40 @@ mod tests {
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(status.metadata().get(ERROR_CODE_KEY).unwrap(), "sold_out");
         assert!(status.message().contains("2 requested, 1 available"));
+    }
+
+    #[test]
+    fn every_service_error_sends_a_code_the_client_can_parse() {
+        let errors = [
+            ServiceError::bad_request("key.client_id", "must not be empty"),
+            ServiceError::Unavailable("no quorum".into()),
+            ServiceError::NotFound("hold 7".into()),
+            ServiceError::Internal("disk".into()),
+            ServiceError::Payment {
+                code: PaymentCode::Declined,
+                message: "declined; hold kept".into(),
+            },
+            ServiceError::from(Rejection::HoldExpired(7)),
+        ];
+        let wire = [
+            "invalid_field",
+            "unavailable",
+            "not_found",
+            "internal",
+            "payment_declined",
+            "hold_expired",
+        ];
+        for (error, wire) in errors.into_iter().zip(wire) {
+            let code = error.code();
+            let status: Status = error.into();
+            let sent = status
+                .metadata()
+                .get(ERROR_CODE_KEY)
+                .unwrap()
+                .to_str()
+                .unwrap();
+            assert_eq!(sent, wire);
+            assert_eq!(ErrorCode::parse(sent), Ok(code));
+        }
     }
 }

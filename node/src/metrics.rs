@@ -20,7 +20,7 @@
 //! | `ingressoja_queue_joined` | gauge | `event` |
 //! | `ingressoja_queue_admitted` | gauge | `event` |
 //! | `ingressoja_payments_total` | counter | `outcome` = approved/declined/failed/timeout |
-//! | `ingressoja_rejections_total` | counter (applied on this node) | `reason` = the rejection code (sold_out, limit_exceeded, hold_expired, ...) |
+//! | `ingressoja_rejections_total` | counter (applied on this node) | `reason` = a [`RejectionCode`] (sold_out, limit_exceeded, hold_expired, ...) |
 //! | `ingressoja_holds_expired_total` | counter (applied on this node) | |
 //! | `ingressoja_raft_snapshots_total` | counter (built by this node) | |
 //! | `ingressoja_raft_snapshot_duration_seconds` | histogram (one snapshot build) | |
@@ -32,6 +32,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use ingressoja_codes::RejectionCode;
 use openraft::ServerState;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -199,12 +200,8 @@ impl Default for NodeMetrics {
             metrics.snapshot_seconds.clone(),
         );
         // Every series exists from the start, at zero, so rates work at once.
-        for reason in ["sold_out", "limit_exceeded", "hold_expired", "not_admitted"] {
-            drop(
-                metrics
-                    .rejections
-                    .get_or_create(&labels(&[("reason", reason)])),
-            );
+        for &reason in RejectionCode::ALL {
+            drop(metrics.rejections.get_or_create(&rejection_labels(reason)));
         }
         for outcome in ["approved", "declined", "failed", "timeout"] {
             drop(
@@ -222,6 +219,11 @@ impl Default for NodeMetrics {
 
 fn gauge_value(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The series of one rejection reason: the label value is the code's wire string.
+fn rejection_labels(reason: RejectionCode) -> Labels {
+    labels(&[("reason", reason.as_str())])
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -311,11 +313,15 @@ impl ApplyObserver for NodeMetrics {
             Some(DomainEventKind::HoldExpired) => {
                 self.holds_expired.inc();
             }
-            Some(DomainEventKind::Rejected) => {
-                self.rejections
-                    .get_or_create(&labels(&[("reason", &event.reason)]))
-                    .inc();
-            }
+            Some(DomainEventKind::Rejected) => match RejectionCode::parse(&event.reason) {
+                Ok(reason) => {
+                    self.rejections
+                        .get_or_create(&rejection_labels(reason))
+                        .inc();
+                }
+                // The machine only emits its own codes; a stranger is a bug, not a series.
+                Err(unknown) => tracing::warn!(%unknown, "rejected event with an unknown reason"),
+            },
             _ => {}
         }
     }
@@ -401,4 +407,54 @@ pub fn spawn_server(
 /// Binds the metrics address (so a taken port fails the start, not later).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(reason: &str) -> DomainEvent {
+        DomainEvent {
+            kind: Some(DomainEventKind::Rejected),
+            reason: reason.to_string(),
+            ..DomainEvent::default()
+        }
+    }
+
+    #[test]
+    fn every_rejection_code_has_a_series_from_the_start() {
+        let metrics = NodeMetrics::default();
+        let mut text = String::new();
+        encode(&mut text, &metrics.registry).unwrap();
+        for code in RejectionCode::ALL {
+            let series = format!("ingressoja_rejections_total{{reason=\"{code}\"}} 0");
+            assert!(text.contains(&series), "missing {series}");
+        }
+    }
+
+    #[test]
+    fn rejected_events_count_under_their_code() {
+        let metrics = NodeMetrics::default();
+        metrics.event_applied(&rejected("sold_out"));
+        metrics.event_applied(&rejected("sold_out"));
+        metrics.event_applied(&rejected("live_hold_exists"));
+        let count = |code| {
+            metrics
+                .rejections
+                .get_or_create(&rejection_labels(code))
+                .get()
+        };
+        assert_eq!(count(RejectionCode::SoldOut), 2);
+        assert_eq!(count(RejectionCode::LiveHoldExists), 1);
+        assert_eq!(count(RejectionCode::HoldExpired), 0);
+    }
+
+    #[test]
+    fn an_unknown_reason_makes_no_series() {
+        let metrics = NodeMetrics::default();
+        metrics.event_applied(&rejected("not_a_code"));
+        let mut text = String::new();
+        encode(&mut text, &metrics.registry).unwrap();
+        assert!(!text.contains("not_a_code"));
+    }
 }

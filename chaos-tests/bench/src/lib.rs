@@ -17,8 +17,9 @@
 //!
 //! May depend on: the client (the gRPC target), the gateway (the HTTP
 //! target signs sessions with its signer), cluster-config (the configs of
-//! the local cluster and gateways it starts), and the node crate only for
-//! its `Cpf` type. It knows nothing of the chaos harness or the checkers.
+//! the local cluster and gateways it starts), and the codes crate (`Cpf`).
+//! It never links the node (it starts the node's binary), and knows nothing
+//! of the chaos harness or the checkers.
 
 pub mod error;
 pub mod launch;

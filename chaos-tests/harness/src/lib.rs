@@ -5,7 +5,8 @@
 //!
 //! May depend on: `ingressoja-checkers` (which judges the history this crate
 //! records), the client (to drive the cluster), cluster-config (to write the
-//! nodes' configs), and the node crate only for its `Cpf` type.
+//! nodes' configs), and the codes crate (`Cpf`). It never links the node:
+//! the nodes run in containers.
 //!
 //! * [`docker`]: the Docker operations, with errors that say what to fix;
 //! * [`cluster`]: the node containers on a private network;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ingressoja_client::proto::ticketing::{CategorySpec, SalePolicy};
 use ingressoja_client::{Client, ClientError};
-use ingressoja_node::machine::Cpf;
+use ingressoja_codes::Cpf;
 use rand::Rng;
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! enrolled) a TOTP code, with the failures and the used code recorded in
 //! the cluster so that lockout and replay protection hold on every gateway.
 
-use ingressoja_client::ClientError;
+use ingressoja_codes::RejectionCode;
 
 use super::{password, totp};
 use crate::clock;
@@ -38,8 +38,11 @@ pub async fn check_password(
     }
     let credentials = match state.cluster.get_credentials(login.trim()).await {
         Ok(credentials) => credentials,
-        Err(ClientError::Rejected { code, .. })
-            if code == "unknown_customer" || code == "invalid_field" =>
+        Err(error)
+            if matches!(
+                error.rejection(),
+                Some(RejectionCode::UnknownCustomer | RejectionCode::InvalidField)
+            ) =>
         {
             // Same work, same answer as a wrong password: no account probing.
             password::matches(password.to_string(), None).await;
@@ -88,7 +91,7 @@ pub async fn check_code(state: &AppState, customer_id: &str, code: &str) -> Resu
         .await
     {
         Ok(_) => Ok(()),
-        Err(ClientError::Rejected { code, .. }) if code == "totp_replayed" => {
+        Err(error) if error.rejection() == Some(RejectionCode::TotpReplayed) => {
             Err(ApiError::CodeReplayed)
         }
         Err(error) => Err(error.into()),

@@ -19,17 +19,19 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
+use ingressoja_client::Refusal;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Code;
 
 use super::event_json::event_json;
 use crate::clock;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::QueueView;
-use crate::web::{text_field, Buyer};
+use crate::web::{id_field, Buyer};
 
 /// Events older than this at connection time count as history (`replay`).
 const REPLAY_AGE: Duration = Duration::from_secs(5);
@@ -68,7 +70,7 @@ pub async fn stream(
         (None, None) => 0,
     };
     let queue = match &params.queue {
-        Some(event_id) => Some(text_field("queue", event_id, 64)?.to_string()),
+        Some(event_id) => Some(id_field("queue", event_id)?.to_string()),
         None => None,
     };
     let (sender, receiver) = mpsc::channel(64);
@@ -120,7 +122,7 @@ async fn forward(
                         return;
                     }
                 }
-                Err(error) if error.rejection_code() == Some("out_of_range") => {
+                Err(error) if error.refusal() == Some(Refusal::Status(Code::OutOfRange)) => {
                     // Older than the cluster keeps: resume from the oldest kept.
                     watch = state.cluster.watch_events(0, Some(&customer_id));
                 }

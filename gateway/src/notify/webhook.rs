@@ -20,8 +20,10 @@ use hyper::Request;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use ingressoja_client::proto::ticketing::DomainEvent;
+use ingressoja_client::Refusal;
 use ingressoja_cluster_config::WebhookConfig;
 use sha2::Sha256;
+use tonic::Code;
 
 use super::event_json::event_json;
 use crate::clock;
@@ -68,7 +70,7 @@ async fn deliver_forever(state: AppState, index: usize, config: WebhookConfig) {
         let event = match watch.next().await {
             Ok(event) => event,
             Err(error) => {
-                if error.rejection_code() == Some("out_of_range") {
+                if error.refusal() == Some(Refusal::Status(Code::OutOfRange)) {
                     watch = state.cluster.watch_events(0, None);
                 }
                 tracing::warn!(webhook = index, %error, "webhook feed interrupted; retrying");

@@ -1,6 +1,7 @@
 //! The shop's words in Brazilian Portuguese (the default) and English.
 
 use axum::http::HeaderMap;
+use ingressoja_codes::{ErrorCode, NodeCode, PaymentCode, RejectionCode};
 
 use crate::web::{cookie, LANG_COOKIE};
 
@@ -30,15 +31,150 @@ impl Lang {
         }
     }
 
-    /// The text for `key` (the key itself if missing, which tests forbid).
+    /// The text for `key`: an entry of [`TEXTS`], or `err.<code>` for a
+    /// cluster code ([`Lang::code_text`]); `?` if missing, which tests forbid.
     pub fn t(self, key: &str) -> &'static str {
-        match TEXTS.iter().find(|(k, _, _)| *k == key) {
-            Some((_, pt, en)) => match self {
-                Lang::Pt => pt,
-                Lang::En => en,
-            },
-            None => "?",
+        if let Some((_, pt, en)) = TEXTS.iter().find(|(k, _, _)| *k == key) {
+            return self.pick(pt, en);
         }
+        match key.strip_prefix("err.").map(ErrorCode::parse) {
+            Some(Ok(code)) => self.code_text(code),
+            _ => "?",
+        }
+    }
+
+    /// What a buyer reads for a cluster code: what happened and what to do.
+    pub fn code_text(self, code: ErrorCode) -> &'static str {
+        let (pt, en) = code_texts(code);
+        self.pick(pt, en)
+    }
+
+    fn pick(self, pt: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Pt => pt,
+            Lang::En => en,
+        }
+    }
+}
+
+/// `(err.<code>, text)` for every cluster code, for the page script (which
+/// translates the `reason` of a rejected notification by the same keys).
+pub fn code_keys(lang: Lang) -> impl Iterator<Item = (String, &'static str)> {
+    ErrorCode::all().map(move |code| (format!("err.{code}"), lang.code_text(code)))
+}
+
+/// `(português, English)` for each cluster code. Every code is named (no
+/// catch-all), so a new code does not compile until buyers can read it.
+fn code_texts(code: ErrorCode) -> (&'static str, &'static str) {
+    match code {
+        ErrorCode::Rejection(code) => rejection_texts(code),
+        ErrorCode::Payment(code) => match code {
+            PaymentCode::Declined => (
+                "Pagamento recusado. Sua reserva continua valendo: tente outro cartão.",
+                "Payment declined. Your hold is still valid: try another card.",
+            ),
+            PaymentCode::Failed => (
+                "O pagamento falhou. Nada foi cobrado; tente de novo.",
+                "Payment failed. Nothing was charged; try again.",
+            ),
+        },
+        ErrorCode::Node(code) => match code {
+            NodeCode::NotLeader | NodeCode::Unavailable => (
+                "O sistema de ingressos não respondeu. Tente de novo: nada é cobrado duas vezes.",
+                "The ticket system did not answer. Try again: nothing is charged twice.",
+            ),
+            NodeCode::NotFound => ("Não encontrado.", "Not found."),
+            NodeCode::Internal => (
+                "O sistema de ingressos falhou. Tente de novo em instantes.",
+                "The ticket system failed. Try again in a moment.",
+            ),
+        },
+    }
+}
+
+fn rejection_texts(code: RejectionCode) -> (&'static str, &'static str) {
+    match code {
+        RejectionCode::InvalidField => (
+            "Algum dado do pedido é inválido. Confira e tente de novo.",
+            "Some of the data sent is not valid. Check it and try again.",
+        ),
+        RejectionCode::UnknownEvent => ("Evento não encontrado.", "Event not found."),
+        RejectionCode::UnknownCategory => (
+            "Este setor não existe neste evento.",
+            "This event has no such category.",
+        ),
+        RejectionCode::EventExists => (
+            "Já existe um evento com este código.",
+            "An event with this id already exists.",
+        ),
+        RejectionCode::SoldOut => (
+            "Esgotado: não há ingressos suficientes neste setor.",
+            "Sold out: not enough tickets left in this category.",
+        ),
+        RejectionCode::LimitExceeded => (
+            "Limite de ingressos por CPF atingido.",
+            "Ticket limit per CPF reached.",
+        ),
+        RejectionCode::HoldNotFound => ("Reserva não encontrada.", "Hold not found."),
+        RejectionCode::HoldNotYours => (
+            "Esta reserva é de outra pessoa.",
+            "This hold belongs to someone else.",
+        ),
+        RejectionCode::HoldExpired => (
+            "A reserva expirou. Reserve de novo.",
+            "The hold expired. Please hold again.",
+        ),
+        RejectionCode::HoldReleased => (
+            "Esta reserva foi cancelada. Reserve de novo.",
+            "This hold was released. Please hold again.",
+        ),
+        RejectionCode::AlreadyPurchased => (
+            "Esta reserva já foi paga: seus ingressos estão em “Meus ingressos”.",
+            "This hold is already paid: your tickets are in “My tickets”.",
+        ),
+        RejectionCode::IdempotencyKeyReused => (
+            "Este pedido já foi usado para outra operação. Recarregue a página e tente de novo.",
+            "This request was already used for another operation. Reload the page and try again.",
+        ),
+        RejectionCode::UnknownCustomer => ("Conta não encontrada.", "Account not found."),
+        RejectionCode::CustomerExists => ("Este usuário já existe.", "This username is taken."),
+        RejectionCode::DuplicateDocument => (
+            "Já existe uma conta com este CPF.",
+            "An account with this CPF already exists.",
+        ),
+        RejectionCode::DuplicateEmail => (
+            "Já existe uma conta com este e-mail.",
+            "An account with this e-mail already exists.",
+        ),
+        RejectionCode::QueueClosed => (
+            "A fila deste evento está fechada.",
+            "This event's queue is closed.",
+        ),
+        RejectionCode::NotInQueue => (
+            "Você não está na fila deste evento: entre na fila.",
+            "You are not in this event's queue: join it.",
+        ),
+        RejectionCode::NotAdmitted => (
+            "Ainda não é a sua vez: entre na fila.",
+            "Not your turn yet: join the queue.",
+        ),
+        RejectionCode::SaleNotOpen => ("A venda ainda não abriu.", "The sale has not opened yet."),
+        RejectionCode::LiveHoldExists => (
+            "Você já tem uma reserva ativa. Pague ou cancele antes de reservar de novo.",
+            "You already have a live hold. Pay or release it first.",
+        ),
+        RejectionCode::PaymentMissing | RejectionCode::PaymentMismatch => (
+            "O pagamento não confere com a reserva. Nada foi vendido; tente de novo.",
+            "The payment does not match the hold. Nothing was sold; try again.",
+        ),
+        RejectionCode::TotpAlreadyEnrolled => (
+            "A verificação em duas etapas já está ativada nesta conta.",
+            "Two-step verification is already on for this account.",
+        ),
+        RejectionCode::TotpReplayed => (
+            "Este código já foi usado. Aguarde o próximo código no app.",
+            "This code was already used. Wait for the next code in the app.",
+        ),
     }
 }
 
@@ -124,25 +260,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("n.stream_error", "Reconectando…", "Reconnecting…"),
     ("err.bad_credentials", "Usuário ou senha incorretos.", "Wrong username or password."),
     ("err.bad_totp_code", "Código inválido. Use o código atual do seu app.", "Invalid code. Use the current code from your app."),
-    ("err.totp_replayed", "Este código já foi usado. Aguarde o próximo código no app.", "This code was already used. Wait for the next code in the app."),
     ("err.account_locked", "Muitas tentativas erradas. A conta está bloqueada por alguns instantes.", "Too many failed attempts. The account is locked for a moment."),
     ("err.csrf_failed", "O formulário expirou. Recarregue a página e tente de novo.", "The form expired. Reload the page and try again."),
     ("err.rate_limited", "Muitas tentativas seguidas. Aguarde um pouco.", "Too many attempts in a row. Please wait a little."),
     ("err.overloaded", "Muita gente ao mesmo tempo. Tente de novo em instantes.", "Very busy right now. Try again in a moment."),
-    ("err.unavailable", "O sistema de ingressos não respondeu. Tente de novo: nada é cobrado duas vezes.", "The ticket system did not answer. Try again: nothing is charged twice."),
-    ("err.sold_out", "Esgotado: não há ingressos suficientes neste setor.", "Sold out: not enough tickets left in this category."),
-    ("err.limit_exceeded", "Limite de ingressos por CPF atingido.", "Ticket limit per CPF reached."),
-    ("err.payment_declined", "Pagamento recusado. Sua reserva continua valendo: tente outro cartão.", "Payment declined. Your hold is still valid: try another card."),
-    ("err.payment_failed", "O pagamento falhou. Nada foi cobrado; tente de novo.", "Payment failed. Nothing was charged; try again."),
-    ("err.hold_expired", "A reserva expirou. Reserve de novo.", "The hold expired. Please hold again."),
-    ("err.not_admitted", "Ainda não é a sua vez: entre na fila.", "Not your turn yet: join the queue."),
-    ("err.live_hold_exists", "Você já tem uma reserva ativa. Pague ou cancele antes de reservar de novo.", "You already have a live hold. Pay or release it first."),
-    ("err.customer_exists", "Este usuário já existe.", "This username is taken."),
-    ("err.duplicate_email", "Já existe uma conta com este e-mail.", "An account with this e-mail already exists."),
-    ("err.duplicate_document", "Já existe uma conta com este CPF.", "An account with this CPF already exists."),
-    ("err.sale_not_open", "A venda ainda não abriu.", "The sale has not opened yet."),
     ("err.unauthenticated", "Entre na sua conta para continuar.", "Sign in to continue."),
-    ("err.not_found", "Não encontrado.", "Not found."),
 ];
 
 #[cfg(test)]
@@ -159,5 +281,23 @@ mod tests {
         assert_eq!(Lang::Pt.t("pay"), "Pagar");
         assert_eq!(Lang::En.t("pay"), "Pay");
         assert_eq!(Lang::En.t("no such key"), "?");
+    }
+
+    #[test]
+    fn every_cluster_code_reads_in_both_languages_under_its_key() {
+        for code in ErrorCode::all() {
+            let key = format!("err.{code}");
+            assert!(
+                TEXTS.iter().all(|(k, _, _)| *k != key),
+                "{key} is in TEXTS too"
+            );
+            for lang in [Lang::Pt, Lang::En] {
+                assert_eq!(lang.t(&key), lang.code_text(code));
+                assert!(!lang.code_text(code).is_empty(), "{key}");
+            }
+        }
+        assert_eq!(code_keys(Lang::En).count(), ErrorCode::all().count());
+        assert!(Lang::Pt.t("err.sold_out").starts_with("Esgotado"));
+        assert_eq!(Lang::En.t("err.brand_new_rule"), "?");
     }
 }

@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use ingressoja_codes::RejectionCode;
+
 use super::i18n::Lang;
 use crate::auth::csrf;
 use crate::error::{retry_after_secs, ApiError};
@@ -202,7 +204,9 @@ fn notification_texts(lang: Lang) -> String {
                 || key.starts_with("err.")
                 || matches!(*key, "hold_expired_now" | "admitted" | "seconds")
         })
-        .map(|(key, _, _)| (key.to_string(), serde_json::Value::from(lang.t(key))))
+        .map(|(key, _, _)| (key.to_string(), lang.t(key)))
+        .chain(super::i18n::code_keys(lang))
+        .map(|(key, text)| (key, serde_json::Value::from(text)))
         .collect();
     // `</` cannot appear in the texts, but keep the script block unbreakable anyway.
     serde_json::Value::Object(map)
@@ -230,6 +234,15 @@ pub fn describe(lang: Lang, error: &ApiError) -> String {
     };
     if let ApiError::Invalid { field, reason } = error {
         text = format!("{field}: {reason}");
+    }
+    // The cluster's own message names the field and what is wrong with it.
+    if let ApiError::Rejected {
+        refusal, message, ..
+    } = error
+    {
+        if refusal.rejection() == Some(RejectionCode::InvalidField) {
+            text = message.clone();
+        }
     }
     if let Some(wait) = error.retry_after() {
         text = format!(
@@ -293,11 +306,19 @@ mod tests {
 
     #[test]
     fn errors_read_as_sentences() {
-        let sold_out = ApiError::Rejected {
-            code: "sold_out".into(),
-            message: "x".into(),
-        };
+        let sold_out = ApiError::from(ingressoja_client::ClientError::refused(
+            RejectionCode::SoldOut,
+            "x",
+        ));
         assert!(describe(Lang::Pt, &sold_out).starts_with("Esgotado"));
+        let bad_id = ApiError::from(ingressoja_client::ClientError::refused(
+            RejectionCode::InvalidField,
+            "customer_id: character 'ã' not allowed",
+        ));
+        assert_eq!(
+            describe(Lang::En, &bad_id),
+            "customer_id: character 'ã' not allowed"
+        );
         let limited = ApiError::RateLimited {
             limit: "login per IP",
             retry_after: std::time::Duration::from_millis(1500),

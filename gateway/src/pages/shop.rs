@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use ingressoja_codes::RejectionCode;
 use serde::Deserialize;
 
 use super::layout::{brl, esc, PageError, Visitor};
@@ -12,7 +13,7 @@ use crate::actions;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::QueueView;
-use crate::web::{request_id, text_field, ClientIp, PageForm};
+use crate::web::{id_field, request_id, ClientIp, PageForm};
 
 /// A fresh request id for a form: resubmitting the same form (a double tap,
 /// a retry after a timeout, through any gateway) is the same request.
@@ -61,7 +62,7 @@ pub async fn event(
     visitor: Visitor,
     Path(event_id): Path<String>,
 ) -> Result<Response, PageError> {
-    let event_id = text_field("event_id", &event_id, 64).map_err(|e| visitor.error(e))?;
+    let event_id = id_field("event_id", &event_id).map_err(|e| visitor.error(e))?;
     let availability = state
         .cluster
         .availability(event_id)
@@ -206,10 +207,10 @@ pub async fn waiting_room(
     Path(event_id): Path<String>,
 ) -> Result<Response, PageError> {
     let customer_id = visitor.buyer()?.to_string();
-    let event_id = text_field("event_id", &event_id, 64).map_err(|e| visitor.error(e))?;
+    let event_id = id_field("event_id", &event_id).map_err(|e| visitor.error(e))?;
     let status: QueueView = match state.cluster.queue_status(event_id, &customer_id).await {
         Ok(status) => status.into(),
-        Err(error) if error.rejection_code() == Some("not_in_queue") => {
+        Err(error) if error.rejection() == Some(RejectionCode::NotInQueue) => {
             return Ok(Redirect::to(&format!("/events/{}", urlencode(event_id))).into_response())
         }
         Err(error) => return Err(visitor.error(error.into())),

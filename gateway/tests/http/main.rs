@@ -6,6 +6,7 @@ mod account;
 mod failover;
 mod grafana;
 mod harness;
+mod ids;
 mod pages;
 mod sale;
 mod webhook;

@@ -486,18 +486,18 @@ fn errors_keep_their_codes_and_leader_at_the_service_boundary() {
         leader_addr: Some("10.0.0.3:7101".into()),
     }));
     assert_eq!(
-        not_leader.code(),
+        not_leader.code().as_str(),
         "not_leader",
         "{not_leader:?} lost its kind"
     );
     let rejected = ServiceError::from(CheckoutError::Rejected(Rejection::HoldExpired(7)));
-    assert_eq!(rejected.code(), "hold_expired");
+    assert_eq!(rejected.code().as_str(), "hold_expired");
     let sale = Sale::new();
     let refused = ServiceError::from(CheckoutError::PaymentRefused {
         hold: sale.hold.clone(),
         released: true,
         failure: PaymentFailure::Declined,
     });
-    assert_eq!(refused.code(), "payment_declined");
+    assert_eq!(refused.code().as_str(), "payment_declined");
     assert!(refused.to_string().contains("was released"), "{refused}");
 }

@@ -1,5 +1,6 @@
 //! What goes into the Raft log: commands, their idempotency keys, and the proposal one entry carries.
 
+use ingressoja_codes::PaymentCode;
 use serde::{Deserialize, Serialize};
 
 use super::customer::{validate_registration, Registration};
@@ -203,10 +204,10 @@ pub enum PaymentFailure {
 
 impl PaymentFailure {
     /// The code customers and the event stream see.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> PaymentCode {
         match self {
-            PaymentFailure::Declined => "payment_declined",
-            PaymentFailure::Failed => "payment_failed",
+            PaymentFailure::Declined => PaymentCode::Declined,
+            PaymentFailure::Failed => PaymentCode::Failed,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::cpf::Cpf;
+use super::cpf::{parse_cpf, Cpf};
 use super::ids::{validate_id, validate_name, CustomerId};
 use super::rejection::Rejection;
 use super::{Effect, SaleMachine};
@@ -108,7 +108,7 @@ fn validate_email(email: &str) -> Result<String, Rejection> {
 pub fn validate_registration(r: &Registration) -> Result<(String, Cpf), Rejection> {
     validate_id("customer_id", &r.customer_id)?;
     let email = validate_email(&r.email)?;
-    let cpf = Cpf::parse("cpf", &r.cpf)?;
+    let cpf = parse_cpf("cpf", &r.cpf)?;
     validate_name("display_name", &r.display_name)?;
     if !r.password_hash.starts_with("$argon2id$") || r.password_hash.len() > 512 {
         return Err(Rejection::invalid(

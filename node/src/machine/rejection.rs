@@ -2,8 +2,10 @@
 //!
 //! A rejection is a committed, deterministic outcome: every replica reaches
 //! the same one for the same entry. Each has a stable machine-readable
-//! [`Rejection::code`] that travels to clients in gRPC metadata.
+//! [`Rejection::code`] (a [`RejectionCode`] of the shared codes crate) that
+//! travels to clients in gRPC metadata.
 
+use ingressoja_codes::RejectionCode;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -108,34 +110,128 @@ impl Rejection {
         }
     }
 
-    /// The stable, machine-readable code of this rejection (snake_case).
-    pub fn code(&self) -> &'static str {
+    /// The stable, machine-readable code of this rejection; its wire string
+    /// is [`RejectionCode::as_str`].
+    pub fn code(&self) -> RejectionCode {
         match self {
-            Rejection::InvalidField { .. } => "invalid_field",
-            Rejection::UnknownEvent(_) => "unknown_event",
-            Rejection::UnknownCategory { .. } => "unknown_category",
-            Rejection::EventExists(_) => "event_exists",
-            Rejection::SoldOut { .. } => "sold_out",
-            Rejection::LimitExceeded { .. } => "limit_exceeded",
-            Rejection::HoldNotFound(_) => "hold_not_found",
-            Rejection::HoldNotYours(_) => "hold_not_yours",
-            Rejection::HoldExpired(_) => "hold_expired",
-            Rejection::HoldReleased(_) => "hold_released",
-            Rejection::AlreadyPurchased(_) => "already_purchased",
-            Rejection::KeyReused { .. } => "idempotency_key_reused",
-            Rejection::UnknownCustomer(_) => "unknown_customer",
-            Rejection::CustomerExists(_) => "customer_exists",
-            Rejection::DuplicateDocument => "duplicate_document",
-            Rejection::DuplicateEmail => "duplicate_email",
-            Rejection::QueueClosed { .. } => "queue_closed",
-            Rejection::NotInQueue(_) => "not_in_queue",
-            Rejection::NotAdmitted(_) => "not_admitted",
-            Rejection::SaleNotOpen { .. } => "sale_not_open",
-            Rejection::LiveHoldExists(_) => "live_hold_exists",
-            Rejection::PaymentMissing(_) => "payment_missing",
-            Rejection::PaymentMismatch { .. } => "payment_mismatch",
-            Rejection::TotpAlreadyEnrolled(_) => "totp_already_enrolled",
-            Rejection::TotpReplayed { .. } => "totp_replayed",
+            Rejection::InvalidField { .. } => RejectionCode::InvalidField,
+            Rejection::UnknownEvent(_) => RejectionCode::UnknownEvent,
+            Rejection::UnknownCategory { .. } => RejectionCode::UnknownCategory,
+            Rejection::EventExists(_) => RejectionCode::EventExists,
+            Rejection::SoldOut { .. } => RejectionCode::SoldOut,
+            Rejection::LimitExceeded { .. } => RejectionCode::LimitExceeded,
+            Rejection::HoldNotFound(_) => RejectionCode::HoldNotFound,
+            Rejection::HoldNotYours(_) => RejectionCode::HoldNotYours,
+            Rejection::HoldExpired(_) => RejectionCode::HoldExpired,
+            Rejection::HoldReleased(_) => RejectionCode::HoldReleased,
+            Rejection::AlreadyPurchased(_) => RejectionCode::AlreadyPurchased,
+            Rejection::KeyReused { .. } => RejectionCode::IdempotencyKeyReused,
+            Rejection::UnknownCustomer(_) => RejectionCode::UnknownCustomer,
+            Rejection::CustomerExists(_) => RejectionCode::CustomerExists,
+            Rejection::DuplicateDocument => RejectionCode::DuplicateDocument,
+            Rejection::DuplicateEmail => RejectionCode::DuplicateEmail,
+            Rejection::QueueClosed { .. } => RejectionCode::QueueClosed,
+            Rejection::NotInQueue(_) => RejectionCode::NotInQueue,
+            Rejection::NotAdmitted(_) => RejectionCode::NotAdmitted,
+            Rejection::SaleNotOpen { .. } => RejectionCode::SaleNotOpen,
+            Rejection::LiveHoldExists(_) => RejectionCode::LiveHoldExists,
+            Rejection::PaymentMissing(_) => RejectionCode::PaymentMissing,
+            Rejection::PaymentMismatch { .. } => RejectionCode::PaymentMismatch,
+            Rejection::TotpAlreadyEnrolled(_) => RejectionCode::TotpAlreadyEnrolled,
+            Rejection::TotpReplayed { .. } => RejectionCode::TotpReplayed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One rejection of each kind.
+    fn one_of_each() -> Vec<Rejection> {
+        vec![
+            Rejection::invalid("quantity", "must be positive"),
+            Rejection::UnknownEvent("e".into()),
+            Rejection::UnknownCategory {
+                event: "e".into(),
+                category: "c".into(),
+            },
+            Rejection::EventExists("e".into()),
+            Rejection::SoldOut {
+                requested: 2,
+                available: 1,
+            },
+            Rejection::LimitExceeded {
+                limit: 4,
+                held: 1,
+                bought: 2,
+                requested: 2,
+            },
+            Rejection::HoldNotFound(1),
+            Rejection::HoldNotYours(1),
+            Rejection::HoldExpired(1),
+            Rejection::HoldReleased(1),
+            Rejection::AlreadyPurchased(1),
+            Rejection::UnknownCustomer("ana".into()),
+            Rejection::CustomerExists("ana".into()),
+            Rejection::DuplicateDocument,
+            Rejection::DuplicateEmail,
+            Rejection::QueueClosed {
+                event: "e".into(),
+                reason: "over".into(),
+            },
+            Rejection::NotInQueue("ana".into()),
+            Rejection::NotAdmitted("ana".into()),
+            Rejection::SaleNotOpen {
+                opens_at_ms: 2,
+                now_ms: 1,
+            },
+            Rejection::LiveHoldExists(1),
+            Rejection::PaymentMissing(1),
+            Rejection::PaymentMismatch {
+                charged: 1,
+                expected: 2,
+            },
+            Rejection::KeyReused {
+                client_id: "c".into(),
+                request_id: 1,
+            },
+            Rejection::TotpAlreadyEnrolled("ana".into()),
+            Rejection::TotpReplayed {
+                step: 1,
+                last_step: 1,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_code_is_reachable_and_no_two_kinds_share_one() {
+        let rejections = one_of_each();
+        let codes: BTreeSet<RejectionCode> = rejections.iter().map(Rejection::code).collect();
+        assert_eq!(codes.len(), rejections.len());
+        assert_eq!(
+            codes,
+            RejectionCode::ALL.iter().copied().collect::<BTreeSet<_>>()
+        );
+    }
+
+    #[test]
+    fn codes_keep_their_wire_strings() {
+        let sold_out = Rejection::SoldOut {
+            requested: 2,
+            available: 1,
+        };
+        assert_eq!(sold_out.code(), "sold_out");
+        assert_eq!(Rejection::HoldExpired(3).code().as_str(), "hold_expired");
+        assert_eq!(
+            Rejection::KeyReused {
+                client_id: "c".into(),
+                request_id: 1
+            }
+            .code()
+            .to_string(),
+            "idempotency_key_reused"
+        );
     }
 }

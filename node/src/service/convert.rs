@@ -12,12 +12,8 @@ use crate::machine::{
 pub fn key(key: Option<pb::IdempotencyKey>) -> Result<IdempotencyKey, ServiceError> {
     let key =
         key.ok_or_else(|| ServiceError::bad_request("key", "an idempotency key is required"))?;
-    if key.client_id.is_empty() || key.client_id.len() > 64 {
-        return Err(ServiceError::bad_request(
-            "key.client_id",
-            "must be 1 to 64 characters",
-        ));
-    }
+    ingressoja_codes::validate_client_id(&key.client_id)
+        .map_err(|error| ServiceError::bad_request("key.client_id", error.to_string()))?;
     Ok(IdempotencyKey {
         client_id: key.client_id,
         request_id: key.request_id,
@@ -140,5 +136,45 @@ pub fn login_outcome(r: &pb::RecordLoginRequest) -> LoginOutcome {
         }
     } else {
         LoginOutcome::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_with(client_id: String) -> Option<pb::IdempotencyKey> {
+        Some(pb::IdempotencyKey {
+            client_id,
+            request_id: 1,
+        })
+    }
+
+    #[test]
+    fn the_gateway_client_id_of_the_longest_customer_id_is_accepted() {
+        let longest = "a".repeat(ingressoja_codes::MAX_ID_LEN);
+        let client_id = format!("web:{longest}");
+        assert_eq!(
+            key(key_with(client_id.clone())).unwrap().client_id,
+            client_id
+        );
+        let widest = "c".repeat(ingressoja_codes::MAX_CLIENT_ID_LEN);
+        assert!(key(key_with(widest)).is_ok());
+    }
+
+    #[test]
+    fn client_ids_out_of_bounds_name_the_field() {
+        let too_long = "c".repeat(ingressoja_codes::MAX_CLIENT_ID_LEN + 1);
+        let error = key(key_with(too_long)).unwrap_err();
+        assert_eq!(
+            error.code(),
+            ingressoja_codes::RejectionCode::InvalidField.into()
+        );
+        assert_eq!(
+            error.to_string(),
+            "key.client_id: longer than 80 bytes (81 bytes)"
+        );
+        assert!(key(key_with(String::new())).is_err());
+        assert!(key(None).is_err());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use ingressoja_client::proto::ticketing::{CategorySpec, SalePolicy};
 use ingressoja_client::{Client, ClientError, ClientOptions};
-use ingressoja_node::machine::Cpf;
+use ingressoja_codes::Cpf;
 
 use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
