@@ -41,6 +41,13 @@ stage_done "fmt"
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 stage_done "clippy"
+# The planted test bugs compile only with the node's `planted-bugs` feature,
+# which no Cargo.toml turns on: lint them and run their unit tests here (the
+# library test binary only, so no normal binary is replaced).
+echo "== clippy and unit tests of the planted test bugs (--features planted-bugs)"
+cargo clippy --locked -p ingressoja-node --features planted-bugs --all-targets -- -D warnings
+cargo test --locked -p ingressoja-node --features planted-bugs --lib planted
+stage_done "planted bugs: clippy, unit tests"
 echo "== layout (crates by role)"
 ./scripts/check-layout.sh
 stage_done "layout"
