@@ -7,9 +7,41 @@
 #   - the checkers see no workspace crate but the codes crate;
 #   - the client library links neither the node nor the CLI's crates;
 #   - the chaos harness and the benchmark do not link the node.
+#
+#   ./scripts/check-layout.sh              # check this checkout
+#   ./scripts/check-layout.sh --self-test  # plant violations in a scratch
+#                                          # worktree and require each caught
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
+
+if [ "${1:-}" = --self-test ]; then
+  scratch=$(mktemp -d)
+  trap 'git worktree remove --force "$scratch/tree" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
+  git worktree add -q --detach "$scratch/tree" HEAD
+  (
+    cd "$scratch/tree"
+    # Three planted violations: the checkers see the node, the client takes
+    # clap, the gateway reaches RocksDB through a dependency on the node.
+    sed -i 's/^\[dependencies\]/[dependencies]\ningressoja-node = { workspace = true }/' chaos-tests/checkers/Cargo.toml
+    sed -i 's/^\[dependencies\]/[dependencies]\nclap = { workspace = true }/' client/Cargo.toml
+    sed -i 's/^\[dependencies\]/[dependencies]\ningressoja-node = { workspace = true }/' gateway/Cargo.toml
+    cargo update --workspace --offline --quiet
+    if out=$(./scripts/check-layout.sh 2>&1); then
+      echo "layout self-test: FAILED: the planted violations passed the check" >&2
+      exit 1
+    fi
+    for expected in "ingressoja-checkers depends on" "ingressoja-client depends on clap" "the gateway depends on rocksdb"; do
+      if ! grep -qF "$expected" <<<"$out"; then
+        echo "layout self-test: FAILED: not caught: $expected" >&2
+        echo "$out" >&2
+        exit 1
+      fi
+    done
+  )
+  echo "layout self-test: ok (each planted violation was caught)"
+  exit 0
+fi
 
 fail=0
 # Prints the dependency tree of a package, one crate name per line

@@ -50,6 +50,7 @@ cargo test --locked -p ingressoja-node --features planted-bugs --lib planted
 stage_done "planted bugs: clippy, unit tests"
 echo "== layout (crates by role)"
 ./scripts/check-layout.sh
+./scripts/check-layout.sh --self-test
 stage_done "layout"
 echo "== promtool check (grafana/prometheus)"
 ./scripts/ensure-prometheus.sh
