@@ -43,6 +43,8 @@ pub enum PaymentError {
 pub trait PaymentProvider: Send + Sync + 'static {
     /// Charges once per `key`; repeating a key returns the first result.
     async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError>;
+    /// The id of the charge recorded under `key` and not given back, if any.
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError>;
     /// Gives back a charge (after a purchase was refused) or voids an unknown one by key.
     async fn refund(&self, key: &str) -> Result<(), PaymentError>;
 }
@@ -102,6 +104,15 @@ impl PaymentProvider for FakeProvider {
         Ok(charge.charge_id.clone())
     }
 
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(ledger
+            .get(key)
+            .filter(|c| !c.refunded)
+            .map(|c| c.charge_id.clone()))
+    }
+
+    /// Gives back the charge under `key`; an unknown key is a no-op.
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = ledger.get_mut(key) {

@@ -68,6 +68,10 @@ pub enum CheckoutError {
     /// The log answered the purchase with something a purchase cannot produce.
     #[error("unexpected outcome {0:?}")]
     Unexpected(Box<Effect>),
+    /// The saga's task panicked or was cancelled before answering; what it
+    /// left charged is for reconciliation.
+    #[error("checkout task failed: {0}")]
+    Aborted(String),
 }
 
 impl From<LedgerError> for CheckoutError {
@@ -105,6 +109,9 @@ impl From<CheckoutError> for ServiceError {
             CheckoutError::Ledger(LedgerError::Internal(reason)) => ServiceError::Internal(reason),
             CheckoutError::Unexpected(outcome) => {
                 ServiceError::Internal(format!("unexpected outcome {outcome:?}"))
+            }
+            CheckoutError::Aborted(reason) => {
+                ServiceError::Internal(format!("checkout task failed: {reason}"))
             }
         }
     }

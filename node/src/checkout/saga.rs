@@ -70,7 +70,23 @@ impl<L: Ledger> Checkout<L> {
         &self.ledger
     }
 
+    /// Buys `order`'s hold in a task of its own, so that dropping the returned
+    /// future (a client's deadline expiring, the connection closing) does not
+    /// abandon the saga between the charge and its void, sale or refund.
+    /// A panic in the saga's task is an [`CheckoutError::Aborted`], not a panic here.
+    pub async fn purchase_detached(
+        self: &Arc<Self>,
+        order: PurchaseOrder,
+    ) -> Result<Purchase, CheckoutError> {
+        let checkout = Arc::clone(self);
+        tokio::spawn(async move { checkout.purchase(&order).await })
+            .await
+            .unwrap_or_else(|e| Err(CheckoutError::Aborted(e.to_string())))
+    }
+
     /// Buys `order`'s hold: see [`super`] for the steps and what each failure leaves charged.
+    /// Dropping this future mid-way abandons the saga: callers that may be
+    /// cancelled use [`Checkout::purchase_detached`].
     pub async fn purchase(&self, order: &PurchaseOrder) -> Result<Purchase, CheckoutError> {
         // A retry gets its first answer without touching the payment provider again.
         self.ledger.read_barrier().await?;

@@ -20,7 +20,7 @@ const QUANTITY: u32 = 2;
 
 /// A sale with one live hold of [`QUANTITY`] "pista" tickets for ana.
 struct Sale {
-    checkout: Checkout<FakeLedger>,
+    checkout: Arc<Checkout<FakeLedger>>,
     provider: Arc<FakeProvider>,
     hold: Hold,
 }
@@ -43,7 +43,11 @@ impl Sale {
             panic!("the test hold is placed")
         };
         let payments = provider.unwrap_or_else(|| fake.clone());
-        let checkout = Checkout::new(ledger, payments, Arc::new(NodeMetrics::default()));
+        let checkout = Arc::new(Checkout::new(
+            ledger,
+            payments,
+            Arc::new(NodeMetrics::default()),
+        ));
         Sale {
             checkout,
             provider: fake,
@@ -101,8 +105,37 @@ impl PaymentProvider for StallingProvider {
         charged
     }
 
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.0.charge_of(key).await
+    }
+
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         self.0.refund(key).await
+    }
+}
+
+/// Charges through the fake provider, signals that the charge landed, then
+/// answers a second later (well within [`PAYMENT_TIMEOUT`]).
+struct SignallingProvider {
+    fake: Arc<FakeProvider>,
+    charged: Arc<tokio::sync::Notify>,
+}
+
+#[tonic::async_trait]
+impl PaymentProvider for SignallingProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+        let charged = self.fake.charge(request).await;
+        self.charged.notify_one();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        charged
+    }
+
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.fake.charge_of(key).await
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.refund(key).await
     }
 }
 
@@ -242,6 +275,46 @@ async fn a_timed_out_charge_is_voided_and_sells_nothing() {
     assert!(charges[0].1.refunded, "and was voided");
     assert_eq!(sale.sold_held(), (0, QUANTITY));
     assert_eq!(sale.hold_status(), HoldStatus::Live);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_purchase_dropped_by_its_caller_after_the_charge_still_sells_with_that_charge() {
+    let fake = Arc::new(FakeProvider::default());
+    let charged = Arc::new(tokio::sync::Notify::new());
+    let signalling: Arc<dyn PaymentProvider> = Arc::new(SignallingProvider {
+        fake: fake.clone(),
+        charged: charged.clone(),
+    });
+    let mut sale = Sale::with(SalePolicy::default(), FakeLedger::new, Some(signalling));
+    sale.provider = fake;
+
+    let purchase = sale.checkout.purchase_detached(sale.order(1, "approve"));
+    tokio::select! {
+        _ = charged.notified() => {}
+        early = purchase => panic!("answered before the charge landed: {early:?}"),
+    }
+    // The caller's future is gone, as when tonic drops a request at its deadline.
+    tokio::time::timeout(PAYMENT_TIMEOUT * 4, async {
+        while sale.hold_status() == HoldStatus::Live {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the saga finished without its caller");
+
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sale keeps its money");
+    assert_eq!(sale.hold_status(), HoldStatus::Purchased);
+    assert_eq!(sale.sold_held(), (QUANTITY, 0));
+    let tickets = sale.ledger().machine().tickets_of("ana").len();
+    assert_eq!(tickets, QUANTITY as usize);
+    assert!(sale
+        .ledger()
+        .machine()
+        .tickets_of("ana")
+        .iter()
+        .all(|t| t.charge_id == charges[0].1.charge_id));
 }
 
 #[tokio::test]
