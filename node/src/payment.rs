@@ -147,6 +147,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn refunding_an_unknown_key_changes_nothing() {
+        let p = FakeProvider::default();
+        p.refund("never-charged").await.unwrap();
+        assert!(p.ledger().is_empty());
+        assert_eq!(p.charge_of("never-charged").await, Ok(None));
+        let id = p.charge(&request("k1", "approve")).await.unwrap();
+        assert_eq!(p.charge_of("k1").await, Ok(Some(id)));
+        p.refund("k1").await.unwrap();
+        assert_eq!(p.charge_of("k1").await, Ok(None), "given back");
+    }
+
+    #[tokio::test]
     async fn tokens_choose_the_failure() {
         let p = FakeProvider::default();
         assert!(matches!(

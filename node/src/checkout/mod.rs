@@ -10,8 +10,13 @@
 //! 4. the charge, with the request's key as the provider's idempotency key,
 //!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided,
 //!    and any failure is committed as [`crate::machine::Command::PaymentFailed`];
-//! 5. the purchase proposal carrying the charge; a committed refusal is
-//!    refunded, unless the key's first answer is a sale paid by that charge.
+//! 5. the purchase proposal carrying the charge. Every purchase refusal —
+//!    fresh or replayed in step 2, whether this attempt charged or not —
+//!    refunds what the provider charged under the key, unless a committed
+//!    ticket carries that charge (a sale by an overlapping attempt).
+//!
+//! [`Checkout::purchase_detached`] runs these steps in a task of their own, so
+//! a caller that goes away (a gRPC deadline) does not abandon them halfway.
 //!
 //! What a lost proposal after a successful charge leaves behind: the charge
 //! stays recorded at the provider under the request's key, unrefunded,

@@ -91,6 +91,11 @@ impl<L: Ledger> Checkout<L> {
         // A retry gets its first answer without touching the payment provider again.
         self.ledger.read_barrier().await?;
         if let Some(answer) = self.ledger.read(|m| m.remembered(&order.key)) {
+            if answer.outcome.is_err() {
+                // The first attempt may have charged and lost the refusal's
+                // answer before refunding: refund now (a no-op if it did).
+                self.refund_unless_sold(order, None).await;
+            }
             return settle(answer.outcome, answer.log_index);
         }
         // Charge only for a live hold of this customer; otherwise the machine
@@ -110,9 +115,9 @@ impl<L: Ledger> Checkout<L> {
         match self.ledger.propose(order.key.clone(), command).await {
             Ok((outcome, log_index)) => settle(Ok(outcome), log_index),
             Err(LedgerError::Rejected(rejection)) => {
-                if let Some(charge) = &charge {
-                    self.refund_unless_sold(order, charge).await;
-                }
+                // Even with no charge of its own, an earlier attempt with this
+                // key may have charged and lost its proposal.
+                self.refund_unless_sold(order, charge.as_ref()).await;
                 Err(CheckoutError::Rejected(rejection))
             }
             // The fate is unknown: the charge stays for the retry (see the module docs).
@@ -176,23 +181,34 @@ impl<L: Ledger> Checkout<L> {
         }
     }
 
-    /// Gives `charge` back after its purchase was refused — unless the key's
-    /// first answer is a sale paid by this very charge. That happens when two
-    /// attempts share a key but differ (another hold): the provider answered
-    /// both with the first one's charge, and the one the machine refused as a
-    /// reused key must not refund the tickets the other bought.
-    async fn refund_unless_sold(&self, order: &PurchaseOrder, charge: &Charge) {
-        let paid_a_sale = self.ledger.read(|m| {
-            matches!(
-                m.remembered(&order.key).map(|a| a.outcome),
-                Some(Ok(Effect::Purchased(tickets)))
-                    if tickets.iter().any(|t| t.charge_id == charge.charge_id)
-            )
-        });
+    /// Gives back what the provider charged under `order`'s key after a
+    /// purchase refusal — unless a committed ticket carries that charge.
+    /// That happens when two attempts share a key but differ (another hold):
+    /// the provider answered both with the first one's charge, and the one the
+    /// machine refused as a reused key must not refund the tickets the other
+    /// bought. `charged` is this attempt's charge; without one the provider is
+    /// asked what the key charged (an earlier attempt may have). Tickets are
+    /// checked rather than the key's remembered answer, which can be evicted.
+    async fn refund_unless_sold(&self, order: &PurchaseOrder, charged: Option<&Charge>) {
+        let key = charge_key(&order.key);
+        let charge_id = match charged {
+            Some(charge) => charge.charge_id.clone(),
+            None => match self.payments.charge_of(&key).await {
+                Ok(Some(charge_id)) => charge_id,
+                // Nothing charged under this key, or already given back.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "could not look up a charge to refund");
+                    return;
+                }
+            },
+        };
+        let paid_a_sale = self
+            .ledger
+            .read(|m| m.tickets().any(|t| t.charge_id == charge_id));
         if paid_a_sale {
             return;
         }
-        let key = charge_key(&order.key);
         if let Err(e) = self.payments.refund(&key).await {
             tracing::error!(key = %key, error = %e, "refund after refused purchase failed");
         }

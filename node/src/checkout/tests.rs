@@ -401,6 +401,67 @@ async fn a_purchase_refused_after_the_charge_is_refunded() {
 }
 
 #[tokio::test]
+async fn a_refusal_whose_answer_was_lost_is_refunded_by_the_retry() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    // The hold lapses before the proposal commits, and the refusal's answer is lost.
+    sale.ledger().inject(Fault::ClockJumpThenLoseAnswer(TTL));
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::Unavailable(_))),
+        "{err:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the fate was unknown: kept");
+
+    // The retry replays the committed refusal, and gives the money back.
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "no second charge");
+    assert!(charges[0].1.refunded, "refused: refunded");
+    assert_eq!(sale.tickets_of_ana(), 0);
+}
+
+#[tokio::test]
+async fn a_retry_without_a_charge_of_its_own_refunds_the_first_attempts_charge() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    sale.ledger().inject(Fault::LoseLeadership);
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    assert_eq!(sale.charges().len(), 1);
+
+    // The hold lapses before the retry, which therefore charges nothing itself.
+    sale.ledger().advance_clock(TTL);
+    sale.ledger()
+        .commit(None, crate::machine::Command::Tick)
+        .expect("tick");
+    assert_eq!(sale.hold_status(), HoldStatus::Expired);
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert_eq!(
+        err,
+        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "no second charge");
+    assert!(
+        charges[0].1.refunded,
+        "the first attempt's charge came back"
+    );
+    assert_eq!(sale.tickets_of_ana(), 0);
+}
+
+#[tokio::test]
 async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
     let sale = Sale::new();
     let mut someone_else = sale.order(1, "approve");
