@@ -7,7 +7,7 @@
 //! whose proposal was lost stays recorded under its key for the retry (see
 //! [`crate::checkout`], which runs these steps). Nothing sells without a charge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -45,8 +45,14 @@ pub trait PaymentProvider: Send + Sync + 'static {
     async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError>;
     /// The id of the charge recorded under `key` and not given back, if any.
     async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError>;
-    /// Gives back a charge (after a purchase was refused) or voids an unknown one by key.
+    /// Gives back the charge under `key` (after a purchase was refused); an
+    /// unknown key is a no-op. A given-back charge is never handed out again:
+    /// a later charge under its key fails.
     async fn refund(&self, key: &str) -> Result<(), PaymentError>;
+    /// Voids whatever `key` charged or is still charging (after a time-out):
+    /// gives back a recorded charge, and leaves a tombstone so that a charge
+    /// under `key` arriving later fails instead of going through.
+    async fn void(&self, key: &str) -> Result<(), PaymentError>;
 }
 
 /// How long the leader waits for the provider before voiding the charge.
@@ -57,6 +63,8 @@ pub const PAYMENT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct FakeProvider {
     ledger: Mutex<BTreeMap<String, FakeCharge>>,
+    /// Keys voided: every later charge under them fails.
+    voided: Mutex<BTreeSet<String>>,
 }
 
 /// One charge in the fake provider's ledger.
@@ -91,7 +99,20 @@ impl PaymentProvider for FakeProvider {
                 )))
             }
         }
+        let voided = self.voided.lock().unwrap_or_else(|p| p.into_inner());
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if voided.contains(&request.key) {
+            return Err(PaymentError::Failed(format!(
+                "key {:?} was voided",
+                request.key
+            )));
+        }
+        if ledger.get(&request.key).is_some_and(|c| c.refunded) {
+            return Err(PaymentError::Failed(format!(
+                "the charge under key {:?} was refunded",
+                request.key
+            )));
+        }
         // Derived from the idempotency key: unique across leaders, stable across retries.
         let digest = Sha256::digest(request.key.as_bytes());
         let charge = ledger
@@ -115,6 +136,17 @@ impl PaymentProvider for FakeProvider {
     /// Gives back the charge under `key`; an unknown key is a no-op.
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = ledger.get_mut(key) {
+            c.refunded = true;
+        }
+        Ok(())
+    }
+
+    /// Gives back the charge under `key`, if any, and refuses every later charge under it.
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        let mut voided = self.voided.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        voided.insert(key.to_string());
         if let Some(c) = ledger.get_mut(key) {
             c.refunded = true;
         }
@@ -156,6 +188,28 @@ mod tests {
         assert_eq!(p.charge_of("k1").await, Ok(Some(id)));
         p.refund("k1").await.unwrap();
         assert_eq!(p.charge_of("k1").await, Ok(None), "given back");
+    }
+
+    #[tokio::test]
+    async fn a_voided_or_refunded_key_never_charges_again() {
+        let p = FakeProvider::default();
+        p.void("late").await.unwrap();
+        assert!(
+            p.ledger().is_empty(),
+            "a void of an unknown key charges nothing"
+        );
+        assert!(matches!(
+            p.charge(&request("late", "approve")).await,
+            Err(PaymentError::Failed(_))
+        ));
+        assert!(p.ledger().is_empty(), "the late charge did not go through");
+
+        p.charge(&request("k1", "approve")).await.unwrap();
+        p.refund("k1").await.unwrap();
+        assert!(matches!(
+            p.charge(&request("k1", "approve")).await,
+            Err(PaymentError::Failed(_))
+        ));
     }
 
     #[tokio::test]

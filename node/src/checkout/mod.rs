@@ -8,8 +8,10 @@
 //! 3. the price of the hold, read only if it is live and the buyer's (else no
 //!    charge, and the machine commits the precise refusal);
 //! 4. the charge, with the request's key as the provider's idempotency key,
-//!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided,
-//!    and any failure is committed as [`crate::machine::Command::PaymentFailed`];
+//!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided
+//!    (unless a committed ticket carries the key's charge), and the void's
+//!    tombstone makes a charge under that key arriving later, or a retry's,
+//!    fail; any failure is committed as [`crate::machine::Command::PaymentFailed`];
 //! 5. the purchase proposal carrying the charge. Every purchase refusal —
 //!    fresh or replayed in step 2, whether this attempt charged or not —
 //!    refunds what the provider charged under the key, unless a committed

@@ -153,9 +153,7 @@ impl<L: Ledger> Checkout<L> {
         };
         if error == PaymentError::Timeout {
             // The outcome is unknown: void it so nothing stays charged.
-            if let Err(e) = self.payments.refund(&request.key).await {
-                tracing::error!(key = %request.key, error = %e, "could not void a timed-out charge");
-            }
+            self.void_unless_sold(&request.key).await;
         }
         let failure = match error {
             PaymentError::Declined(_) => PaymentFailure::Declined,
@@ -181,6 +179,31 @@ impl<L: Ledger> Checkout<L> {
         }
     }
 
+    /// Voids a timed-out charge under `key` — unless a committed ticket
+    /// carries the charge the provider recorded under it (an overlapping
+    /// attempt with the same key sold with it). The void leaves a tombstone, so
+    /// a charge still on its way, or a retry's, fails rather than going through.
+    async fn void_unless_sold(&self, key: &str) {
+        match self.payments.charge_of(key).await {
+            Ok(Some(charge_id)) if self.sold_with(&charge_id) => return,
+            Ok(_) => {}
+            Err(e) => {
+                // Void anyway: a charge that may still land must be stopped; if it
+                // paid a sale, reconciliation finds the ticket's voided charge.
+                tracing::error!(key = %key, error = %e, "could not look up a timed-out charge");
+            }
+        }
+        if let Err(e) = self.payments.void(key).await {
+            tracing::error!(key = %key, error = %e, "could not void a timed-out charge");
+        }
+    }
+
+    /// Whether a committed ticket was paid by `charge_id` (tickets are permanent).
+    fn sold_with(&self, charge_id: &str) -> bool {
+        self.ledger
+            .read(|m| m.tickets().any(|t| t.charge_id == charge_id))
+    }
+
     /// Gives back what the provider charged under `order`'s key after a
     /// purchase refusal — unless a committed ticket carries that charge.
     /// That happens when two attempts share a key but differ (another hold):
@@ -203,10 +226,7 @@ impl<L: Ledger> Checkout<L> {
                 }
             },
         };
-        let paid_a_sale = self
-            .ledger
-            .read(|m| m.tickets().any(|t| t.charge_id == charge_id));
-        if paid_a_sale {
+        if self.sold_with(&charge_id) {
             return;
         }
         if let Err(e) = self.payments.refund(&key).await {

@@ -112,6 +112,10 @@ impl PaymentProvider for StallingProvider {
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         self.0.refund(key).await
     }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.0.void(key).await
+    }
 }
 
 /// Charges through the fake provider, signals that the charge landed, then
@@ -137,6 +141,106 @@ impl PaymentProvider for SignallingProvider {
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         self.fake.refund(key).await
     }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.void(key).await
+    }
+}
+
+/// How the [`ScriptedProvider`] answers one charge call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    /// Straight through the fake provider.
+    Plain,
+    /// Records the charge, then answers only after the checkout gave up.
+    RecordThenStall,
+    /// Records the charge from a spawned task after the deadline, and never answers in time.
+    RecordAfterTheDeadline,
+    /// Records the charge, then waits until the next call started.
+    RecordThenWaitForTheNext,
+}
+
+/// Delegates to the fake provider, each charge call following the next
+/// [`Script`] (then [`Script::Plain`] once the script is used up).
+struct ScriptedProvider {
+    fake: Arc<FakeProvider>,
+    script: std::sync::Mutex<std::collections::VecDeque<Script>>,
+    next_started: tokio::sync::Notify,
+}
+
+impl ScriptedProvider {
+    fn new(fake: Arc<FakeProvider>, script: &[Script]) -> Arc<dyn PaymentProvider> {
+        Arc::new(ScriptedProvider {
+            fake,
+            script: std::sync::Mutex::new(script.iter().copied().collect()),
+            next_started: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentProvider for ScriptedProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+        let step = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Script::Plain);
+        if step != Script::RecordThenWaitForTheNext {
+            self.next_started.notify_one();
+        }
+        match step {
+            Script::Plain => self.fake.charge(request).await,
+            Script::RecordThenStall => {
+                let charged = self.fake.charge(request).await;
+                tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
+                charged
+            }
+            Script::RecordAfterTheDeadline => {
+                let (fake, request) = (self.fake.clone(), request.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
+                    // Whatever the provider answers, nobody is listening any more.
+                    let _ = fake.charge(&request).await;
+                });
+                tokio::time::sleep(PAYMENT_TIMEOUT * 10).await;
+                Err(PaymentError::Timeout)
+            }
+            Script::RecordThenWaitForTheNext => {
+                let charged = self.fake.charge(request).await;
+                self.next_started.notified().await;
+                charged
+            }
+        }
+    }
+
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.fake.charge_of(key).await
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.refund(key).await
+    }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.void(key).await
+    }
+}
+
+/// A sale charging through a [`ScriptedProvider`] over its plain fake.
+fn scripted_sale(
+    ledger: impl FnOnce(crate::machine::SaleMachine) -> FakeLedger,
+    script: &[Script],
+) -> Sale {
+    let fake = Arc::new(FakeProvider::default());
+    let mut sale = Sale::with(
+        SalePolicy::default(),
+        ledger,
+        Some(ScriptedProvider::new(fake.clone(), script)),
+    );
+    sale.provider = fake;
+    sale
 }
 
 /// Runs two attempts at once; fails (instead of hanging) if one never
@@ -315,6 +419,96 @@ async fn a_purchase_dropped_by_its_caller_after_the_charge_still_sells_with_that
         .tickets_of("ana")
         .iter()
         .all(|t| t.charge_id == charges[0].1.charge_id));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_charge_landing_after_its_void_does_not_go_through() {
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordAfterTheDeadline]);
+
+    let err = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckoutError::PaymentRefused {
+                failure: PaymentFailure::Failed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Let the late charge arrive at the provider.
+    tokio::time::sleep(PAYMENT_TIMEOUT * 4).await;
+    let kept: Vec<_> = sale
+        .charges()
+        .into_iter()
+        .filter(|(_, c)| !c.refunded)
+        .collect();
+    assert!(kept.is_empty(), "a late charge stayed: {kept:?}");
+    assert_eq!(sale.tickets_of_ana(), 0);
+    assert_eq!(sale.hold_status(), HoldStatus::Live);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_never_sold_on_a_voided_charge() {
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordThenStall]);
+    let order = sale.order(1, "approve");
+    // The charge times out and is voided; committing that failure is lost.
+    sale.ledger().inject(Fault::LoseLeadership);
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    assert!(sale.ledger().machine().remembered(&order.key).is_none());
+
+    // The retry's charge under the voided key fails; nothing is sold.
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckoutError::PaymentRefused {
+                failure: PaymentFailure::Failed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(sale.tickets_of_ana(), 0);
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(charges[0].1.refunded, "the voided charge stays given back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_does_not_void_the_charge_an_overlapping_one_sold_with() {
+    // The first attempt charges and waits until the second has charged too
+    // (the same charge: same key); the first sells, the second times out.
+    let sale = scripted_sale(
+        FakeLedger::new,
+        &[Script::RecordThenWaitForTheNext, Script::RecordThenStall],
+    );
+    let order = sale.order(1, "approve");
+
+    let (a, b) = tokio::join!(
+        sale.checkout.purchase(&order),
+        sale.checkout.purchase(&order)
+    );
+
+    let bought = a.expect("the first attempt buys");
+    // Its failure can no longer commit under the key the sale used.
+    assert!(
+        matches!(b, Err(CheckoutError::Rejected(Rejection::KeyReused { .. }))),
+        "{b:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sold tickets keep their money");
+    assert_eq!(bought.charge_id(), charges[0].1.charge_id);
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
 }
 
 #[tokio::test]
