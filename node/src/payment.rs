@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::machine::Charge;
+
 /// What the provider is asked to charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
@@ -41,8 +43,10 @@ pub enum PaymentError {
 /// A payment provider, behind a trait so tests and demos use a fake one.
 #[tonic::async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
-    /// Charges once per `key`; repeating a key returns the first result.
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError>;
+    /// Charges once per `key`; repeating a key returns the first charge — its
+    /// id and the amount actually charged then, which need not be the amount
+    /// asked for now.
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
     /// The id of the charge recorded under `key` and not given back, if any.
     async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError>;
     /// Gives back the charge under `key` (after a purchase was refused); an
@@ -87,7 +91,7 @@ impl FakeProvider {
 
 #[tonic::async_trait]
 impl PaymentProvider for FakeProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         match request.token.as_str() {
             "" | "approve" => {}
             "decline" => return Err(PaymentError::Declined("card declined (fake token)".into())),
@@ -122,7 +126,10 @@ impl PaymentProvider for FakeProvider {
                 amount_cents: request.amount_cents,
                 refunded: false,
             });
-        Ok(charge.charge_id.clone())
+        Ok(Charge {
+            charge_id: charge.charge_id.clone(),
+            amount_cents: charge.amount_cents,
+        })
     }
 
     async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
@@ -171,8 +178,15 @@ mod tests {
     async fn same_key_charges_once() {
         let p = FakeProvider::default();
         let a = p.charge(&request("k1", "approve")).await.unwrap();
-        let b = p.charge(&request("k1", "")).await.unwrap();
-        assert_eq!(a, b);
+        let b = p
+            .charge(&ChargeRequest {
+                amount_cents: 999,
+                ..request("k1", "")
+            })
+            .await
+            .unwrap();
+        assert_eq!(a, b, "the first charge, amount included");
+        assert_eq!(b.amount_cents, 100);
         assert_eq!(p.ledger().len(), 1);
         p.refund("k1").await.unwrap();
         assert!(p.ledger()["k1"].refunded);
@@ -185,7 +199,7 @@ mod tests {
         assert!(p.ledger().is_empty());
         assert_eq!(p.charge_of("never-charged").await, Ok(None));
         let id = p.charge(&request("k1", "approve")).await.unwrap();
-        assert_eq!(p.charge_of("k1").await, Ok(Some(id)));
+        assert_eq!(p.charge_of("k1").await, Ok(Some(id.charge_id)));
         p.refund("k1").await.unwrap();
         assert_eq!(p.charge_of("k1").await, Ok(None), "given back");
     }

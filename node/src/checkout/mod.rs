@@ -7,7 +7,9 @@
 //!    answer again, and the payment provider is not asked twice;
 //! 3. the price of the hold, read only if it is live and the buyer's (else no
 //!    charge, and the machine commits the precise refusal);
-//! 4. the charge, with the request's key as the provider's idempotency key,
+//! 4. the charge, with the request's key as the provider's idempotency key
+//!    (the proposal carries the amount the provider actually charged, which
+//!    the machine checks against the hold's price),
 //!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided
 //!    (unless a committed ticket carries the key's charge), and the void's
 //!    tombstone makes a charge under that key arriving later, or a retry's,

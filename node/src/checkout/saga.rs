@@ -143,12 +143,10 @@ impl<L: Ledger> Checkout<L> {
             Err(PaymentError::Failed(_)) => "failed",
         });
         let error = match result {
-            Ok(charge_id) => {
-                return Ok(Charge {
-                    charge_id,
-                    amount_cents,
-                })
-            }
+            // What the provider charged, not what this attempt asked for: an
+            // overlapping attempt with the same key may have charged another
+            // amount first, and the machine must see it (PaymentMismatch).
+            Ok(charge) => return Ok(charge),
             Err(e) => e,
         };
         if error == PaymentError::Timeout {

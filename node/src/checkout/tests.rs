@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::fake_ledger::{FakeLedger, Fault};
 use super::*;
 use crate::machine::testing::{hold_cmd, key, machine_with_policy, TTL};
-use crate::machine::{Effect, Hold, HoldStatus, PaymentFailure, Rejection, SalePolicy};
+use crate::machine::{Charge, Effect, Hold, HoldStatus, PaymentFailure, Rejection, SalePolicy};
 use crate::metrics::NodeMetrics;
 use crate::payment::{
     ChargeRequest, FakeCharge, FakeProvider, PaymentError, PaymentProvider, PAYMENT_TIMEOUT,
@@ -99,7 +99,7 @@ struct StallingProvider(Arc<FakeProvider>);
 
 #[tonic::async_trait]
 impl PaymentProvider for StallingProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let charged = self.0.charge(request).await;
         tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
         charged
@@ -127,7 +127,7 @@ struct SignallingProvider {
 
 #[tonic::async_trait]
 impl PaymentProvider for SignallingProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let charged = self.fake.charge(request).await;
         self.charged.notify_one();
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -180,7 +180,7 @@ impl ScriptedProvider {
 
 #[tonic::async_trait]
 impl PaymentProvider for ScriptedProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let step = self
             .script
             .lock()
@@ -749,13 +749,16 @@ async fn overlapping_attempts_with_one_key_charge_once_and_get_the_same_answer()
 async fn a_reused_key_refused_after_the_charge_does_not_refund_the_sale_it_paid() {
     // Two overlapping attempts share a key but name different holds: the
     // provider answers both with one charge, the machine sells the first and
-    // refuses the second as a reused key.
+    // refuses the second as a reused key. The holds cost the same, so the
+    // charge pays whichever commits first (a different price is
+    // a_reused_key_never_sells_cheaper_tickets_on_a_dearer_charge).
     let sale = Sale::with(
         SalePolicy::default(),
         |m| FakeLedger::new(m).proposals_meet(2),
         None,
     );
-    let Ok(Effect::HoldPlaced(other_hold)) = sale.ledger().commit(None, hold_cmd("ana", 1)) else {
+    let Ok(Effect::HoldPlaced(other_hold)) = sale.ledger().commit(None, hold_cmd("ana", QUANTITY))
+    else {
         panic!("second hold")
     };
     let first = sale.order(1, "approve");
@@ -787,6 +790,53 @@ async fn a_reused_key_refused_after_the_charge_does_not_refund_the_sale_it_paid(
     assert!(!charges[0].1.refunded, "the sold tickets keep their money");
     assert_eq!(bought.charge_id(), charges[0].1.charge_id);
     assert_eq!(sale.tickets_of_ana(), bought.tickets.len());
+    let paid: u64 = bought.tickets.iter().map(|t| t.price_cents).sum();
+    assert_eq!(charges[0].1.amount_cents, paid, "charged what was sold");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reused_key_never_sells_cheaper_tickets_on_a_dearer_charge() {
+    // Two attempts share a key but name different holds: the dearer one
+    // charges first; the cheaper one gets that charge back and commits first.
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordThenWaitForTheNext]);
+    let Ok(Effect::HoldPlaced(cheaper)) = sale.ledger().commit(None, hold_cmd("ana", 1)) else {
+        panic!("second hold")
+    };
+    let dearer = sale.order(1, "approve");
+    let cheaper = PurchaseOrder {
+        hold_id: cheaper.hold_id,
+        ..dearer.clone()
+    };
+
+    let (a, b) = both(
+        sale.checkout.purchase(&dearer),
+        sale.checkout.purchase(&cheaper),
+    )
+    .await;
+
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "one charge: {a:?} {b:?}");
+    assert_eq!(charges[0].1.amount_cents, PRICE * u64::from(QUANTITY));
+    let kept = if charges[0].1.refunded {
+        0
+    } else {
+        charges[0].1.amount_cents
+    };
+    let tickets = sale
+        .ledger()
+        .machine()
+        .tickets()
+        .cloned()
+        .collect::<Vec<_>>();
+    let paid: u64 = tickets.iter().map(|t| t.price_cents).sum();
+    assert_eq!(kept, paid, "money kept == tickets sold: {a:?} {b:?}");
+    assert!(
+        matches!(
+            b,
+            Err(CheckoutError::Rejected(Rejection::PaymentMismatch { .. }))
+        ),
+        "{b:?}"
+    );
 }
 
 #[tokio::test]
