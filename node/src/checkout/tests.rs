@@ -243,6 +243,14 @@ fn scripted_sale(
     sale
 }
 
+/// The sale rule that refused a purchase (panics on any other error).
+fn rejection_of(err: CheckoutError) -> Rejection {
+    match err {
+        CheckoutError::Rejected(rejection) => rejection,
+        other => panic!("not a sale rule's refusal: {other:?}"),
+    }
+}
+
 /// Runs two attempts at once; fails (instead of hanging) if one never
 /// reaches its proposal, as with a meeting of two proposals it must.
 async fn both<A: std::future::Future, B: std::future::Future>(
@@ -582,10 +590,7 @@ async fn a_purchase_refused_after_the_charge_is_refunded() {
         .await
         .unwrap_err();
 
-    assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
-    );
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
     let charges = sale.charges();
     assert_eq!(charges.len(), 1);
     assert!(charges[0].1.refunded, "charged and refused: refunded");
@@ -612,10 +617,7 @@ async fn a_refusal_whose_answer_was_lost_is_refunded_by_the_retry() {
 
     // The retry replays the committed refusal, and gives the money back.
     let err = sale.checkout.purchase(&order).await.unwrap_err();
-    assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
-    );
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
     let charges = sale.charges();
     assert_eq!(charges.len(), 1, "no second charge");
     assert!(charges[0].1.refunded, "refused: refunded");
@@ -642,10 +644,7 @@ async fn a_retry_without_a_charge_of_its_own_refunds_the_first_attempts_charge()
     assert_eq!(sale.hold_status(), HoldStatus::Expired);
 
     let err = sale.checkout.purchase(&order).await.unwrap_err();
-    assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
-    );
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
     let charges = sale.charges();
     assert_eq!(charges.len(), 1, "no second charge");
     assert!(
@@ -662,8 +661,8 @@ async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
     someone_else.customer_id = "bia".into();
     let err = sale.checkout.purchase(&someone_else).await.unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldNotYours(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::HoldNotYours(sale.hold.hold_id)
     );
 
     sale.ledger()
@@ -681,8 +680,8 @@ async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
         .await
         .unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldReleased(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::HoldReleased(sale.hold.hold_id)
     );
     assert!(sale.charges().is_empty());
     assert_eq!(sale.sold_held(), (0, 0));
@@ -712,8 +711,8 @@ async fn a_replay_of_a_bought_hold_is_answered_without_charging_again() {
         .await
         .unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::AlreadyPurchased(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::AlreadyPurchased(sale.hold.hold_id)
     );
     assert_eq!(sale.charges(), charges);
     assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
@@ -854,6 +853,29 @@ async fn a_node_that_cannot_read_linearizably_charges_nothing() {
     );
     assert!(sale.charges().is_empty());
     assert_eq!(sale.sold_held(), (0, QUANTITY));
+}
+
+#[test]
+fn service_errors_from_the_ledger_reach_the_boundary_unchanged() {
+    use crate::error::ServiceError;
+    let passed = ServiceError::from(CheckoutError::from(LedgerError::from(
+        ServiceError::Internal("disk".into()),
+    )));
+    assert!(
+        matches!(&passed, ServiceError::Internal(m) if m == "disk"),
+        "{passed:?}"
+    );
+    assert_eq!(passed.to_string(), "internal error: disk");
+    let passed = ServiceError::from(CheckoutError::from(LedgerError::from(
+        ServiceError::BadRequest {
+            field: "hold_id".into(),
+            reason: "unknown".into(),
+        },
+    )));
+    assert!(
+        matches!(&passed, ServiceError::BadRequest { field, .. } if field == "hold_id"),
+        "{passed:?}"
+    );
 }
 
 #[test]
