@@ -169,7 +169,7 @@ struct ScriptedProvider {
 }
 
 impl ScriptedProvider {
-    fn new(fake: Arc<FakeProvider>, script: &[Script]) -> Arc<dyn PaymentProvider> {
+    fn shared(fake: Arc<FakeProvider>, script: &[Script]) -> Arc<dyn PaymentProvider> {
         Arc::new(ScriptedProvider {
             fake,
             script: std::sync::Mutex::new(script.iter().copied().collect()),
@@ -237,7 +237,7 @@ fn scripted_sale(
     let mut sale = Sale::with(
         SalePolicy::default(),
         ledger,
-        Some(ScriptedProvider::new(fake.clone(), script)),
+        Some(ScriptedProvider::shared(fake.clone(), script)),
     );
     sale.provider = fake;
     sale
