@@ -7,11 +7,13 @@
 //! whose proposal was lost stays recorded under its key for the retry (see
 //! [`crate::checkout`], which runs these steps). Nothing sells without a charge.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use crate::machine::Charge;
 
 /// What the provider is asked to charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +43,20 @@ pub enum PaymentError {
 /// A payment provider, behind a trait so tests and demos use a fake one.
 #[tonic::async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
-    /// Charges once per `key`; repeating a key returns the first result.
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError>;
-    /// Gives back a charge (after a purchase was refused) or voids an unknown one by key.
+    /// Charges once per `key`; repeating a key returns the first charge — its
+    /// id and the amount actually charged then, which need not be the amount
+    /// asked for now.
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
+    /// The id of the charge recorded under `key` and not given back, if any.
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError>;
+    /// Gives back the charge under `key` (after a purchase was refused); an
+    /// unknown key is a no-op. A given-back charge is never handed out again:
+    /// a later charge under its key fails.
     async fn refund(&self, key: &str) -> Result<(), PaymentError>;
+    /// Voids whatever `key` charged or is still charging (after a time-out):
+    /// gives back a recorded charge, and leaves a tombstone so that a charge
+    /// under `key` arriving later fails instead of going through.
+    async fn void(&self, key: &str) -> Result<(), PaymentError>;
 }
 
 /// How long the leader waits for the provider before voiding the charge.
@@ -55,6 +67,8 @@ pub const PAYMENT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct FakeProvider {
     ledger: Mutex<BTreeMap<String, FakeCharge>>,
+    /// Keys voided: every later charge under them fails.
+    voided: Mutex<BTreeSet<String>>,
 }
 
 /// One charge in the fake provider's ledger.
@@ -77,7 +91,7 @@ impl FakeProvider {
 
 #[tonic::async_trait]
 impl PaymentProvider for FakeProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         match request.token.as_str() {
             "" | "approve" => {}
             "decline" => return Err(PaymentError::Declined("card declined (fake token)".into())),
@@ -89,7 +103,20 @@ impl PaymentProvider for FakeProvider {
                 )))
             }
         }
+        let voided = self.voided.lock().unwrap_or_else(|p| p.into_inner());
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if voided.contains(&request.key) {
+            return Err(PaymentError::Failed(format!(
+                "key {:?} was voided",
+                request.key
+            )));
+        }
+        if ledger.get(&request.key).is_some_and(|c| c.refunded) {
+            return Err(PaymentError::Failed(format!(
+                "the charge under key {:?} was refunded",
+                request.key
+            )));
+        }
         // Derived from the idempotency key: unique across leaders, stable across retries.
         let digest = Sha256::digest(request.key.as_bytes());
         let charge = ledger
@@ -99,11 +126,34 @@ impl PaymentProvider for FakeProvider {
                 amount_cents: request.amount_cents,
                 refunded: false,
             });
-        Ok(charge.charge_id.clone())
+        Ok(Charge {
+            charge_id: charge.charge_id.clone(),
+            amount_cents: charge.amount_cents,
+        })
     }
 
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(ledger
+            .get(key)
+            .filter(|c| !c.refunded)
+            .map(|c| c.charge_id.clone()))
+    }
+
+    /// Gives back the charge under `key`; an unknown key is a no-op.
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = ledger.get_mut(key) {
+            c.refunded = true;
+        }
+        Ok(())
+    }
+
+    /// Gives back the charge under `key`, if any, and refuses every later charge under it.
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        let mut voided = self.voided.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        voided.insert(key.to_string());
         if let Some(c) = ledger.get_mut(key) {
             c.refunded = true;
         }
@@ -128,11 +178,52 @@ mod tests {
     async fn same_key_charges_once() {
         let p = FakeProvider::default();
         let a = p.charge(&request("k1", "approve")).await.unwrap();
-        let b = p.charge(&request("k1", "")).await.unwrap();
-        assert_eq!(a, b);
+        let b = p
+            .charge(&ChargeRequest {
+                amount_cents: 999,
+                ..request("k1", "")
+            })
+            .await
+            .unwrap();
+        assert_eq!(a, b, "the first charge, amount included");
+        assert_eq!(b.amount_cents, 100);
         assert_eq!(p.ledger().len(), 1);
         p.refund("k1").await.unwrap();
         assert!(p.ledger()["k1"].refunded);
+    }
+
+    #[tokio::test]
+    async fn refunding_an_unknown_key_changes_nothing() {
+        let p = FakeProvider::default();
+        p.refund("never-charged").await.unwrap();
+        assert!(p.ledger().is_empty());
+        assert_eq!(p.charge_of("never-charged").await, Ok(None));
+        let id = p.charge(&request("k1", "approve")).await.unwrap();
+        assert_eq!(p.charge_of("k1").await, Ok(Some(id.charge_id)));
+        p.refund("k1").await.unwrap();
+        assert_eq!(p.charge_of("k1").await, Ok(None), "given back");
+    }
+
+    #[tokio::test]
+    async fn a_voided_or_refunded_key_never_charges_again() {
+        let p = FakeProvider::default();
+        p.void("late").await.unwrap();
+        assert!(
+            p.ledger().is_empty(),
+            "a void of an unknown key charges nothing"
+        );
+        assert!(matches!(
+            p.charge(&request("late", "approve")).await,
+            Err(PaymentError::Failed(_))
+        ));
+        assert!(p.ledger().is_empty(), "the late charge did not go through");
+
+        p.charge(&request("k1", "approve")).await.unwrap();
+        p.refund("k1").await.unwrap();
+        assert!(matches!(
+            p.charge(&request("k1", "approve")).await,
+            Err(PaymentError::Failed(_))
+        ));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use crate::proposer::wall_clock_ms;
 use crate::raft_types::NodeId;
 
 /// Why the ledger did not commit (or could not read) for the checkout.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
     /// The machine committed a refusal: the command's fate is known.
     #[error(transparent)]
@@ -22,9 +22,10 @@ pub enum LedgerError {
     /// No quorum, shutting down, or the answer was lost: the fate is unknown.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
-    /// Anything else the node's plumbing failed with.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything else the node's plumbing failed with, kept as it was so it
+    /// reaches the service boundary unchanged.
+    #[error(transparent)]
+    Service(ServiceError),
 }
 
 impl From<ServiceError> for LedgerError {
@@ -39,13 +40,13 @@ impl From<ServiceError> for LedgerError {
                 leader_addr,
             },
             ServiceError::Unavailable(reason) => LedgerError::Unavailable(reason),
-            other => LedgerError::Internal(other.to_string()),
+            other => LedgerError::Service(other),
         }
     }
 }
 
 /// Why a purchase did not sell.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CheckoutError {
     /// The sale rules refused the purchase; a charge made for it was refunded.
     #[error(transparent)]
@@ -68,6 +69,10 @@ pub enum CheckoutError {
     /// The log answered the purchase with something a purchase cannot produce.
     #[error("unexpected outcome {0:?}")]
     Unexpected(Box<Effect>),
+    /// The saga's task panicked or was cancelled before answering; what it
+    /// left charged is for reconciliation.
+    #[error("checkout task failed: {0}")]
+    Aborted(String),
 }
 
 impl From<LedgerError> for CheckoutError {
@@ -102,9 +107,12 @@ impl From<CheckoutError> for ServiceError {
             CheckoutError::Ledger(LedgerError::Unavailable(reason)) => {
                 ServiceError::Unavailable(reason)
             }
-            CheckoutError::Ledger(LedgerError::Internal(reason)) => ServiceError::Internal(reason),
+            CheckoutError::Ledger(LedgerError::Service(e)) => e,
             CheckoutError::Unexpected(outcome) => {
                 ServiceError::Internal(format!("unexpected outcome {outcome:?}"))
+            }
+            CheckoutError::Aborted(reason) => {
+                ServiceError::Internal(format!("checkout task failed: {reason}"))
             }
         }
     }

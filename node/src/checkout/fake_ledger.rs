@@ -23,6 +23,9 @@ pub enum Fault {
     /// Logical time jumps by this much before the proposal is applied
     /// (other entries were committed meanwhile).
     ClockJump(u64),
+    /// Logical time jumps by this much, the proposal commits, and its answer
+    /// is lost with the leader.
+    ClockJumpThenLoseAnswer(u64),
 }
 
 struct Inner {
@@ -64,6 +67,11 @@ impl FakeLedger {
     /// Applies `fault` to the next proposal that has none queued before it.
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push_back(fault);
+    }
+
+    /// Moves logical time forward by `ms` for the entries that follow.
+    pub fn advance_clock(&self, ms: u64) {
+        self.lock().clock_ms += ms;
     }
 
     /// Makes read barriers fail as on a node that lost its leadership.
@@ -116,11 +124,16 @@ impl Ledger for FakeLedger {
         let fault = self.lock().faults.pop_front();
         match fault {
             Some(Fault::LoseLeadership) => return Err(not_leader()),
-            Some(Fault::ClockJump(ms)) => self.lock().clock_ms += ms,
+            Some(Fault::ClockJump(ms) | Fault::ClockJumpThenLoseAnswer(ms)) => {
+                self.lock().clock_ms += ms
+            }
             Some(Fault::LoseAnswer) | None => {}
         }
         let answer = self.apply(Some(key), command);
-        if fault == Some(Fault::LoseAnswer) {
+        if matches!(
+            fault,
+            Some(Fault::LoseAnswer | Fault::ClockJumpThenLoseAnswer(_))
+        ) {
             return Err(LedgerError::Unavailable(
                 "leader lost before answering".into(),
             ));

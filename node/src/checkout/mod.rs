@@ -7,11 +7,20 @@
 //!    answer again, and the payment provider is not asked twice;
 //! 3. the price of the hold, read only if it is live and the buyer's (else no
 //!    charge, and the machine commits the precise refusal);
-//! 4. the charge, with the request's key as the provider's idempotency key,
-//!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided,
-//!    and any failure is committed as [`crate::machine::Command::PaymentFailed`];
-//! 5. the purchase proposal carrying the charge; a committed refusal is
-//!    refunded, unless the key's first answer is a sale paid by that charge.
+//! 4. the charge, with the request's key as the provider's idempotency key
+//!    (the proposal carries the amount the provider actually charged, which
+//!    the machine checks against the hold's price),
+//!    within [`crate::payment::PAYMENT_TIMEOUT`]; a timed-out charge is voided
+//!    (unless a committed ticket carries the key's charge), and the void's
+//!    tombstone makes a charge under that key arriving later, or a retry's,
+//!    fail; any failure is committed as [`crate::machine::Command::PaymentFailed`];
+//! 5. the purchase proposal carrying the charge. Every purchase refusal —
+//!    fresh or replayed in step 2, whether this attempt charged or not —
+//!    refunds what the provider charged under the key, unless a committed
+//!    ticket carries that charge (a sale by an overlapping attempt).
+//!
+//! [`Checkout::purchase_detached`] runs these steps in a task of their own, so
+//! a caller that goes away (a gRPC deadline) does not abandon them halfway.
 //!
 //! What a lost proposal after a successful charge leaves behind: the charge
 //! stays recorded at the provider under the request's key, unrefunded,

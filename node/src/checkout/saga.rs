@@ -70,11 +70,32 @@ impl<L: Ledger> Checkout<L> {
         &self.ledger
     }
 
+    /// Buys `order`'s hold in a task of its own, so that dropping the returned
+    /// future (a client's deadline expiring, the connection closing) does not
+    /// abandon the saga between the charge and its void, sale or refund.
+    /// A panic in the saga's task is an [`CheckoutError::Aborted`], not a panic here.
+    pub async fn purchase_detached(
+        self: &Arc<Self>,
+        order: PurchaseOrder,
+    ) -> Result<Purchase, CheckoutError> {
+        let checkout = Arc::clone(self);
+        tokio::spawn(async move { checkout.purchase(&order).await })
+            .await
+            .unwrap_or_else(|e| Err(CheckoutError::Aborted(e.to_string())))
+    }
+
     /// Buys `order`'s hold: see [`super`] for the steps and what each failure leaves charged.
+    /// Dropping this future mid-way abandons the saga: callers that may be
+    /// cancelled use [`Checkout::purchase_detached`].
     pub async fn purchase(&self, order: &PurchaseOrder) -> Result<Purchase, CheckoutError> {
         // A retry gets its first answer without touching the payment provider again.
         self.ledger.read_barrier().await?;
         if let Some(answer) = self.ledger.read(|m| m.remembered(&order.key)) {
+            if answer.outcome.is_err() {
+                // The first attempt may have charged and lost the refusal's
+                // answer before refunding: refund now (a no-op if it did).
+                self.refund_unless_sold(order, None).await;
+            }
             return settle(answer.outcome, answer.log_index);
         }
         // Charge only for a live hold of this customer; otherwise the machine
@@ -94,9 +115,9 @@ impl<L: Ledger> Checkout<L> {
         match self.ledger.propose(order.key.clone(), command).await {
             Ok((outcome, log_index)) => settle(Ok(outcome), log_index),
             Err(LedgerError::Rejected(rejection)) => {
-                if let Some(charge) = &charge {
-                    self.refund_unless_sold(order, charge).await;
-                }
+                // Even with no charge of its own, an earlier attempt with this
+                // key may have charged and lost its proposal.
+                self.refund_unless_sold(order, charge.as_ref()).await;
                 Err(CheckoutError::Rejected(rejection))
             }
             // The fate is unknown: the charge stays for the retry (see the module docs).
@@ -122,19 +143,15 @@ impl<L: Ledger> Checkout<L> {
             Err(PaymentError::Failed(_)) => "failed",
         });
         let error = match result {
-            Ok(charge_id) => {
-                return Ok(Charge {
-                    charge_id,
-                    amount_cents,
-                })
-            }
+            // What the provider charged, not what this attempt asked for: an
+            // overlapping attempt with the same key may have charged another
+            // amount first, and the machine must see it (PaymentMismatch).
+            Ok(charge) => return Ok(charge),
             Err(e) => e,
         };
         if error == PaymentError::Timeout {
             // The outcome is unknown: void it so nothing stays charged.
-            if let Err(e) = self.payments.refund(&request.key).await {
-                tracing::error!(key = %request.key, error = %e, "could not void a timed-out charge");
-            }
+            self.void_unless_sold(&request.key).await;
         }
         let failure = match error {
             PaymentError::Declined(_) => PaymentFailure::Declined,
@@ -160,23 +177,56 @@ impl<L: Ledger> Checkout<L> {
         }
     }
 
-    /// Gives `charge` back after its purchase was refused — unless the key's
-    /// first answer is a sale paid by this very charge. That happens when two
-    /// attempts share a key but differ (another hold): the provider answered
-    /// both with the first one's charge, and the one the machine refused as a
-    /// reused key must not refund the tickets the other bought.
-    async fn refund_unless_sold(&self, order: &PurchaseOrder, charge: &Charge) {
-        let paid_a_sale = self.ledger.read(|m| {
-            matches!(
-                m.remembered(&order.key).map(|a| a.outcome),
-                Some(Ok(Effect::Purchased(tickets)))
-                    if tickets.iter().any(|t| t.charge_id == charge.charge_id)
-            )
-        });
-        if paid_a_sale {
+    /// Voids a timed-out charge under `key` — unless a committed ticket
+    /// carries the charge the provider recorded under it (an overlapping
+    /// attempt with the same key sold with it). The void leaves a tombstone, so
+    /// a charge still on its way, or a retry's, fails rather than going through.
+    async fn void_unless_sold(&self, key: &str) {
+        match self.payments.charge_of(key).await {
+            Ok(Some(charge_id)) if self.sold_with(&charge_id) => return,
+            Ok(_) => {}
+            Err(e) => {
+                // Void anyway: a charge that may still land must be stopped; if it
+                // paid a sale, reconciliation finds the ticket's voided charge.
+                tracing::error!(key = %key, error = %e, "could not look up a timed-out charge");
+            }
+        }
+        if let Err(e) = self.payments.void(key).await {
+            tracing::error!(key = %key, error = %e, "could not void a timed-out charge");
+        }
+    }
+
+    /// Whether a committed ticket was paid by `charge_id` (tickets are permanent).
+    fn sold_with(&self, charge_id: &str) -> bool {
+        self.ledger
+            .read(|m| m.tickets().any(|t| t.charge_id == charge_id))
+    }
+
+    /// Gives back what the provider charged under `order`'s key after a
+    /// purchase refusal — unless a committed ticket carries that charge.
+    /// That happens when two attempts share a key but differ (another hold):
+    /// the provider answered both with the first one's charge, and the one the
+    /// machine refused as a reused key must not refund the tickets the other
+    /// bought. `charged` is this attempt's charge; without one the provider is
+    /// asked what the key charged (an earlier attempt may have). Tickets are
+    /// checked rather than the key's remembered answer, which can be evicted.
+    async fn refund_unless_sold(&self, order: &PurchaseOrder, charged: Option<&Charge>) {
+        let key = charge_key(&order.key);
+        let charge_id = match charged {
+            Some(charge) => charge.charge_id.clone(),
+            None => match self.payments.charge_of(&key).await {
+                Ok(Some(charge_id)) => charge_id,
+                // Nothing charged under this key, or already given back.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "could not look up a charge to refund");
+                    return;
+                }
+            },
+        };
+        if self.sold_with(&charge_id) {
             return;
         }
-        let key = charge_key(&order.key);
         if let Err(e) = self.payments.refund(&key).await {
             tracing::error!(key = %key, error = %e, "refund after refused purchase failed");
         }

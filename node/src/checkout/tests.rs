@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::fake_ledger::{FakeLedger, Fault};
 use super::*;
 use crate::machine::testing::{hold_cmd, key, machine_with_policy, TTL};
-use crate::machine::{Effect, Hold, HoldStatus, PaymentFailure, Rejection, SalePolicy};
+use crate::machine::{Charge, Effect, Hold, HoldStatus, PaymentFailure, Rejection, SalePolicy};
 use crate::metrics::NodeMetrics;
 use crate::payment::{
     ChargeRequest, FakeCharge, FakeProvider, PaymentError, PaymentProvider, PAYMENT_TIMEOUT,
@@ -20,7 +20,7 @@ const QUANTITY: u32 = 2;
 
 /// A sale with one live hold of [`QUANTITY`] "pista" tickets for ana.
 struct Sale {
-    checkout: Checkout<FakeLedger>,
+    checkout: Arc<Checkout<FakeLedger>>,
     provider: Arc<FakeProvider>,
     hold: Hold,
 }
@@ -43,7 +43,11 @@ impl Sale {
             panic!("the test hold is placed")
         };
         let payments = provider.unwrap_or_else(|| fake.clone());
-        let checkout = Checkout::new(ledger, payments, Arc::new(NodeMetrics::default()));
+        let checkout = Arc::new(Checkout::new(
+            ledger,
+            payments,
+            Arc::new(NodeMetrics::default()),
+        ));
         Sale {
             checkout,
             provider: fake,
@@ -95,14 +99,155 @@ struct StallingProvider(Arc<FakeProvider>);
 
 #[tonic::async_trait]
 impl PaymentProvider for StallingProvider {
-    async fn charge(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let charged = self.0.charge(request).await;
         tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
         charged
     }
 
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.0.charge_of(key).await
+    }
+
     async fn refund(&self, key: &str) -> Result<(), PaymentError> {
         self.0.refund(key).await
+    }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.0.void(key).await
+    }
+}
+
+/// Charges through the fake provider, signals that the charge landed, then
+/// answers a second later (well within [`PAYMENT_TIMEOUT`]).
+struct SignallingProvider {
+    fake: Arc<FakeProvider>,
+    charged: Arc<tokio::sync::Notify>,
+}
+
+#[tonic::async_trait]
+impl PaymentProvider for SignallingProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+        let charged = self.fake.charge(request).await;
+        self.charged.notify_one();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        charged
+    }
+
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.fake.charge_of(key).await
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.refund(key).await
+    }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.void(key).await
+    }
+}
+
+/// How the [`ScriptedProvider`] answers one charge call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    /// Straight through the fake provider.
+    Plain,
+    /// Records the charge, then answers only after the checkout gave up.
+    RecordThenStall,
+    /// Records the charge from a spawned task after the deadline, and never answers in time.
+    RecordAfterTheDeadline,
+    /// Records the charge, then waits until the next call started.
+    RecordThenWaitForTheNext,
+}
+
+/// Delegates to the fake provider, each charge call following the next
+/// [`Script`] (then [`Script::Plain`] once the script is used up).
+struct ScriptedProvider {
+    fake: Arc<FakeProvider>,
+    script: std::sync::Mutex<std::collections::VecDeque<Script>>,
+    next_started: tokio::sync::Notify,
+}
+
+impl ScriptedProvider {
+    fn shared(fake: Arc<FakeProvider>, script: &[Script]) -> Arc<dyn PaymentProvider> {
+        Arc::new(ScriptedProvider {
+            fake,
+            script: std::sync::Mutex::new(script.iter().copied().collect()),
+            next_started: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentProvider for ScriptedProvider {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+        let step = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Script::Plain);
+        if step != Script::RecordThenWaitForTheNext {
+            self.next_started.notify_one();
+        }
+        match step {
+            Script::Plain => self.fake.charge(request).await,
+            Script::RecordThenStall => {
+                let charged = self.fake.charge(request).await;
+                tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
+                charged
+            }
+            Script::RecordAfterTheDeadline => {
+                let (fake, request) = (self.fake.clone(), request.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(PAYMENT_TIMEOUT * 2).await;
+                    // Whatever the provider answers, nobody is listening any more.
+                    let _ = fake.charge(&request).await;
+                });
+                tokio::time::sleep(PAYMENT_TIMEOUT * 10).await;
+                Err(PaymentError::Timeout)
+            }
+            Script::RecordThenWaitForTheNext => {
+                let charged = self.fake.charge(request).await;
+                self.next_started.notified().await;
+                charged
+            }
+        }
+    }
+
+    async fn charge_of(&self, key: &str) -> Result<Option<String>, PaymentError> {
+        self.fake.charge_of(key).await
+    }
+
+    async fn refund(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.refund(key).await
+    }
+
+    async fn void(&self, key: &str) -> Result<(), PaymentError> {
+        self.fake.void(key).await
+    }
+}
+
+/// A sale charging through a [`ScriptedProvider`] over its plain fake.
+fn scripted_sale(
+    ledger: impl FnOnce(crate::machine::SaleMachine) -> FakeLedger,
+    script: &[Script],
+) -> Sale {
+    let fake = Arc::new(FakeProvider::default());
+    let mut sale = Sale::with(
+        SalePolicy::default(),
+        ledger,
+        Some(ScriptedProvider::shared(fake.clone(), script)),
+    );
+    sale.provider = fake;
+    sale
+}
+
+/// The sale rule that refused a purchase (panics on any other error).
+fn rejection_of(err: CheckoutError) -> Rejection {
+    match err {
+        CheckoutError::Rejected(rejection) => rejection,
+        other => panic!("not a sale rule's refusal: {other:?}"),
     }
 }
 
@@ -244,6 +389,136 @@ async fn a_timed_out_charge_is_voided_and_sells_nothing() {
     assert_eq!(sale.hold_status(), HoldStatus::Live);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_purchase_dropped_by_its_caller_after_the_charge_still_sells_with_that_charge() {
+    let fake = Arc::new(FakeProvider::default());
+    let charged = Arc::new(tokio::sync::Notify::new());
+    let signalling: Arc<dyn PaymentProvider> = Arc::new(SignallingProvider {
+        fake: fake.clone(),
+        charged: charged.clone(),
+    });
+    let mut sale = Sale::with(SalePolicy::default(), FakeLedger::new, Some(signalling));
+    sale.provider = fake;
+
+    let purchase = sale.checkout.purchase_detached(sale.order(1, "approve"));
+    tokio::select! {
+        _ = charged.notified() => {}
+        early = purchase => panic!("answered before the charge landed: {early:?}"),
+    }
+    // The caller's future is gone, as when tonic drops a request at its deadline.
+    tokio::time::timeout(PAYMENT_TIMEOUT * 4, async {
+        while sale.hold_status() == HoldStatus::Live {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the saga finished without its caller");
+
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sale keeps its money");
+    assert_eq!(sale.hold_status(), HoldStatus::Purchased);
+    assert_eq!(sale.sold_held(), (QUANTITY, 0));
+    let tickets = sale.ledger().machine().tickets_of("ana").len();
+    assert_eq!(tickets, QUANTITY as usize);
+    assert!(sale
+        .ledger()
+        .machine()
+        .tickets_of("ana")
+        .iter()
+        .all(|t| t.charge_id == charges[0].1.charge_id));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_charge_landing_after_its_void_does_not_go_through() {
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordAfterTheDeadline]);
+
+    let err = sale
+        .checkout
+        .purchase(&sale.order(1, "approve"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckoutError::PaymentRefused {
+                failure: PaymentFailure::Failed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Let the late charge arrive at the provider.
+    tokio::time::sleep(PAYMENT_TIMEOUT * 4).await;
+    let kept: Vec<_> = sale
+        .charges()
+        .into_iter()
+        .filter(|(_, c)| !c.refunded)
+        .collect();
+    assert!(kept.is_empty(), "a late charge stayed: {kept:?}");
+    assert_eq!(sale.tickets_of_ana(), 0);
+    assert_eq!(sale.hold_status(), HoldStatus::Live);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_never_sold_on_a_voided_charge() {
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordThenStall]);
+    let order = sale.order(1, "approve");
+    // The charge times out and is voided; committing that failure is lost.
+    sale.ledger().inject(Fault::LoseLeadership);
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    assert!(sale.ledger().machine().remembered(&order.key).is_none());
+
+    // The retry's charge under the voided key fails; nothing is sold.
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckoutError::PaymentRefused {
+                failure: PaymentFailure::Failed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(sale.tickets_of_ana(), 0);
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(charges[0].1.refunded, "the voided charge stays given back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_does_not_void_the_charge_an_overlapping_one_sold_with() {
+    // The first attempt charges and waits until the second has charged too
+    // (the same charge: same key); the first sells, the second times out.
+    let sale = scripted_sale(
+        FakeLedger::new,
+        &[Script::RecordThenWaitForTheNext, Script::RecordThenStall],
+    );
+    let order = sale.order(1, "approve");
+
+    let (a, b) = tokio::join!(
+        sale.checkout.purchase(&order),
+        sale.checkout.purchase(&order)
+    );
+
+    let bought = a.expect("the first attempt buys");
+    // Its failure can no longer commit under the key the sale used.
+    assert!(
+        matches!(b, Err(CheckoutError::Rejected(Rejection::KeyReused { .. }))),
+        "{b:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the sold tickets keep their money");
+    assert_eq!(bought.charge_id(), charges[0].1.charge_id);
+    assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
+}
+
 #[tokio::test]
 async fn leadership_lost_after_the_charge_keeps_it_for_the_retry_which_charges_nothing_more() {
     let sale = Sale::new();
@@ -315,15 +590,67 @@ async fn a_purchase_refused_after_the_charge_is_refunded() {
         .await
         .unwrap_err();
 
-    assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldExpired(sale.hold.hold_id))
-    );
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
     let charges = sale.charges();
     assert_eq!(charges.len(), 1);
     assert!(charges[0].1.refunded, "charged and refused: refunded");
     assert_eq!(sale.sold_held(), (0, 0));
     assert_eq!(sale.hold_status(), HoldStatus::Expired);
+    assert_eq!(sale.tickets_of_ana(), 0);
+}
+
+#[tokio::test]
+async fn a_refusal_whose_answer_was_lost_is_refunded_by_the_retry() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    // The hold lapses before the proposal commits, and the refusal's answer is lost.
+    sale.ledger().inject(Fault::ClockJumpThenLoseAnswer(TTL));
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::Unavailable(_))),
+        "{err:?}"
+    );
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].1.refunded, "the fate was unknown: kept");
+
+    // The retry replays the committed refusal, and gives the money back.
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "no second charge");
+    assert!(charges[0].1.refunded, "refused: refunded");
+    assert_eq!(sale.tickets_of_ana(), 0);
+}
+
+#[tokio::test]
+async fn a_retry_without_a_charge_of_its_own_refunds_the_first_attempts_charge() {
+    let sale = Sale::new();
+    let order = sale.order(1, "approve");
+    sale.ledger().inject(Fault::LoseLeadership);
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::Ledger(LedgerError::NotLeader { .. })),
+        "{err:?}"
+    );
+    assert_eq!(sale.charges().len(), 1);
+
+    // The hold lapses before the retry, which therefore charges nothing itself.
+    sale.ledger().advance_clock(TTL);
+    sale.ledger()
+        .commit(None, crate::machine::Command::Tick)
+        .expect("tick");
+    assert_eq!(sale.hold_status(), HoldStatus::Expired);
+
+    let err = sale.checkout.purchase(&order).await.unwrap_err();
+    assert_eq!(rejection_of(err), Rejection::HoldExpired(sale.hold.hold_id));
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "no second charge");
+    assert!(
+        charges[0].1.refunded,
+        "the first attempt's charge came back"
+    );
     assert_eq!(sale.tickets_of_ana(), 0);
 }
 
@@ -334,8 +661,8 @@ async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
     someone_else.customer_id = "bia".into();
     let err = sale.checkout.purchase(&someone_else).await.unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldNotYours(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::HoldNotYours(sale.hold.hold_id)
     );
 
     sale.ledger()
@@ -353,8 +680,8 @@ async fn a_hold_that_is_not_live_or_not_yours_is_refused_without_a_charge() {
         .await
         .unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::HoldReleased(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::HoldReleased(sale.hold.hold_id)
     );
     assert!(sale.charges().is_empty());
     assert_eq!(sale.sold_held(), (0, 0));
@@ -384,8 +711,8 @@ async fn a_replay_of_a_bought_hold_is_answered_without_charging_again() {
         .await
         .unwrap_err();
     assert_eq!(
-        err,
-        CheckoutError::Rejected(Rejection::AlreadyPurchased(sale.hold.hold_id))
+        rejection_of(err),
+        Rejection::AlreadyPurchased(sale.hold.hold_id)
     );
     assert_eq!(sale.charges(), charges);
     assert_eq!(sale.tickets_of_ana(), QUANTITY as usize);
@@ -421,13 +748,16 @@ async fn overlapping_attempts_with_one_key_charge_once_and_get_the_same_answer()
 async fn a_reused_key_refused_after_the_charge_does_not_refund_the_sale_it_paid() {
     // Two overlapping attempts share a key but name different holds: the
     // provider answers both with one charge, the machine sells the first and
-    // refuses the second as a reused key.
+    // refuses the second as a reused key. The holds cost the same, so the
+    // charge pays whichever commits first (a different price is
+    // a_reused_key_never_sells_cheaper_tickets_on_a_dearer_charge).
     let sale = Sale::with(
         SalePolicy::default(),
         |m| FakeLedger::new(m).proposals_meet(2),
         None,
     );
-    let Ok(Effect::HoldPlaced(other_hold)) = sale.ledger().commit(None, hold_cmd("ana", 1)) else {
+    let Ok(Effect::HoldPlaced(other_hold)) = sale.ledger().commit(None, hold_cmd("ana", QUANTITY))
+    else {
         panic!("second hold")
     };
     let first = sale.order(1, "approve");
@@ -459,6 +789,53 @@ async fn a_reused_key_refused_after_the_charge_does_not_refund_the_sale_it_paid(
     assert!(!charges[0].1.refunded, "the sold tickets keep their money");
     assert_eq!(bought.charge_id(), charges[0].1.charge_id);
     assert_eq!(sale.tickets_of_ana(), bought.tickets.len());
+    let paid: u64 = bought.tickets.iter().map(|t| t.price_cents).sum();
+    assert_eq!(charges[0].1.amount_cents, paid, "charged what was sold");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reused_key_never_sells_cheaper_tickets_on_a_dearer_charge() {
+    // Two attempts share a key but name different holds: the dearer one
+    // charges first; the cheaper one gets that charge back and commits first.
+    let sale = scripted_sale(FakeLedger::new, &[Script::RecordThenWaitForTheNext]);
+    let Ok(Effect::HoldPlaced(cheaper)) = sale.ledger().commit(None, hold_cmd("ana", 1)) else {
+        panic!("second hold")
+    };
+    let dearer = sale.order(1, "approve");
+    let cheaper = PurchaseOrder {
+        hold_id: cheaper.hold_id,
+        ..dearer.clone()
+    };
+
+    let (a, b) = both(
+        sale.checkout.purchase(&dearer),
+        sale.checkout.purchase(&cheaper),
+    )
+    .await;
+
+    let charges = sale.charges();
+    assert_eq!(charges.len(), 1, "one charge: {a:?} {b:?}");
+    assert_eq!(charges[0].1.amount_cents, PRICE * u64::from(QUANTITY));
+    let kept = if charges[0].1.refunded {
+        0
+    } else {
+        charges[0].1.amount_cents
+    };
+    let tickets = sale
+        .ledger()
+        .machine()
+        .tickets()
+        .cloned()
+        .collect::<Vec<_>>();
+    let paid: u64 = tickets.iter().map(|t| t.price_cents).sum();
+    assert_eq!(kept, paid, "money kept == tickets sold: {a:?} {b:?}");
+    assert!(
+        matches!(
+            b,
+            Err(CheckoutError::Rejected(Rejection::PaymentMismatch { .. }))
+        ),
+        "{b:?}"
+    );
 }
 
 #[tokio::test]
@@ -476,6 +853,29 @@ async fn a_node_that_cannot_read_linearizably_charges_nothing() {
     );
     assert!(sale.charges().is_empty());
     assert_eq!(sale.sold_held(), (0, QUANTITY));
+}
+
+#[test]
+fn service_errors_from_the_ledger_reach_the_boundary_unchanged() {
+    use crate::error::ServiceError;
+    let passed = ServiceError::from(CheckoutError::from(LedgerError::from(
+        ServiceError::Internal("disk".into()),
+    )));
+    assert!(
+        matches!(&passed, ServiceError::Internal(m) if m == "disk"),
+        "{passed:?}"
+    );
+    assert_eq!(passed.to_string(), "internal error: disk");
+    let passed = ServiceError::from(CheckoutError::from(LedgerError::from(
+        ServiceError::BadRequest {
+            field: "hold_id".into(),
+            reason: "unknown".into(),
+        },
+    )));
+    assert!(
+        matches!(&passed, ServiceError::BadRequest { field, .. } if field == "hold_id"),
+        "{passed:?}"
+    );
 }
 
 #[test]

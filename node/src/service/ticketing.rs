@@ -36,7 +36,8 @@ pub struct TicketingService {
     reads: ReadBarrier,
     state: SharedMachine,
     hold_ttl: Duration,
-    checkout: Checkout<NodeLedger>,
+    /// Shared with each purchase's own task (see [`Checkout::purchase_detached`]).
+    checkout: Arc<Checkout<NodeLedger>>,
     metrics: Arc<crate::metrics::NodeMetrics>,
     /// Bugs planted on purpose for the chaos checkers' own tests; none in service.
     #[cfg(feature = "planted-bugs")]
@@ -61,7 +62,7 @@ impl TicketingService {
         let reads = ReadBarrier::new(raft.clone());
         let ledger = NodeLedger::new(proposer.clone(), reads.clone(), state.clone());
         TicketingService {
-            checkout: Checkout::new(ledger, payments, metrics.clone()),
+            checkout: Arc::new(Checkout::new(ledger, payments, metrics.clone())),
             proposer,
             reads,
             raft,
@@ -206,7 +207,7 @@ impl Ticketing for TicketingService {
         };
         let purchase = self
             .checkout
-            .purchase(&order)
+            .purchase_detached(order)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(purchase_reply(&purchase)))
