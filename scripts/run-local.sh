@@ -22,7 +22,7 @@ done
 
 ./scripts/ensure-deps.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cargo-env.sh"
-if [ -n "${ROCKSDB_LIB_DIR:-}" ]; then
+if [ -z "${ROCKSDB_COMPILE:-}" ]; then
   echo "building (a fresh machine's first build takes about 9 minutes on 2 cores; RocksDB is Debian's)..."
 else
   echo "building (no librocksdb-dev: the first build compiles RocksDB's C++, about 35 minutes on 2 cores)..."
