@@ -47,7 +47,12 @@ stage_done "clippy"
 echo "== clippy and unit tests of the planted test bugs (--features planted-bugs)"
 cargo clippy --locked -p ingressoja-node --features planted-bugs --all-targets -- -D warnings
 cargo test --locked -p ingressoja-node --features planted-bugs --lib planted
-stage_done "planted bugs: clippy, unit tests"
+# A release node, built as a release is (no feature), carries none of the
+# planted code: shown on the binary itself, not only on the sources.
+echo "== planted bugs absent from a release node"
+cargo build --release --locked -p ingressoja-node --bin ingressoja-node
+./scripts/check-planted-bugs.sh --absent "$CARGO_TARGET_DIR/release/ingressoja-node"
+stage_done "planted bugs: clippy, unit tests, release node"
 echo "== layout (crates by role)"
 ./scripts/check-layout.sh
 ./scripts/check-layout.sh --self-test
