@@ -13,11 +13,15 @@ _rocksdb_system=no
 if [ -r /usr/include/rocksdb/version.h ] && [ -r /usr/include/rocksdb/c.h ]; then
   _rocksdb_major=$(awk '/#define ROCKSDB_MAJOR/ {print $3}' /usr/include/rocksdb/version.h)
   _rocksdb_minor=$(awk '/#define ROCKSDB_MINOR/ {print $3}' /usr/include/rocksdb/version.h)
+  # Read ldconfig's list whole first: `ldconfig -p | grep -q` under the
+  # callers' `set -o pipefail` fails at random (grep quits early, ldconfig
+  # gets SIGPIPE), which once sent a build to the bundled sources.
+  _rocksdb_libs=$(ldconfig -p 2>/dev/null || true)
   if [ "$_rocksdb_major" = 7 ] && [ "${_rocksdb_minor:-0}" -ge 8 ] \
-    && ldconfig -p 2>/dev/null | grep -q 'librocksdb\.so '; then
+    && grep -q 'librocksdb\.so ' <<<"$_rocksdb_libs"; then
     _rocksdb_system=yes
   fi
-  unset _rocksdb_major _rocksdb_minor
+  unset _rocksdb_major _rocksdb_minor _rocksdb_libs
 fi
 if [ "$_rocksdb_system" = no ] || [ -n "${INGRESSOJA_BUNDLED_ROCKSDB:-}" ]; then
   export ROCKSDB_COMPILE=1 ROCKSDB_INCLUDE_DIR=rocksdb/include

@@ -7,7 +7,10 @@
 set -euo pipefail
 
 need=()
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
+# ldconfig's list is read whole first: piped into `grep -q` under pipefail it
+# fails at random (grep quits early, ldconfig gets SIGPIPE).
+libs=$(ldconfig -p 2>/dev/null || true)
+if ! grep -q 'libclang\(-[0-9.]*\)\?\.so' <<<"$libs"; then
   need+=(libclang-dev)
 fi
 # Debian's RocksDB (7.8), linked instead of compiling RocksDB's C++ (see
