@@ -25,6 +25,6 @@ if [ -r /usr/include/rocksdb/version.h ] && [ -r /usr/include/rocksdb/c.h ]; the
 fi
 if [ "$_rocksdb_system" = no ] || [ -n "${INGRESSOJA_BUNDLED_ROCKSDB:-}" ]; then
   export ROCKSDB_COMPILE=1 ROCKSDB_INCLUDE_DIR=rocksdb/include
-  echo "note: building RocksDB from its bundled sources (no matching librocksdb-dev): the first build takes about 35 minutes longer" >&2
+  echo "note: building RocksDB from its bundled sources (no librocksdb-dev 7.8/7.9 found in /usr/include/rocksdb, or INGRESSOJA_BUNDLED_ROCKSDB is set): the first build takes about 35 minutes longer; to avoid it, run as root: apt-get install -y librocksdb-dev" >&2
 fi
 unset _rocksdb_system

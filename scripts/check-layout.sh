@@ -45,10 +45,12 @@ fi
 
 fail=0
 # Prints the dependency tree of a package, one crate name per line
-# (deduplicated); a package that is not there fails the check.
+# (deduplicated); `deps PACKAGE 1` only its own dependencies. A package that
+# is not there fails the check.
 deps() {
-  local tree
-  if ! tree=$(cargo tree --locked --offline -p "$1" -e normal,build --prefix none --format '{p}' 2>&1); then
+  local tree depth=()
+  [ -n "${2:-}" ] && depth=(--depth "$2")
+  if ! tree=$(cargo tree --locked --offline -p "$1" -e normal,build "${depth[@]}" --prefix none --format '{p}' 2>&1); then
     echo "layout: FAILED: cannot list the dependencies of $1: $tree" >&2
     echo "layout-check-failed"
     return
@@ -80,7 +82,7 @@ fi
 # The node and RocksDB nowhere below the client; the CLI's crates not as its
 # own dependencies (prost-derive, which the generated code needs, uses anyhow).
 client_bad=$(deps ingressoja-client | grep -Ex 'ingressoja-node|rocksdb|layout-check-failed' || true)
-client_direct=$(cargo tree --locked --offline -p ingressoja-client -e normal --depth 1 --prefix none --format '{p}' | awk '{print $1}')
+client_direct=$(deps ingressoja-client 1)
 client_bad="$client_bad $(grep -Ex 'clap|anyhow|tracing-subscriber' <<<"$client_direct" || true)"
 client_bad=$(echo $client_bad)
 if [ -n "$client_bad" ]; then
