@@ -24,6 +24,7 @@
 //! | `ingressoja_holds_expired_total` | counter (applied on this node) | |
 //! | `ingressoja_raft_snapshots_total` | counter (built by this node) | |
 //! | `ingressoja_raft_snapshot_duration_seconds` | histogram (one snapshot build) | |
+//! | `ingressoja_raft_snapshot_bytes` | gauge (size of the last snapshot this node built) | |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub struct NodeMetrics {
     holds_expired: Counter,
     snapshots: Counter,
     snapshot_seconds: Histogram,
+    snapshot_bytes: Gauge,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -107,6 +109,7 @@ impl Default for NodeMetrics {
             snapshots: Counter::default(),
             // 1 ms to about 16 s.
             snapshot_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            snapshot_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -198,6 +201,11 @@ impl Default for NodeMetrics {
             "ingressoja_raft_snapshot_duration_seconds",
             "Time to build and store one snapshot",
             metrics.snapshot_seconds.clone(),
+        );
+        registry.register(
+            "ingressoja_raft_snapshot_bytes",
+            "Size of the last snapshot this node built",
+            metrics.snapshot_bytes.clone(),
         );
         // Every series exists from the start, at zero, so rates work at once.
         for &reason in RejectionCode::ALL {
@@ -326,9 +334,11 @@ impl ApplyObserver for NodeMetrics {
         }
     }
 
-    fn snapshot_built(&self, seconds: f64, _bytes: usize) {
+    fn snapshot_built(&self, seconds: f64, bytes: usize) {
         self.snapshots.inc();
         self.snapshot_seconds.observe(seconds);
+        self.snapshot_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 }
 

@@ -13,7 +13,8 @@
 //! * [`target`]: one adapter per system behind the [`target::Target`] trait;
 //! * [`launch`]: starting and stopping the local cluster, its gateways, etcd, PostgreSQL;
 //! * [`stats`]: HDR histograms, counters, the timeline;
-//! * [`report`]: the JSON report and the tables; [`plot`]: the SVG plot.
+//! * [`report`]: the JSON report and the tables; [`plot`]: the SVG plot;
+//! * [`festival`]: `--scale festival`'s node sampling and mid-sale faults.
 //!
 //! May depend on: the client (the gRPC target), the gateway (the HTTP
 //! target signs sessions with its signer), cluster-config (the configs of
@@ -22,6 +23,7 @@
 //! of the chaos harness or the checkers.
 
 pub mod error;
+pub mod festival;
 pub mod launch;
 pub mod options;
 pub mod plan;
@@ -39,7 +41,8 @@ pub use error::BenchError;
 pub use options::{BenchOptions, TargetKind};
 pub use report::BenchReport;
 
-use self::launch::{EtcdCluster, LocalCluster, LocalGateways, PostgresServer};
+use self::festival::FestivalRun;
+use self::launch::{ClusterPorts, EtcdCluster, LocalCluster, LocalGateways, PostgresServer};
 use self::plan::SalePlan;
 use self::report::{Outcome, SystemReport, WorkloadSummary};
 use self::target::etcd::EtcdTarget;
@@ -133,7 +136,32 @@ async fn run_system(
         TargetKind::Grpc => {
             let (cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
             let target = GrpcTarget::connect(&addrs, Arc::clone(&plan)).await?;
-            let report = measure(Arc::new(target), plan, options, seed).await;
+            let (cluster, festival) = match (options.festival(), cluster) {
+                (true, Some(cluster)) => (
+                    None,
+                    Some(FestivalRun::start(
+                        cluster,
+                        plan.total_capacity(),
+                        plan.customers,
+                    )),
+                ),
+                (_, cluster) => (cluster, None),
+            };
+            let report = measure(Arc::new(target), plan, options, seed, festival.as_ref()).await;
+            let report = match festival {
+                Some(festival) => {
+                    say(
+                        options,
+                        &format!("[{label}] festival: collecting the figures.."),
+                    );
+                    let figures = festival.finish().await;
+                    report.map(|r| SystemReport {
+                        festival: Some(figures),
+                        ..r
+                    })
+                }
+                None => report,
+            };
             drop(cluster);
             report
         }
@@ -159,7 +187,7 @@ async fn run_system(
                 Arc::clone(&plan),
             )
             .await?;
-            let report = measure(Arc::new(target), plan, options, seed).await;
+            let report = measure(Arc::new(target), plan, options, seed, None).await;
             drop(gateways);
             drop(cluster);
             report
@@ -175,7 +203,7 @@ async fn run_system(
             );
             let cluster = EtcdCluster::start(etcd, options.etcd_port_base).await?;
             let target = EtcdTarget::connect(&cluster.addrs, Arc::clone(&plan)).await?;
-            let report = measure(Arc::new(target), plan, options, seed).await;
+            let report = measure(Arc::new(target), plan, options, seed, None).await;
             drop(cluster);
             report
         }
@@ -196,7 +224,7 @@ async fn run_system(
             let target =
                 PostgresTarget::connect(server.port, options.postgres_pool, Arc::clone(&plan))
                     .await?;
-            let report = measure(Arc::new(target), plan, options, seed).await;
+            let report = measure(Arc::new(target), plan, options, seed, None).await;
             drop(server);
             report
         }
@@ -220,17 +248,23 @@ async fn ingressoja_cluster(
             options.grpc_port_base
         ),
     );
-    let cluster = LocalCluster::start(node, options.grpc_port_base, options.hold_ttl_secs).await?;
+    let ports = ClusterPorts {
+        grpc_base: options.grpc_port_base,
+        metrics_base: options.metrics_port_base,
+    };
+    let cluster = LocalCluster::start(node, ports, options.hold_ttl_secs).await?;
     let addrs = cluster.addrs.clone();
     Ok((Some(cluster), addrs))
 }
 
-/// Prepares the sale on `target`, runs the workload and reads the end state.
+/// Prepares the sale on `target`, runs the workload and reads the end state
+/// (telling a festival run when every fan has registered).
 async fn measure<T: Target>(
     target: Arc<T>,
     plan: Arc<SalePlan>,
     options: &BenchOptions,
     seed: u64,
+    festival: Option<&FestivalRun>,
 ) -> Result<SystemReport, BenchError> {
     say(
         options,
@@ -240,7 +274,11 @@ async fn measure<T: Target>(
             plan.customers
         ),
     );
+    let preparing = std::time::Instant::now();
     target.prepare().await?;
+    if let Some(festival) = festival {
+        festival.registered(preparing.elapsed());
+    }
     let m = workload::run(Arc::clone(&target), plan, options, seed).await;
     let outcome = Outcome::of(target.outcome().await?, m.tickets_acknowledged);
     Ok(SystemReport::build(

@@ -8,12 +8,14 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use ingressoja_bench::{self as bench, report::table, BenchOptions};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = BenchOptions::parse();
+    let options = match BenchOptions::parse_scaled_from(std::env::args_os()) {
+        Ok(options) => options,
+        Err(e) => e.exit(),
+    };
     match run(options).await {
         Ok(code) => code,
         Err(e) => {

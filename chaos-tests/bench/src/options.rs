@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use super::error::BenchError;
 
@@ -33,6 +34,19 @@ impl TargetKind {
     }
 }
 
+/// How big a sale the run makes: the defaults of the sizing options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scale {
+    /// A demo sale of a few thousand customers (each option's own default).
+    Demo,
+    /// The festival: a million fans register and join, 2 × 50 000 tickets
+    /// sell out, and the run forces a snapshot on the leader and kills and
+    /// restarts a follower mid-sale, sampling every node's memory and apply
+    /// progress (see [`crate::festival`]). Options given explicitly win over
+    /// the preset, so a small festival is `--scale festival --customers 20000`.
+    Festival,
+}
+
 /// Every option of `ingressoja-bench`.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -45,6 +59,11 @@ impl TargetKind {
                   --compare runs the same workload against etcd and PostgreSQL in the same run."
 )]
 pub struct BenchOptions {
+    /// The size of the sale: `demo`, or `festival` (a million fans, with a
+    /// snapshot and a follower restart mid-sale and each node's resources
+    /// in the report); explicit options override the preset's values.
+    #[arg(long, value_enum, default_value = "demo")]
+    pub scale: Scale,
     /// Simulated customers; each joins the queue once and shops once.
     #[arg(long, default_value_t = 5_000)]
     pub customers: u64,
@@ -55,6 +74,13 @@ pub struct BenchOptions {
     /// opening is not limited to the shoppers' concurrency); default: `--concurrency`.
     #[arg(long)]
     pub burst_concurrency: Option<usize>,
+    /// Registrations in flight while the sale is prepared (every customer
+    /// registers through the cluster, as in the shop).
+    #[arg(long, default_value_t = 64)]
+    pub setup_concurrency: usize,
+    /// Pause between two reads of a waiting customer's queue status, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub status_poll_ms: u64,
     /// Longest sale phase, in seconds; the sale usually ends earlier, when it sells out.
     #[arg(long, default_value_t = 60.0)]
     pub duration_secs: f64,
@@ -101,6 +127,10 @@ pub struct BenchOptions {
     /// First of the three gRPC ports of the local cluster.
     #[arg(long, default_value_t = 17_101)]
     pub grpc_port_base: u16,
+    /// First of the three metrics ports of the local cluster (scraped by the
+    /// festival run for each node's apply progress).
+    #[arg(long, default_value_t = 17_201)]
+    pub metrics_port_base: u16,
     /// The `ingressoja-gateway` binary for the HTTP target (default: next to this binary).
     #[arg(long)]
     pub gateway_bin: Option<PathBuf>,
@@ -140,6 +170,59 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+    /// Parses `args` (the program name first) and applies the `--scale`
+    /// preset to every sizing option not given explicitly.
+    pub fn parse_scaled_from<I, T>(args: I) -> Result<BenchOptions, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = BenchOptions::command().try_get_matches_from(args)?;
+        let mut options = BenchOptions::from_arg_matches(&matches)?;
+        if options.scale == Scale::Festival {
+            options.apply_festival_preset(|id| {
+                matches.value_source(id) == Some(ValueSource::CommandLine)
+            });
+        }
+        Ok(options)
+    }
+
+    /// The festival's sizes, for every option `given` says was not on the command line.
+    fn apply_festival_preset(&mut self, given: impl Fn(&str) -> bool) {
+        if !given("customers") {
+            self.customers = 1_000_000;
+        }
+        if !given("categories") {
+            self.categories = 2;
+        }
+        if !given("capacity") {
+            self.capacity = 50_000;
+        }
+        if !given("concurrency") {
+            self.concurrency = 256;
+        }
+        if !given("burst_concurrency") {
+            self.burst_concurrency = Some(1_024);
+        }
+        if !given("setup_concurrency") {
+            self.setup_concurrency = 1_024;
+        }
+        if !given("max_active") {
+            self.max_active = 4_096;
+        }
+        if !given("duration_secs") {
+            self.duration_secs = 1_200.0;
+        }
+        if !given("status_poll_ms") {
+            self.status_poll_ms = 1_000;
+        }
+    }
+
+    /// Whether this run is the festival (resources sampled, faults mid-sale).
+    pub fn festival(&self) -> bool {
+        self.scale == Scale::Festival
+    }
+
     /// The systems to run, ours first, each once.
     pub fn systems(&self) -> Vec<TargetKind> {
         let mut systems = vec![self.target];
@@ -267,6 +350,31 @@ impl BenchOptions {
                 "must be between 10 and 60000",
             ));
         }
+        if !(1..=10_000).contains(&self.setup_concurrency) {
+            return Err(BenchError::option(
+                "setup-concurrency",
+                "must be between 1 and 10000",
+            ));
+        }
+        if !(1..=60_000).contains(&self.status_poll_ms) {
+            return Err(BenchError::option(
+                "status-poll-ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if self.metrics_port_base == 0 || self.metrics_port_base > u16::MAX - 3 {
+            return Err(BenchError::option(
+                "metrics-port-base",
+                "must leave room for 3 ports",
+            ));
+        }
+        if self.festival() && (!self.addrs.is_empty() || self.target != TargetKind::Grpc) {
+            return Err(BenchError::option(
+                "scale",
+                "festival kills and restarts a node of the local cluster it starts: \
+                 it runs with --target grpc and without --addrs",
+            ));
+        }
         let ours = |k| self.systems().contains(&k);
         if !self.addrs.is_empty() && !ours(TargetKind::Grpc) && !ours(TargetKind::Http) {
             return Err(BenchError::option(
@@ -320,17 +428,47 @@ mod tests {
             (vec!["--hold-ttl-secs", "0"], "hold-ttl-secs"),
             (vec!["--grpc-port-base", "65534"], "grpc-port-base"),
             (vec!["--gateway-port-base", "65535"], "gateway-port-base"),
+            (vec!["--setup-concurrency", "0"], "setup-concurrency"),
+            (vec!["--status-poll-ms", "0"], "status-poll-ms"),
+            (vec!["--metrics-port-base", "65534"], "metrics-port-base"),
+            (vec!["--scale", "festival", "--target", "http"], "scale"),
+            (
+                vec!["--scale", "festival", "--addrs", "127.0.0.1:7101"],
+                "scale",
+            ),
             (
                 vec!["--target", "etcd", "--addrs", "127.0.0.1:7101"],
                 "addrs",
             ),
         ] {
-            match parse(&args).validate() {
+            let mut all = vec!["ingressoja-bench"];
+            all.extend_from_slice(&args);
+            match BenchOptions::parse_scaled_from(all).unwrap().validate() {
                 Err(BenchError::InvalidOption { option: got, .. }) => {
                     assert_eq!(got, option, "{args:?}")
                 }
                 other => panic!("{args:?}: expected an invalid --{option}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_festival_preset_fills_what_was_not_given() {
+        let festival =
+            BenchOptions::parse_scaled_from(["b", "--scale", "festival", "--customers", "5000"])
+                .unwrap();
+        festival.validate().unwrap();
+        assert!(festival.festival());
+        // Given explicitly (even the demo's default value): kept.
+        assert_eq!(festival.customers, 5_000);
+        assert_eq!(festival.total_capacity(), 100_000);
+        assert_eq!(festival.burst_concurrency(), 1_024);
+        assert_eq!(festival.setup_concurrency, 1_024);
+        assert_eq!(festival.status_poll_ms, 1_000);
+        let demo = BenchOptions::parse_scaled_from(["b"]).unwrap();
+        assert!(!demo.festival());
+        assert_eq!(demo.customers, 5_000);
+        assert_eq!(demo.total_capacity(), 4_000);
+        assert_eq!(demo.setup_concurrency, 64);
     }
 }

@@ -30,6 +30,8 @@ pub struct SalePlan {
     pub hold_ttl_secs: u64,
     /// Most admitted shoppers at once (IngressoJá's queue policy).
     pub max_active: u32,
+    /// Registrations in flight while the sale is prepared.
+    pub setup_concurrency: usize,
 }
 
 /// Most tickets in one hold, and per customer: the Rock in Rio rule.
@@ -56,6 +58,7 @@ impl SalePlan {
             per_customer_limit: PER_CUSTOMER_LIMIT,
             hold_ttl_secs: options.hold_ttl_secs,
             max_active,
+            setup_concurrency: options.setup_concurrency,
         }
     }
 

@@ -115,6 +115,25 @@ impl Children {
         }
     }
 
+    /// The process id of the running process named `name`, if any.
+    pub fn pid(&mut self, name: &str) -> Option<u32> {
+        let s = self.started.iter_mut().find(|s| s.name == name)?;
+        matches!(s.child.try_wait(), Ok(None)).then(|| s.child.id())
+    }
+
+    /// Kills the process named `name` at once (SIGKILL: no flush, no
+    /// goodbye, as a crash would) and reaps it; false if none was running.
+    pub fn kill(&mut self, name: &str) -> bool {
+        let Some(at) = self.started.iter().position(|s| s.name == name) else {
+            return false;
+        };
+        let mut s = self.started.remove(at);
+        let running = matches!(s.child.try_wait(), Ok(None));
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        running
+    }
+
     /// The first process that has exited, with its status, if any.
     pub fn exited(&mut self) -> Option<(String, String)> {
         for s in &mut self.started {

@@ -24,8 +24,28 @@ const READY: Duration = Duration::from_secs(60);
 pub struct LocalCluster {
     children: Children,
     dir: TempDir,
+    node_bin: PathBuf,
+    ports: ClusterPorts,
+    hold_ttl_secs: u64,
     /// The nodes' gRPC addresses.
     pub addrs: Vec<String>,
+}
+
+/// The loopback ports of a local cluster: node `id` (1-based) listens for
+/// gRPC on `grpc_base + id - 1` and serves metrics on `metrics_base + id - 1`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterPorts {
+    /// First gRPC port.
+    pub grpc_base: u16,
+    /// First metrics port.
+    pub metrics_base: u16,
+}
+
+impl ClusterPorts {
+    /// The metrics address of node `id`.
+    pub fn metrics_addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", u64::from(self.metrics_base) + id - 1)
+    }
 }
 
 /// The node binary: `explicit`, else `ingressoja-node` next to the running
@@ -80,7 +100,8 @@ pub fn find_built_bin(
     })
 }
 
-fn node_config(id: u64, dir: &Path, port_base: u16, hold_ttl_secs: u64) -> NodeConfig {
+fn node_config(id: u64, dir: &Path, ports: ClusterPorts, hold_ttl_secs: u64) -> NodeConfig {
+    let port_base = ports.grpc_base;
     let addr = |i: u64| format!("127.0.0.1:{}", u64::from(port_base) + i - 1);
     NodeConfig {
         id,
@@ -90,7 +111,7 @@ fn node_config(id: u64, dir: &Path, port_base: u16, hold_ttl_secs: u64) -> NodeC
             grpc: addr(id)
                 .parse()
                 .unwrap_or_else(|_| ([127, 0, 0, 1], port_base).into()),
-            metrics: None,
+            metrics: ports.metrics_addr(id).parse().ok(),
         },
         peers: (1..=u64::from(NODES))
             .map(|p| PeerConfig {
@@ -116,40 +137,88 @@ fn node_config(id: u64, dir: &Path, port_base: u16, hold_ttl_secs: u64) -> NodeC
 }
 
 impl LocalCluster {
-    /// Starts the three nodes on `port_base`..`port_base + 2` and waits for a leader.
+    /// Starts the three nodes on `ports` and waits for a leader.
     pub async fn start(
         node_bin: &Path,
-        port_base: u16,
+        ports: ClusterPorts,
         hold_ttl_secs: u64,
     ) -> Result<LocalCluster, BenchError> {
         for i in 0..NODES {
             ensure_free(
-                port_base + i,
+                ports.grpc_base + i,
                 &format!("IngressoJá node {} (gRPC)", i + 1),
                 "grpc-port-base",
             )?;
-        }
-        let dir = launch_dir("ingressoja-bench-nodes-")?;
-        let mut children = Children::default();
-        for id in 1..=u64::from(NODES) {
-            children.spawn_configured(
-                &format!("IngressoJá node {id}"),
-                node_bin,
-                &node_config(id, dir.path(), port_base, hold_ttl_secs),
-                dir.path(),
-                &format!("node{id}"),
+            ensure_free(
+                ports.metrics_base + i,
+                &format!("IngressoJá node {} (metrics)", i + 1),
+                "metrics-port-base",
             )?;
         }
+        let dir = launch_dir("ingressoja-bench-nodes-")?;
         let addrs: Vec<String> = (0..NODES)
-            .map(|i| format!("127.0.0.1:{}", port_base + i))
+            .map(|i| format!("127.0.0.1:{}", ports.grpc_base + i))
             .collect();
         let mut cluster = LocalCluster {
-            children,
+            children: Children::default(),
             dir,
+            node_bin: node_bin.to_path_buf(),
+            ports,
+            hold_ttl_secs,
             addrs,
         };
+        for id in 1..=u64::from(NODES) {
+            cluster.spawn(id)?;
+        }
         cluster.wait_for_leader().await?;
         Ok(cluster)
+    }
+
+    fn name(id: u64) -> String {
+        format!("IngressoJá node {id}")
+    }
+
+    fn spawn(&mut self, id: u64) -> Result<(), BenchError> {
+        let mut config = node_config(id, self.dir.path(), self.ports, self.hold_ttl_secs);
+        // Only the very first start initialises the cluster.
+        config.bootstrap &= !config.data_dir.exists();
+        self.children.spawn_configured(
+            &Self::name(id),
+            &self.node_bin,
+            &config,
+            self.dir.path(),
+            &format!("node{id}"),
+        )
+    }
+
+    /// The node ids, 1-based.
+    pub fn ids(&self) -> std::ops::RangeInclusive<u64> {
+        1..=u64::from(NODES)
+    }
+
+    /// The ports the nodes listen on.
+    pub fn ports(&self) -> ClusterPorts {
+        self.ports
+    }
+
+    /// The process id of node `id`, while it runs.
+    pub fn pid(&mut self, id: u64) -> Option<u32> {
+        self.children.pid(&Self::name(id))
+    }
+
+    /// Node `id`'s data directory (its RocksDB).
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("node{id}"))
+    }
+
+    /// Kills node `id` with SIGKILL, as a crash would; false if it was not running.
+    pub fn kill(&mut self, id: u64) -> bool {
+        self.children.kill(&Self::name(id))
+    }
+
+    /// Starts node `id` again on its data directory (after [`LocalCluster::kill`]).
+    pub fn restart(&mut self, id: u64) -> Result<(), BenchError> {
+        self.spawn(id)
     }
 
     async fn wait_for_leader(&mut self) -> Result<(), BenchError> {
@@ -190,10 +259,18 @@ mod tests {
     fn configs_are_valid_and_name_every_peer() {
         let dir = Path::new("/tmp/x");
         for id in 1..=3 {
-            let config = node_config(id, dir, 27_101, 3);
+            let ports = ClusterPorts {
+                grpc_base: 27_101,
+                metrics_base: 27_201,
+            };
+            let config = node_config(id, dir, ports, 3);
             config.validate().unwrap();
             assert_eq!(config.peers.len(), 3);
             assert_eq!(config.listen.grpc.port(), 27_100 + id as u16);
+            assert_eq!(
+                config.listen.metrics.map(|m| m.port()),
+                Some(27_200 + id as u16)
+            );
             assert_eq!(config.bootstrap, id == 1);
             let text = toml::to_string(&config).unwrap();
             assert_eq!(NodeConfig::from_toml_str(&text).unwrap(), config);

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::BenchOptions;
+use crate::festival::report::FestivalReport;
+use crate::options::{BenchOptions, Scale};
 use crate::stats::{LatencySummary, OpKind, TimelinePoint};
 use crate::target::CategoryCount;
 use crate::workload::Measurements;
@@ -49,6 +50,9 @@ impl Machine {
 /// The workload every system ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadSummary {
+    /// `--scale`: `demo` or `festival`.
+    #[serde(default)]
+    pub scale: String,
     /// `--customers`.
     pub customers: u64,
     /// `--concurrency`.
@@ -61,6 +65,15 @@ pub struct WorkloadSummary {
     pub capacity_per_category: u32,
     /// `--think-ms`.
     pub think_ms: u64,
+    /// `--setup-concurrency`: registrations in flight.
+    #[serde(default)]
+    pub setup_concurrency: usize,
+    /// `--max-active`: admitted shoppers at once (0: everyone).
+    #[serde(default)]
+    pub max_active: u32,
+    /// `--status-poll-ms`: a waiting customer's pause between status reads.
+    #[serde(default)]
+    pub status_poll_ms: u64,
     /// `--decline-pct`.
     pub decline_pct: u32,
     /// `--release-pct`.
@@ -88,12 +101,20 @@ impl WorkloadSummary {
     /// The summary of `options`, run with `seed`.
     pub fn of(options: &BenchOptions, seed: u64, command: String) -> WorkloadSummary {
         WorkloadSummary {
+            scale: match options.scale {
+                Scale::Demo => "demo",
+                Scale::Festival => "festival",
+            }
+            .to_string(),
             customers: options.customers,
             concurrency: options.concurrency,
             burst_concurrency: options.burst_concurrency(),
             categories: options.categories,
             capacity_per_category: options.capacity,
             think_ms: options.think_ms,
+            setup_concurrency: options.setup_concurrency,
+            max_active: options.max_active,
+            status_poll_ms: options.status_poll_ms,
             decline_pct: options.decline_pct,
             release_pct: options.release_pct,
             abandon_pct: options.abandon_pct,
@@ -196,6 +217,9 @@ pub struct SystemReport {
     pub outcome: Outcome,
     /// Throughput and p99 over time.
     pub timeline: Vec<TimelinePoint>,
+    /// The festival run's figures (`--scale festival` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub festival: Option<FestivalReport>,
 }
 
 impl SystemReport {
@@ -246,6 +270,7 @@ impl SystemReport {
             expired_by_bench: r.expired_by_bench,
             outcome,
             timeline,
+            festival: None,
         }
     }
 
@@ -407,6 +432,7 @@ mod tests {
             expired_by_bench: 0,
             outcome: Outcome::of(vec![counts(10, 0)], 10),
             timeline: Vec::new(),
+            festival: None,
         };
         let summary = |p99: f64| LatencySummary {
             count: 1,

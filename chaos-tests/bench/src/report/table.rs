@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::model::{BenchReport, SystemReport};
+use crate::festival::report::FestivalReport;
 use crate::stats::OpKind;
 
 /// The whole report as text.
@@ -102,6 +103,73 @@ fn render_system(out: &mut String, s: &SystemReport) {
         "outcome: capacity {}, sold {}, held {}, acknowledged {}, oversold {} -> {}",
         o.capacity, o.sold, o.held, o.acknowledged_sold, o.oversold, verdict
     );
+    if let Some(f) = &s.festival {
+        render_festival(out, f);
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn render_festival(out: &mut String, f: &FestivalReport) {
+    let _ = writeln!(
+        out,
+        "festival: registration {:.1} s ({:.0}/s); nodes sampled every {} ms",
+        f.registration_secs, f.registrations_per_sec, f.sample_period_ms
+    );
+    let _ = writeln!(
+        out,
+        "{:<6}{:>14}{:>18}{:>16}{:>18}{:>15}",
+        "node",
+        "peak RSS MiB",
+        "after reg. MiB",
+        "after sale MiB",
+        "longest stall ms",
+        "data dir MiB"
+    );
+    for n in &f.nodes {
+        let _ = writeln!(
+            out,
+            "{:<6}{:>14.0}{:>18.0}{:>16.0}{:>18}{:>15.0}",
+            n.node,
+            mib(n.peak_rss_bytes),
+            mib(n.rss_after_registration_bytes),
+            mib(n.rss_after_sale_bytes),
+            n.longest_apply_stall_ms,
+            mib(n.data_dir_bytes)
+        );
+    }
+    match &f.snapshot {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "snapshot forced on node {} at {:.0}% sold: index {}, built in {} ms, {:.1} MiB (answered in {} ms)",
+                s.node, s.at_sold_pct, s.index, s.build_ms, mib(s.bytes), s.answered_ms
+            );
+        }
+        None => {
+            let _ = writeln!(out, "snapshot: not forced (the sale ended first)");
+        }
+    }
+    match &f.restart {
+        Some(r) => {
+            let caught_up = r.caught_up_ms.map_or("never caught up".to_string(), |ms| {
+                format!("caught up in {ms} ms")
+            });
+            let _ = writeln!(
+                out,
+                "follower node {} killed at {:.0}% sold, down {} ms, {} entries behind at restart, {}",
+                r.node, r.killed_at_sold_pct, r.down_ms, r.behind_at_restart, caught_up
+            );
+        }
+        None => {
+            let _ = writeln!(out, "follower restart: not made (the sale ended first)");
+        }
+    }
+    for p in &f.problems {
+        let _ = writeln!(out, "festival problem: {p}");
+    }
 }
 
 fn render_comparison(out: &mut String, report: &BenchReport) {

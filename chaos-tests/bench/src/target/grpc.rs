@@ -21,9 +21,6 @@ const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhh
 /// round-robin by the customers so one HTTP/2 connection is not the bottleneck.
 const CLIENTS: usize = 4;
 
-/// Registrations in flight while preparing the sale.
-const SETUP_CONCURRENCY: usize = 64;
-
 /// The cluster, through [`CLIENTS`] client handles.
 pub struct GrpcTarget {
     clients: Vec<Client>,
@@ -135,7 +132,7 @@ impl Target for GrpcTarget {
             })?;
         stream::iter(0..plan.customers)
             .map(|n| self.register(n))
-            .buffer_unordered(SETUP_CONCURRENCY)
+            .buffer_unordered(plan.setup_concurrency)
             .try_collect::<Vec<()>>()
             .await?;
         Ok(())

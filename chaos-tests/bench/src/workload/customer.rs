@@ -21,8 +21,6 @@ pub const ATTEMPTS: u32 = 3;
 pub const JOIN_ATTEMPTS: u32 = 5;
 /// Longest wait for the queue's admission.
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause between two queue-status reads.
-const STATUS_POLL: Duration = Duration::from_millis(20);
 /// Pause (plus jitter of the same length) before trying again when every category is sold out.
 const SOLD_OUT_PAUSE_MS: u64 = 50;
 
@@ -126,7 +124,7 @@ async fn wait_for_admission<T: Target>(sale: &Sale<T>, n: u64) -> bool {
             sale.recorder.error("admission_timeout");
             return false;
         }
-        tokio::time::sleep(STATUS_POLL).await;
+        tokio::time::sleep(sale.status_poll).await;
     }
 }
 

@@ -74,6 +74,8 @@ pub(crate) struct Sale<T> {
     pub plan: Arc<SalePlan>,
     pub mix: Mix,
     pub think_ms: u64,
+    /// Pause between two queue-status reads of a waiting customer.
+    pub status_poll: Duration,
     pub recorder: Recorder,
     pub stop: AtomicBool,
     next_customer: AtomicU64,
@@ -118,6 +120,7 @@ pub async fn run<T: Target>(
         plan,
         mix: Mix::from_options(options),
         think_ms: options.think_ms,
+        status_poll: Duration::from_millis(options.status_poll_ms),
         recorder: Recorder::new(Duration::from_millis(options.bucket_ms)),
         stop: AtomicBool::new(false),
         next_customer: AtomicU64::new(0),
