@@ -396,3 +396,61 @@ proptest! {
         let _ = decode_snapshot(&bytes);
     }
 }
+
+/// One remembered request in the cache model: the key's request id and its first answer.
+type Sent = (u64, Answer);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn a_clients_newest_outcomes_are_always_answerable(
+        // Request ids from a small range repeat (retries, and reuse after
+        // eviction), from a large one they are as random as a client's draw.
+        requests in prop::collection::vec((0..3usize, prop_oneof![0..400u64, any::<u64>()], 0..2_000u64), 1..1_200),
+    ) {
+        let clients = ["gw-a", "gw-b", "web:ana"];
+        let mut m = Sale::default();
+        // Per client: its first-time requests, oldest first, and when it was last seen.
+        let mut model: BTreeMap<&str, (Vec<Sent>, u64)> = BTreeMap::new();
+        let mut now = 1_000;
+        for (n, (client, request_id, pause)) in requests.iter().enumerate() {
+            let index = n as u64 + 1;
+            // Now and then (1 in 2 000) an hour's pause: idle clients are forgotten.
+            now += if *pause == 0 { super::idempotency::CLIENT_RETENTION_MS } else { *pause };
+            model.retain(|_, (_, seen)| seen.saturating_add(super::idempotency::CLIENT_RETENTION_MS) > now);
+            let client = clients[*client];
+            let k = key(client, *request_id);
+            let request = Request { key: Some(k.clone()), command: Command::Tick };
+            // The model says whether this is a retry of a request still remembered.
+            let first = model
+                .get(client)
+                .and_then(|(sent, _)| sent.iter().find(|(id, _)| id == request_id))
+                .map(|(_, answer)| answer.clone());
+            let answer = super::testing::send(&mut m, index, now, request);
+            match first {
+                // A retry: the first answer. It neither refreshes the client
+                // nor moves the outcome in the cache's order.
+                Some(first) => prop_assert_eq!(answer, first),
+                None => {
+                    prop_assert_eq!(answer.log_index, index, "a new request ran now");
+                    let (sent, seen) = model.entry(client).or_default();
+                    *seen = now;
+                    sent.push((*request_id, answer));
+                    let keep = sent.len().saturating_sub(super::idempotency::OUTCOMES_PER_CLIENT);
+                    sent.drain(..keep);
+                }
+            }
+            prop_assert_eq!(m.outcomes.check_indexes(), Ok(()));
+            prop_assert_eq!(m.outcomes.client_count(), model.len());
+            for (client, (sent, _)) in &model {
+                // Exactly the newest outcomes are kept, oldest first, each with its first answer.
+                let ids: Vec<u64> = sent.iter().map(|(id, _)| *id).collect();
+                prop_assert_eq!(m.outcomes.request_ids_by_age(client), ids);
+                for (id, first) in sent {
+                    prop_assert_eq!(m.remembered(&key(client, *id)), Some(first.clone()));
+                }
+            }
+        }
+    }
+}
