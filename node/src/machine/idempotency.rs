@@ -148,6 +148,8 @@ impl OutcomeCache {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::super::testing::*;
     use crate::machine::{Command, Effect, Rejection, Request};
 
@@ -257,6 +259,40 @@ mod tests {
         let again = send(&mut m, 1_001, 1_000, hold);
         assert_eq!(again, first);
         assert_eq!(category(&m).held, 1, "the retry placed a second hold");
+    }
+
+    #[test]
+    fn the_cache_encodes_each_outcome_with_its_age_and_the_age_order() {
+        // The layout snapshots and backups carry (bump backup::MACHINE_FORMAT
+        // when it changes): per client its last-seen time, outcomes by
+        // request id with their ages, the age order, the next age.
+        #[derive(serde::Serialize)]
+        struct Client {
+            last_seen_ms: u64,
+            outcomes: BTreeMap<u64, (u64, super::Remembered)>,
+            by_age: BTreeMap<u64, u64>,
+            next_age: u64,
+        }
+        let mut cache = super::OutcomeCache::default();
+        let remembered = |log_index| super::Remembered {
+            fingerprint: [7; 32],
+            log_index,
+            outcome: Ok(Effect::Ticked),
+        };
+        cache.remember(&key("gw", 90), remembered(1), 1_000);
+        cache.remember(&key("gw", 3), remembered(2), 2_000);
+        let client = Client {
+            last_seen_ms: 2_000,
+            outcomes: [(3, (1, remembered(2))), (90, (0, remembered(1)))].into(),
+            by_age: [(0, 90), (1, 3)].into(),
+            next_age: 2,
+        };
+        let clients: BTreeMap<String, Client> = [("gw".to_string(), client)].into();
+        let by_last_seen: BTreeSet<(u64, String)> = [(2_000, "gw".to_string())].into();
+        assert_eq!(
+            bincode::serialize(&cache).unwrap(),
+            bincode::serialize(&(clients, by_last_seen)).unwrap()
+        );
     }
 
     #[test]
