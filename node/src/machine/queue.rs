@@ -136,22 +136,25 @@ pub fn opening_seed(event_id: &str, log_index: u64) -> u64 {
 }
 
 impl QueueState {
-    /// True if `customer_id` is in the pre-queue (O(log n)).
+    /// True if `customer_id` is in the pre-queue: what a position read asks
+    /// before the opening, an index lookup (O(log n)) rather than a scan.
     pub fn in_pre_queue(&self, customer_id: &str) -> bool {
         self.pre_queue_index.contains_key(customer_id)
     }
 
-    /// True if `customer_id` joined, before or after the opening (O(log n)).
+    /// True if `customer_id` joined, before or after the opening: how a
+    /// second join finds the first one's place (O(log n)).
     pub fn contains(&self, customer_id: &str) -> bool {
         self.seq_of.contains_key(customer_id) || self.in_pre_queue(customer_id)
     }
 
-    /// Everyone who joined: the line plus the pre-queue (O(1)).
+    /// Everyone who joined, the line plus the pre-queue: the queue length a
+    /// position read shows (O(1)).
     pub fn len(&self) -> u64 {
         (self.line.len() + self.pre_queue.len()) as u64
     }
 
-    /// True when nobody joined yet.
+    /// True when nobody joined yet (the companion of [`Self::len`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
