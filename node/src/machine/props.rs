@@ -396,3 +396,230 @@ proptest! {
         let _ = decode_snapshot(&bytes);
     }
 }
+
+/// One step of a random queue history.
+#[derive(Debug, Clone)]
+enum QueueStep {
+    /// A fan of the pool joins (again, if already in).
+    Join(usize),
+    /// Time moves on by this much (a tick): may open the sale, admit, lapse admissions.
+    Advance(u64),
+    /// An admitted fan's admission is spent (as a purchase spends it).
+    Spend(usize),
+    /// The state goes through a snapshot: encoded, decoded, and carried on from the copy.
+    Snapshot,
+}
+
+/// Fans in the queue histories' pool.
+const FANS: usize = 40;
+/// When the queue histories' sale opens.
+const QUEUE_OPENS_AT: u64 = 10_000;
+
+fn queue_step() -> impl Strategy<Value = QueueStep> {
+    prop_oneof![
+        6 => (0..FANS).prop_map(QueueStep::Join),
+        2 => (0..4_000u64).prop_map(QueueStep::Advance),
+        1 => (0..FANS).prop_map(QueueStep::Spend),
+        1 => Just(QueueStep::Snapshot),
+    ]
+}
+
+fn fan(i: usize) -> String {
+    format!("fan{i}")
+}
+
+/// What `queue_position` must answer, worked out by scanning the lists, as
+/// the machine did before they were indexed.
+fn brute_force_position(m: &SaleMachine, customer: &str) -> Result<QueuePosition, Rejection> {
+    let event = m.sale_event("rock")?;
+    let policy = event.policy.queue.clone().expect("a queued event");
+    let queue = event.queue.clone().unwrap_or_default();
+    let in_pre_queue = queue.pre_queue.iter().any(|c| c == customer);
+    let seq = match queue.line.iter().position(|c| c == customer) {
+        Some(i) => i as u64 + 1,
+        None if in_pre_queue => 0,
+        None => return Err(Rejection::NotInQueue(customer.to_string())),
+    };
+    let admission = queue.admissions.get(customer).cloned();
+    let people_ahead = if in_pre_queue {
+        queue.pre_queue.len() as u64
+    } else {
+        seq.saturating_sub(queue.admitted_up_to + 1)
+    };
+    let elapsed = m.now_ms().saturating_sub(queue.opened_at_ms);
+    let estimated_wait_ms = if admission.is_some() {
+        0
+    } else if queue.opened && queue.admitted_up_to > 0 && elapsed > 0 {
+        (people_ahead + 1).saturating_mul(elapsed) / queue.admitted_up_to
+    } else if policy.admit_per_minute > 0 {
+        (people_ahead + 1).saturating_mul(60_000) / u64::from(policy.admit_per_minute)
+    } else {
+        0
+    };
+    Ok(QueuePosition {
+        event_id: "rock".into(),
+        customer_id: customer.to_string(),
+        seq,
+        in_pre_queue,
+        people_ahead,
+        admitted_up_to: queue.admitted_up_to,
+        admission,
+        estimated_wait_ms,
+        queue_length: (queue.line.len() + queue.pre_queue.len()) as u64,
+    })
+}
+
+/// The queue's indexes agree with its lists: the pre-queue index names
+/// exactly the pre-queue with each fan's place in it, the seq map exactly
+/// the line, nobody is in both or twice, and the admitted are the line's head.
+fn check_queue_indexes(queue: &QueueState) {
+    assert_eq!(queue.pre_queue_index.len(), queue.pre_queue.len());
+    for (i, c) in queue.pre_queue.iter().enumerate() {
+        assert_eq!(queue.pre_queue_index.get(c), Some(&(i as u64)), "{c}");
+    }
+    assert_eq!(queue.seq_of.len(), queue.line.len());
+    for (i, c) in queue.line.iter().enumerate() {
+        assert_eq!(queue.seq_of.get(c), Some(&(i as u64 + 1)), "{c}");
+    }
+    if queue.opened {
+        assert!(queue.pre_queue.is_empty(), "a pre-queue after the opening");
+    } else {
+        assert!(queue.line.is_empty(), "a line before the opening");
+    }
+    assert!(queue.admitted_up_to <= queue.line.len() as u64);
+    let admitted: BTreeSet<&String> = queue.admissions.keys().collect();
+    let head: BTreeSet<&String> = queue.line[..queue.admitted_up_to as usize].iter().collect();
+    assert_eq!(admitted, head);
+    for (c, seq) in queue.line.iter().zip(1..) {
+        if let Some(a) = queue.admissions.get(c) {
+            assert_eq!(a.seq, seq);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn queue_indexes_agree_with_the_lists_and_positions_with_a_scan(
+        steps in prop::collection::vec(queue_step(), 1..150),
+        admit_per_minute in 0..120u32,
+        max_active in 0..4u32,
+    ) {
+        // A queue needs a rate or a maximum of shoppers (or both).
+        let max_active = if admit_per_minute == 0 { max_active.max(1) } else { max_active };
+        let mut m = super::testing::queued_machine(QUEUE_OPENS_AT, admit_per_minute, max_active);
+        for i in 0..FANS {
+            let cpf = Cpf::from_base(i as u64 + 1);
+            apply(&mut m, i as u64 + 2, 1_000, super::testing::register_cmd(&fan(i), cpf.as_str())).expect("registered");
+        }
+        // The model: arrival order before the opening, then the shuffled line.
+        let mut pre_queue: Vec<String> = Vec::new();
+        let mut line: Option<Vec<String>> = None;
+        let mut now = 1_000;
+        let mut index = FANS as u64 + 2;
+        for s in &steps {
+            index += 1;
+            let command = match s {
+                QueueStep::Join(i) => super::testing::join_cmd(&fan(*i)),
+                QueueStep::Advance(ms) => {
+                    now += ms;
+                    Command::Tick
+                }
+                QueueStep::Spend(i) => {
+                    m.machine.spend_admission("rock", &fan(*i));
+                    continue;
+                }
+                QueueStep::Snapshot => {
+                    let bytes = encode_snapshot(&m.machine, &m.journal);
+                    let (machine, journal) = decode_snapshot(&bytes).expect("decodes");
+                    let copy = Sale { machine, journal };
+                    prop_assert_eq!(&copy, &m, "a decoded queue differs (its index was not rebuilt?)");
+                    m = copy;
+                    continue;
+                }
+            };
+            if line.is_none() && now >= QUEUE_OPENS_AT {
+                // This entry opens the sale, before its own request runs.
+                let mut opened = std::mem::take(&mut pre_queue);
+                shuffle(&mut opened, super::queue::opening_seed("rock", index));
+                line = Some(opened);
+            }
+            let outcome = apply(&mut m, index, now, command.clone());
+            if let (QueueStep::Join(i), Ok(_)) = (s, &outcome) {
+                let who = fan(*i);
+                let list = line.as_mut().unwrap_or(&mut pre_queue);
+                if !list.contains(&who) {
+                    list.push(who);
+                }
+            }
+            let queue = m.sale_event("rock").unwrap().queue.clone().unwrap_or_default();
+            check_queue_indexes(&queue);
+            prop_assert_eq!(&queue.pre_queue, &pre_queue);
+            prop_assert_eq!(&queue.line, &line.clone().unwrap_or_default());
+            for i in 0..FANS {
+                let who = fan(i);
+                prop_assert_eq!(m.queue_position("rock", &who), brute_force_position(&m, &who));
+                prop_assert_eq!(queue.contains(&who), queue.seq_of.contains_key(&who) || pre_queue.contains(&who));
+            }
+        }
+    }
+}
+
+/// One remembered request in the cache model: the key's request id and its first answer.
+type Sent = (u64, Answer);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn a_clients_newest_outcomes_are_always_answerable(
+        // Request ids from a small range repeat (retries, and reuse after
+        // eviction), from a large one they are as random as a client's draw.
+        requests in prop::collection::vec((0..3usize, prop_oneof![0..400u64, any::<u64>()], 0..2_000u64), 1..1_200),
+    ) {
+        let clients = ["gw-a", "gw-b", "web:ana"];
+        let mut m = Sale::default();
+        // Per client: its first-time requests, oldest first, and when it was last seen.
+        let mut model: BTreeMap<&str, (Vec<Sent>, u64)> = BTreeMap::new();
+        let mut now = 1_000;
+        for (n, (client, request_id, pause)) in requests.iter().enumerate() {
+            let index = n as u64 + 1;
+            // Now and then (1 in 2 000) an hour's pause: idle clients are forgotten.
+            now += if *pause == 0 { super::idempotency::CLIENT_RETENTION_MS } else { *pause };
+            model.retain(|_, (_, seen)| seen.saturating_add(super::idempotency::CLIENT_RETENTION_MS) > now);
+            let client = clients[*client];
+            let k = key(client, *request_id);
+            let request = Request { key: Some(k.clone()), command: Command::Tick };
+            // The model says whether this is a retry of a request still remembered.
+            let first = model
+                .get(client)
+                .and_then(|(sent, _)| sent.iter().find(|(id, _)| id == request_id))
+                .map(|(_, answer)| answer.clone());
+            let answer = super::testing::send(&mut m, index, now, request);
+            match first {
+                // A retry: the first answer. It neither refreshes the client
+                // nor moves the outcome in the cache's order.
+                Some(first) => prop_assert_eq!(answer, first),
+                None => {
+                    prop_assert_eq!(answer.log_index, index, "a new request ran now");
+                    let (sent, seen) = model.entry(client).or_default();
+                    *seen = now;
+                    sent.push((*request_id, answer));
+                    let keep = sent.len().saturating_sub(super::idempotency::OUTCOMES_PER_CLIENT);
+                    sent.drain(..keep);
+                }
+            }
+            prop_assert_eq!(m.outcomes.check_indexes(), Ok(()));
+            prop_assert_eq!(m.outcomes.client_count(), model.len());
+            for (client, (sent, _)) in &model {
+                // Exactly the newest outcomes are kept, oldest first, each with its first answer.
+                let ids: Vec<u64> = sent.iter().map(|(id, _)| *id).collect();
+                prop_assert_eq!(m.outcomes.request_ids_by_age(client), ids);
+                for (id, first) in sent {
+                    prop_assert_eq!(m.remembered(&key(client, *id)), Some(first.clone()));
+                }
+            }
+        }
+    }
+}

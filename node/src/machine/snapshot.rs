@@ -3,8 +3,16 @@
 //! The state is the machine followed by its journal, encoded with bincode:
 //! every field in declaration order, nothing in between. Keeping the journal
 //! out of [`SaleMachine`] therefore left the bytes as they were when the
-//! machine held it as its last fields — older snapshots and backups decode,
-//! and replicas of either build hash alike.
+//! machine held it as its last fields.
+//!
+//! Indexes that are a function of other fields are not encoded: the queue's
+//! pre-queue index (customer → arrival) is rebuilt from the pre-queue when a
+//! queue is decoded, so it costs no snapshot bytes and cannot disagree with
+//! the list. Indexes that carry information of their own are encoded: the
+//! outcome cache's ages (the order outcomes were remembered in, which decides
+//! which one a client loses first) exist nowhere else. Adding them changed
+//! the cache's layout: snapshots and backups written before it do not decode
+//! (they fail as corrupt; `backup::MACHINE_FORMAT` is the number to bump).
 
 use sha2::{Digest, Sha256};
 
@@ -36,6 +44,7 @@ pub fn state_hash(machine: &SaleMachine, journal: &Journal) -> [u8; 32] {
 mod tests {
     use super::super::testing::*;
     use super::*;
+    use crate::machine::Command;
 
     #[test]
     fn a_snapshot_round_trips_machine_and_journal() {
@@ -104,6 +113,119 @@ mod tests {
             encode_snapshot(s, journal),
             bincode::serialize(&before_the_split).unwrap()
         );
+    }
+
+    /// [`super::super::QueueState`]'s encoded fields: all but the derived pre-queue index.
+    #[derive(serde::Serialize)]
+    struct QueueWithoutIndex<'a> {
+        opened: bool,
+        opened_at_ms: u64,
+        pre_queue: &'a Vec<super::super::CustomerId>,
+        line: &'a Vec<super::super::CustomerId>,
+        seq_of: &'a std::collections::BTreeMap<super::super::CustomerId, u64>,
+        admitted_up_to: u64,
+        admissions:
+            &'a std::collections::BTreeMap<super::super::CustomerId, super::super::Admission>,
+        live: &'a std::collections::BTreeSet<(u64, super::super::CustomerId)>,
+    }
+
+    fn queue_encoding(m: &SaleMachine) -> (Vec<u8>, Vec<u8>) {
+        let q = m.sale_event("rock").unwrap().queue.as_ref().unwrap();
+        let mirror = QueueWithoutIndex {
+            opened: q.opened,
+            opened_at_ms: q.opened_at_ms,
+            pre_queue: &q.pre_queue,
+            line: &q.line,
+            seq_of: &q.seq_of,
+            admitted_up_to: q.admitted_up_to,
+            admissions: &q.admissions,
+            live: &q.live,
+        };
+        (
+            bincode::serialize(q).unwrap(),
+            bincode::serialize(&mirror).unwrap(),
+        )
+    }
+
+    /// A queue with `before` fans in the pre-queue (registered from the 0th test CPF on).
+    fn pre_queue_of(before: &[&str]) -> Sale {
+        let mut m = queued_machine(10_000, 60, 1);
+        for (n, c) in before.iter().enumerate() {
+            register(&mut m, c, n);
+            apply(&mut m, 10 + n as u64, 2_000, join_cmd(c)).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn a_queue_encodes_its_lists_and_not_the_index_derived_from_them() {
+        let mut m = pre_queue_of(&["ana", "bia", "caio"]);
+        let (queue, without_index) = queue_encoding(&m);
+        assert_eq!(queue, without_index);
+        apply(&mut m, 30, 10_000, Command::Tick).unwrap();
+        let (queue, without_index) = queue_encoding(&m);
+        assert_eq!(queue, without_index, "after the opening too");
+    }
+
+    #[test]
+    fn a_decoded_pre_queue_carries_on_as_the_original_does() {
+        let mut original = pre_queue_of(&["ana", "bia", "caio"]);
+        let (machine, journal) =
+            decode_snapshot(&encode_snapshot(&original.machine, &original.journal)).unwrap();
+        let mut decoded = Sale { machine, journal };
+        // Equality covers the index: it was rebuilt from the pre-queue.
+        assert_eq!(decoded, original);
+        for m in [&mut original, &mut decoded] {
+            // A second join is recognised (no second place), a new one queues behind.
+            apply(m, 20, 3_000, join_cmd("bia")).unwrap();
+            register(m, "davi", 3);
+            apply(m, 22, 3_000, join_cmd("davi")).unwrap();
+            let p = m.queue_position("rock", "bia").unwrap();
+            assert_eq!((p.in_pre_queue, p.queue_length), (true, 4));
+            apply(m, 23, 10_000, Command::Tick).unwrap();
+        }
+        assert_eq!(decoded, original);
+        assert_eq!(decoded.state_hash(), original.state_hash());
+        let line = &decoded
+            .sale_event("rock")
+            .unwrap()
+            .queue
+            .as_ref()
+            .unwrap()
+            .line;
+        assert_eq!(line.len(), 4);
+    }
+
+    #[test]
+    fn a_decoded_cache_forgets_in_the_order_the_original_does() {
+        let mut original = Sale::default();
+        let ids = (0..400u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let requests: Vec<crate::machine::Request> = ids
+            .map(|id| crate::machine::Request {
+                key: Some(key("gw", id)),
+                command: Command::Tick,
+            })
+            .collect();
+        for (n, r) in requests[..300].iter().enumerate() {
+            send(&mut original, n as u64 + 1, 1_000, r.clone());
+        }
+        let (machine, journal) =
+            decode_snapshot(&encode_snapshot(&original.machine, &original.journal)).unwrap();
+        let mut decoded = Sale { machine, journal };
+        for m in [&mut original, &mut decoded] {
+            for (n, r) in requests[300..].iter().enumerate() {
+                send(m, n as u64 + 301, 1_000, r.clone());
+            }
+        }
+        assert_eq!(decoded, original);
+        // The newest 256 are the ones kept, whatever their ids.
+        for (n, r) in requests.iter().enumerate() {
+            let kept = decoded.remembered(r.key.as_ref().unwrap()).is_some();
+            assert_eq!(
+                kept,
+                n >= 400 - super::super::idempotency::OUTCOMES_PER_CLIENT
+            );
+        }
     }
 
     #[test]
