@@ -144,7 +144,6 @@ mod tests {
     use ingressoja_cluster_config::{
         ListenConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
     };
-    use sha2::{Digest, Sha256};
 
     fn backup_of(sale: &Sale) -> Backup {
         let data = crate::machine::encode_snapshot(&sale.machine, &sale.journal);
