@@ -21,7 +21,7 @@ use crate::payment::FakeProvider;
 use crate::proposer::Proposer;
 use crate::raft_types::{NodeId, Raft};
 use crate::service::{AdminService, TicketingService};
-use crate::storage::{self, SharedMachine};
+use crate::storage::{self, AuditStore, SharedMachine};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub struct NodeHandle {
     pub raft: Raft,
     /// The applied sale state.
     pub state: SharedMachine,
+    /// The audit chain's records on disk (the state holds its length and head).
+    pub audit: AuditStore,
     /// The address the gRPC server actually listens on.
     pub grpc_addr: SocketAddr,
     /// The (fake) payment provider this node charges through.
@@ -95,6 +97,7 @@ impl NodeHandle {
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
         let sm_store = sm_store.observed_by(metrics.clone());
         let state = sm_store.shared();
+        let audit = sm_store.audit();
         let network = NetworkFactory::new(Duration::from_millis(config.raft.rpc_timeout_ms));
         let raft = Raft::new(
             config.id,
@@ -152,6 +155,7 @@ impl NodeHandle {
             .add_service(AdminServer::new(AdminService::new(
                 raft.clone(),
                 state.clone(),
+                audit.clone(),
                 config.advertise_addr().to_string(),
             )));
         let mut stop = shutdown_rx.clone();
@@ -195,6 +199,7 @@ impl NodeHandle {
             id: config.id,
             raft,
             state,
+            audit,
             grpc_addr,
             payments,
             shutdown,

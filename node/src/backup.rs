@@ -12,8 +12,10 @@
 //! ```
 //!
 //! A file is accepted only whole: right magic and version, exact length,
-//! matching checksum, a state that decodes and hashes to `state_hash` and
-//! whose audit chain ends at `audit_head`. Anything else is a typed
+//! matching checksum, a state that decodes and hashes to `state_hash` (the
+//! hash `cluster status` shows: the state with its audit chain as length and
+//! head) and whose audit chain — carried whole, every record inline —
+//! verifies and ends at `audit_head`. Anything else is a typed
 //! [`BackupError`] naming what is wrong, so a restore never starts from a
 //! damaged or foreign file.
 
@@ -28,7 +30,13 @@ pub const MAGIC: &[u8; 8] = b"IJBACKUP";
 pub const FORMAT_VERSION: u32 = 1;
 /// The version of [`machine::encode_snapshot`]'s layout; bump it when the
 /// machine's or the journal's fields change, so older builds refuse newer backups instead of misreading them.
-pub const MACHINE_FORMAT: u32 = 1;
+///
+/// 2: the journal's audit chain is its length, head and pending records
+/// (a backup carries every record pending). 1: the chain inline as a list;
+/// still read, converted on the way in ([`machine::decode_legacy_snapshot`]).
+pub const MACHINE_FORMAT: u32 = 2;
+/// The oldest layout this build still reads (and converts).
+pub const OLDEST_MACHINE_FORMAT: u32 = 1;
 
 const CHECKSUM_LEN: usize = 32;
 const PREFIX_LEN: usize = MAGIC.len() + 4 + 4;
@@ -113,7 +121,7 @@ pub enum BackupError {
     NotABackup,
     #[error("backup file format {found} is not supported by this build (it reads format {FORMAT_VERSION}); restore with the release that wrote it")]
     UnsupportedFormat { found: u32 },
-    #[error("backup state encoding {found} is not supported by this build (it reads encoding {MACHINE_FORMAT}); restore with the release that wrote it")]
+    #[error("backup state encoding {found} is not supported by this build (it reads encodings {OLDEST_MACHINE_FORMAT} to {MACHINE_FORMAT}); restore with the release that wrote it")]
     UnsupportedMachineFormat { found: u32 },
     #[error("backup is truncated: {expected} bytes expected, {actual} present")]
     Truncated { expected: u64, actual: u64 },
@@ -141,7 +149,7 @@ pub enum BackupError {
 impl Backup {
     /// Checks `data` against `header` (as received from a node) and decodes it.
     pub fn from_parts(header: BackupHeader, data: Vec<u8>) -> Result<Backup, BackupError> {
-        if header.machine_format != MACHINE_FORMAT {
+        if !(OLDEST_MACHINE_FORMAT..=MACHINE_FORMAT).contains(&header.machine_format) {
             return Err(BackupError::UnsupportedMachineFormat {
                 found: header.machine_format,
             });
@@ -152,17 +160,36 @@ impl Backup {
                 actual: data.len() as u64,
             });
         }
-        let actual = hex::encode(Sha256::digest(&data));
-        if actual != header.state_hash {
-            return Err(BackupError::StateHash {
-                expected: header.state_hash.clone(),
-                actual,
-            });
+        let legacy = header.machine_format == 1;
+        let state_hash_mismatch = |actual: String| BackupError::StateHash {
+            expected: header.state_hash.clone(),
+            actual,
+        };
+        if legacy {
+            // Format 1's `state_hash` is the SHA-256 of the bytes themselves.
+            let actual = hex::encode(Sha256::digest(&data));
+            if actual != header.state_hash {
+                return Err(state_hash_mismatch(actual));
+            }
         }
-        let (machine, journal) =
-            machine::decode_snapshot(&data).map_err(|e| BackupError::State(e.to_string()))?;
+        let decode = if legacy {
+            machine::decode_legacy_snapshot
+        } else {
+            machine::decode_snapshot
+        };
+        let (machine, journal) = decode(&data).map_err(|e| BackupError::State(e.to_string()))?;
+        // A backup carries the whole audit chain inline, and it must verify.
         let audit = journal.audit();
-        let (head, len) = (hex::encode(audit.head()), audit.len() as u64);
+        let whole = audit.pending().len() as u64 == audit.len()
+            && machine::verify_chain(audit.pending()).ok() == Some(audit.head());
+        if !whole {
+            return Err(BackupError::State(format!(
+                "the audit chain is not whole: {} of {} records, or they do not chain to its head",
+                audit.pending().len(),
+                audit.len()
+            )));
+        }
+        let (head, len) = (hex::encode(audit.head()), audit.len());
         if head != header.audit_head || len != header.audit_len {
             return Err(BackupError::AuditHead {
                 expected: header.audit_head.clone(),
@@ -171,6 +198,24 @@ impl Backup {
                 actual_len: len,
             });
         }
+        // The hash the node reported for this state (records on its disk).
+        let node_hash = hex::encode(machine::drained_state_hash(&machine, &journal));
+        if !legacy && node_hash != header.state_hash {
+            return Err(state_hash_mismatch(node_hash));
+        }
+        // What a restore writes is always this build's layout.
+        let (header, data) = if legacy {
+            let data = machine::encode_snapshot(&machine, &journal);
+            let header = BackupHeader {
+                machine_format: MACHINE_FORMAT,
+                data_len: data.len() as u64,
+                state_hash: node_hash,
+                ..header
+            };
+            (header, data)
+        } else {
+            (header, data)
+        };
         Ok(Backup {
             header,
             data,
@@ -274,9 +319,9 @@ mod tests {
             log_index: 42,
             log_term: 3,
             log_leader: 1,
-            state_hash: hex::encode(Sha256::digest(&data)),
+            state_hash: hex::encode(machine::drained_state_hash(&sale.machine, &sale.journal)),
             audit_head: hex::encode(audit.head()),
-            audit_len: audit.len() as u64,
+            audit_len: audit.len(),
             data_len: data.len() as u64,
             machine_format: MACHINE_FORMAT,
             created_ms: 1_700_000_000_000,
@@ -291,7 +336,7 @@ mod tests {
         assert_eq!(read.header, original.header);
         assert_eq!(read.data, original.data);
         assert_eq!(
-            hex::encode(machine::state_hash(&read.machine, &read.journal)),
+            hex::encode(machine::drained_state_hash(&read.machine, &read.journal)),
             read.header.state_hash
         );
     }
@@ -349,6 +394,34 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("release that wrote it"));
+    }
+
+    #[test]
+    fn a_format_one_backup_is_converted_to_this_build_s_layout() {
+        let sale = sample_machine();
+        let old = machine::encode_legacy_snapshot(&sale.machine, &sale.journal);
+        let mut header = backup().header;
+        header.machine_format = 1;
+        header.data_len = old.len() as u64;
+        header.state_hash = hex::encode(Sha256::digest(&old));
+        let converted = Backup::from_bytes(&Backup::from_parts(header, old).unwrap().to_bytes())
+            .expect("a format-1 file reads");
+        assert_eq!(converted.header.machine_format, MACHINE_FORMAT);
+        assert_eq!(
+            (&converted.machine, &converted.journal),
+            (&sale.machine, &sale.journal)
+        );
+        assert_eq!(
+            converted.data,
+            machine::encode_snapshot(&sale.machine, &sale.journal)
+        );
+        // Format 0 was never written: named, not guessed at.
+        let mut b = backup();
+        b.header.machine_format = 0;
+        assert_eq!(
+            Backup::from_bytes(&b.to_bytes()).unwrap_err(),
+            BackupError::UnsupportedMachineFormat { found: 0 }
+        );
     }
 
     #[test]

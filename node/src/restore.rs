@@ -144,7 +144,6 @@ mod tests {
     use ingressoja_cluster_config::{
         ListenConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
     };
-    use sha2::{Digest, Sha256};
 
     fn backup_of(sale: &Sale) -> Backup {
         let data = crate::machine::encode_snapshot(&sale.machine, &sale.journal);
@@ -153,9 +152,12 @@ mod tests {
             log_index: 30,
             log_term: 4,
             log_leader: 2,
-            state_hash: hex::encode(Sha256::digest(&data)),
+            state_hash: hex::encode(crate::machine::drained_state_hash(
+                &sale.machine,
+                &sale.journal,
+            )),
             audit_head: hex::encode(sale.journal.audit().head()),
-            audit_len: sale.journal.audit().len() as u64,
+            audit_len: sale.journal.audit().len(),
             data_len: data.len() as u64,
             machine_format: MACHINE_FORMAT,
             created_ms: 0,
@@ -208,7 +210,11 @@ mod tests {
         let (_log, sm) = storage::open(&dir).unwrap();
         let state = sm.shared();
         let state = state.read().unwrap();
+        // The node keeps the chain's records on disk, not in its state.
+        let records = m.journal.take_new_audit_records();
         assert_eq!(state.state_hash(), m.state_hash());
+        let len = records.len() as u64;
+        assert_eq!(sm.audit().page(0, 1_000, len).unwrap(), records);
         assert_eq!(state.last_applied.map(|l| l.index), Some(30));
         let voters: Vec<_> = state.membership.membership().voter_ids().collect();
         assert_eq!(voters, vec![1, 2, 3]);

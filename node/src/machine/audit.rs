@@ -88,13 +88,60 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<[u8; 32], ChainError> {
     Ok(prev)
 }
 
-/// The replicated audit chain.
+/// The replicated audit chain, as the apply path needs it: its length and
+/// head (the hash every next record chains to), and the records appended
+/// since whoever keeps the chain last took them.
+///
+/// The chain grows by one record per applied request and is never pruned,
+/// so a node does not keep it in memory: after each apply the storage layer
+/// takes the new records ([`AuditLog::take_pending`]) into an append-only
+/// column family, and only `len` and `head` stay here (and in the snapshot).
+/// A pure machine nobody drains (the unit and property tests) keeps every
+/// record in `pending`, so the tests read the whole chain from memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLog {
-    records: Vec<AuditRecord>,
+    len: u64,
+    head: [u8; 32],
+    /// Records `len - pending.len()` .. `len`, oldest first.
+    pending: Vec<AuditRecord>,
 }
 
 impl AuditLog {
+    /// A chain of `len` records whose last hash is `head`, none of them
+    /// held here (they live in the node's storage), and then `pending`.
+    ///
+    /// Fails unless `pending` continues the chain: numbered on from `len`,
+    /// each linked to the one before.
+    pub fn resume(
+        len: u64,
+        head: [u8; 32],
+        pending: Vec<AuditRecord>,
+    ) -> Result<AuditLog, ChainError> {
+        let mut log = AuditLog {
+            len,
+            head,
+            pending: Vec::with_capacity(pending.len()),
+        };
+        for r in pending {
+            if r.seq != log.len {
+                return Err(ChainError {
+                    seq: r.seq,
+                    reason: format!("expected seq {}", log.len),
+                });
+            }
+            if r.prev_hash != log.head || record_hash(&r) != r.hash {
+                return Err(ChainError {
+                    seq: r.seq,
+                    reason: "does not chain to the record before".into(),
+                });
+            }
+            log.len += 1;
+            log.head = r.hash;
+            log.pending.push(r);
+        }
+        Ok(log)
+    }
+
     /// Appends `entry` as the next record, numbering it and chaining it to the head.
     pub fn append(&mut self, entry: AuditEntry) {
         let AuditEntry {
@@ -106,44 +153,96 @@ impl AuditLog {
             ids,
         } = entry;
         let mut record = AuditRecord {
-            seq: self.records.len() as u64,
+            seq: self.len,
             log_index,
             ts_ms,
             actor,
             action,
             outcome,
             ids,
-            prev_hash: self.head(),
+            prev_hash: self.head,
             hash: [0; 32],
         };
         record.hash = record_hash(&record);
-        self.records.push(record);
+        self.len += 1;
+        self.head = record.hash;
+        self.pending.push(record);
     }
 
     /// Hash of the last record (zeros when empty).
     pub fn head(&self) -> [u8; 32] {
-        self.records.last().map(|r| r.hash).unwrap_or([0; 32])
+        self.head
     }
 
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.records.len()
+    /// Number of records in the whole chain (held here or not).
+    pub fn len(&self) -> u64 {
+        self.len
     }
 
     /// True when nothing was recorded yet.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
     }
 
-    /// Records from `from` on, at most `limit`.
-    pub fn page(&self, from: u64, limit: usize) -> &[AuditRecord] {
-        let start = (from as usize).min(self.records.len());
-        let end = start.saturating_add(limit).min(self.records.len());
-        &self.records[start..end]
+    /// The records appended since the last [`AuditLog::take_pending`] (in a
+    /// machine nobody drains: the whole chain), oldest first.
+    pub fn pending(&self) -> &[AuditRecord] {
+        &self.pending
     }
 
-    /// Every record.
-    pub fn records(&self) -> &[AuditRecord] {
-        &self.records
+    /// Hands over the pending records (to be stored elsewhere), keeping
+    /// only the length and head.
+    pub fn take_pending(&mut self) -> Vec<AuditRecord> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64) -> AuditEntry {
+        AuditEntry {
+            log_index: n,
+            ts_ms: 1_000 + n,
+            actor: "gw-1".into(),
+            action: "place_hold".into(),
+            outcome: "ok".into(),
+            ids: vec![format!("customer:c{n}")],
+        }
+    }
+
+    #[test]
+    fn taking_the_records_keeps_the_chain_going() {
+        let mut whole = AuditLog::default();
+        let mut drained = AuditLog::default();
+        let mut taken = Vec::new();
+        for n in 0..5 {
+            whole.append(entry(n));
+            drained.append(entry(n));
+            if n % 2 == 0 {
+                taken.extend(drained.take_pending());
+            }
+        }
+        taken.extend(drained.take_pending());
+        assert_eq!((drained.len(), drained.head()), (whole.len(), whole.head()));
+        assert!(drained.pending().is_empty());
+        assert_eq!(taken, whole.pending());
+        assert_eq!(verify_chain(&taken), Ok(whole.head()));
+    }
+
+    #[test]
+    fn a_resumed_chain_checks_what_it_is_given() {
+        let mut whole = AuditLog::default();
+        for n in 0..4 {
+            whole.append(entry(n));
+        }
+        let records = whole.pending().to_vec();
+        let resumed =
+            AuditLog::resume(2, records[1].hash, records[2..].to_vec()).expect("continues");
+        assert_eq!((resumed.len(), resumed.head()), (4, whole.head()));
+        // A gap, or a record that does not link to the head, is refused.
+        assert!(AuditLog::resume(1, records[0].hash, records[2..].to_vec()).is_err());
+        assert!(AuditLog::resume(2, [7; 32], records[2..].to_vec()).is_err());
     }
 }

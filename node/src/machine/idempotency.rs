@@ -65,6 +65,63 @@ impl ClientOutcomes {
     }
 }
 
+/// The cache as format 1 encoded it: outcomes by request id, no ages.
+#[derive(Debug, Deserialize)]
+pub(super) struct LegacyOutcomeCache {
+    clients: BTreeMap<String, LegacyClientOutcomes>,
+    by_last_seen: BTreeSet<(u64, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LegacyClientOutcomes {
+    last_seen_ms: u64,
+    outcomes: BTreeMap<u64, Remembered>,
+}
+
+impl LegacyOutcomeCache {
+    /// Today's cache with the same outcomes, each client's aged in request-id
+    /// order: format 1 forgot the smallest id first, and so will this one
+    /// next, until new outcomes (aged after all of these) arrive.
+    pub(super) fn into_current(self) -> OutcomeCache {
+        let clients = self
+            .clients
+            .into_iter()
+            .map(|(id, old)| {
+                let mut client = ClientOutcomes {
+                    last_seen_ms: old.last_seen_ms,
+                    ..ClientOutcomes::default()
+                };
+                for (request_id, remembered) in old.outcomes {
+                    let age = client.next_age;
+                    client.next_age += 1;
+                    client.by_age.insert(age, request_id);
+                    client.outcomes.insert(request_id, Aged { age, remembered });
+                }
+                (id, client)
+            })
+            .collect();
+        OutcomeCache {
+            clients,
+            by_last_seen: self.by_last_seen,
+        }
+    }
+}
+
+/// Format 1's encoding of a cache (for tests of the conversion).
+#[cfg(test)]
+#[derive(Serialize)]
+pub(super) struct LegacyCacheView<'a> {
+    clients: BTreeMap<&'a str, LegacyClientView<'a>>,
+    by_last_seen: &'a BTreeSet<(u64, String)>,
+}
+
+#[cfg(test)]
+#[derive(Serialize)]
+struct LegacyClientView<'a> {
+    last_seen_ms: u64,
+    outcomes: BTreeMap<u64, &'a Remembered>,
+}
+
 /// Bounded, expiring memory of outcomes per client: part of the replicated state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeCache {
@@ -102,6 +159,32 @@ impl OutcomeCache {
             }
             self.by_last_seen.pop_first();
             self.clients.remove(&client);
+        }
+    }
+
+    /// This cache as format 1 would have encoded it (ages dropped), for tests.
+    #[cfg(test)]
+    pub(super) fn legacy_view(&self) -> LegacyCacheView<'_> {
+        LegacyCacheView {
+            clients: self
+                .clients
+                .iter()
+                .map(|(id, c)| {
+                    let outcomes = c
+                        .outcomes
+                        .iter()
+                        .map(|(r, aged)| (*r, &aged.remembered))
+                        .collect();
+                    (
+                        id.as_str(),
+                        LegacyClientView {
+                            last_seen_ms: c.last_seen_ms,
+                            outcomes,
+                        },
+                    )
+                })
+                .collect(),
+            by_last_seen: &self.by_last_seen,
         }
     }
 

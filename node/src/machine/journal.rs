@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::{AuditEntry, AuditLog};
+use super::audit::{AuditEntry, AuditLog, AuditRecord};
 use super::command::Command;
 use super::domain_event::{DomainEvent, DomainEventFeed, DomainEventKind};
 use super::hold::Hold;
@@ -283,6 +283,17 @@ impl Journal {
         &self.audit
     }
 
+    /// Hands over the audit records appended since the last call, for the
+    /// storage layer to keep on disk (the chain's length and head stay).
+    pub fn take_new_audit_records(&mut self) -> Vec<AuditRecord> {
+        self.audit.take_pending()
+    }
+
+    /// This journal with `audit` as its chain (a chain resumed from storage).
+    pub fn with_audit(self, audit: AuditLog) -> Journal {
+        Journal { audit, ..self }
+    }
+
     /// A page of the feed: domain events with `seq >= from`, at most `limit`.
     pub fn domain_events_since(&self, from: u64, limit: usize) -> Vec<DomainEvent> {
         self.feed.since(from, limit)
@@ -373,9 +384,9 @@ mod tests {
         m.journal.record(second.journal);
         let audit = m.journal.audit();
         assert_eq!(audit.len(), records_before + 3);
-        let head = verify_chain(audit.records()).expect("the chain links");
+        let head = verify_chain(audit.pending()).expect("the chain links");
         assert_eq!(head, audit.head());
-        let records = audit.records();
+        let records = audit.pending();
         for pair in records.windows(2) {
             assert_eq!(pair[1].prev_hash, pair[0].hash);
             assert_eq!(pair[1].seq, pair[0].seq + 1);

@@ -172,7 +172,7 @@ mod tests {
             .expect("an event");
         assert_eq!(last.kind, Some(DomainEventKind::TotpEnrolled));
         assert_eq!(last.customer_id, "ana");
-        let record = m.journal.audit().records().last().expect("audited");
+        let record = m.journal.audit().pending().last().expect("audited");
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("enrol_totp", "ok")
@@ -258,7 +258,7 @@ mod tests {
             events.last().unwrap().kind,
             Some(DomainEventKind::LoginFailed)
         );
-        let record = m.journal.audit().records().last().unwrap();
+        let record = m.journal.audit().pending().last().unwrap();
         assert_eq!(record.action, "record_login_failed");
         assert_eq!(
             apply(&mut m, 13, 7_000, login_cmd("nobody", LoginOutcome::Failed)),
@@ -309,7 +309,7 @@ mod tests {
             assert_eq!(e.code(), "totp_replayed");
             assert_eq!(ana(&m), &before, "a replay changed the account");
         }
-        let record = m.journal.audit().records().last().unwrap();
+        let record = m.journal.audit().pending().last().unwrap();
         assert_eq!(
             (record.action.as_str(), record.outcome.as_str()),
             ("record_login_succeeded", "totp_replayed")
@@ -400,7 +400,7 @@ mod tests {
             (ana(&m).failed_logins, ana(&m).last_failed_login_ms),
             (1, 5_000)
         );
-        let record = m.journal.audit().records().last().unwrap();
+        let record = m.journal.audit().pending().last().unwrap();
         assert_eq!(record.action, "retry:record_login_failed");
         // A retried success is not refused as a replay of its own step.
         let login = Request {

@@ -60,7 +60,12 @@ pub use purchase::Ticket;
 pub use queue::{shuffle, Admission, QueuePosition, QueueState};
 pub use rejection::Rejection;
 pub use sale_event::{Category, CategorySpec, CustomerCount, EventCustomer, SaleEvent};
-pub use snapshot::{decode_snapshot, encode_snapshot, state_hash, DecodeError};
+#[cfg(test)]
+pub use snapshot::encode_legacy_snapshot;
+pub use snapshot::{
+    decode_legacy_snapshot, decode_snapshot, drained_audit_len, drained_state_hash,
+    encode_snapshot, state_hash, with_audit_records, DecodeError,
+};
 
 /// The replicated sale state: events, holds, tickets, customers and remembered outcomes.
 ///

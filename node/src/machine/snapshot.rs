@@ -1,23 +1,38 @@
 //! The canonical encoding of the replicated sale state: snapshots, backups and the state hash.
 //!
 //! The state is the machine followed by its journal, encoded with bincode:
-//! every field in declaration order, nothing in between. Keeping the journal
-//! out of [`SaleMachine`] therefore left the bytes as they were when the
-//! machine held it as its last fields.
+//! every field in declaration order, nothing in between.
 //!
 //! Indexes that are a function of other fields are not encoded: the queue's
 //! pre-queue index (customer → arrival) is rebuilt from the pre-queue when a
 //! queue is decoded, so it costs no snapshot bytes and cannot disagree with
 //! the list. Indexes that carry information of their own are encoded: the
 //! outcome cache's ages (the order outcomes were remembered in, which decides
-//! which one a client loses first) exist nowhere else. Adding them changed
-//! the cache's layout: snapshots and backups written before it do not decode
-//! (they fail as corrupt; `backup::MACHINE_FORMAT` is the number to bump).
+//! which one a client loses first) exist nowhere else.
+//!
+//! Two encodings have existed (the number is `backup::MACHINE_FORMAT`):
+//! - **1**: the journal held the whole audit chain (`records`), so every
+//!   snapshot carried every record ever written, and so did memory; the
+//!   outcome cache had no ages (it forgot a client's smallest request id).
+//! - **2** (this build): the journal's chain is its length, its head and the
+//!   records not yet taken by storage ([`super::AuditLog`]), a node keeping
+//!   the records in a column family of its own; the cache's outcomes carry
+//!   their ages. [`decode_legacy_snapshot`] reads format 1 into format 2's
+//!   shape: every record pending (for the storage layer to take), and each
+//!   client's outcomes aged in request-id order (so the next one forgotten
+//!   is the one format 1 would have forgotten).
 
 use sha2::{Digest, Sha256};
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::audit::{AuditLog, AuditRecord};
+use super::domain_event::DomainEventFeed;
+use super::idempotency::LegacyOutcomeCache;
 use super::journal::Journal;
-use super::SaleMachine;
+use super::{
+    CustomerId, Customers, EventId, Hold, HoldId, SaleEvent, SaleMachine, Ticket, TicketId,
+};
 
 /// Error decoding a snapshot of the sale state.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +48,159 @@ pub fn encode_snapshot(machine: &SaleMachine, journal: &Journal) -> Vec<u8> {
 /// Decodes [`encode_snapshot`]'s output.
 pub fn decode_snapshot(bytes: &[u8]) -> Result<(SaleMachine, Journal), DecodeError> {
     bincode::deserialize(bytes).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// The machine as format 1 encoded it: the same fields, the cache without ages.
+#[derive(serde::Deserialize)]
+struct LegacySaleMachine {
+    now_ms: u64,
+    last_index: u64,
+    sale_events: BTreeMap<EventId, SaleEvent>,
+    holds: BTreeMap<HoldId, Hold>,
+    expiry_index: BTreeSet<(u64, HoldId)>,
+    tickets: BTreeMap<TicketId, Ticket>,
+    tickets_by_customer: BTreeMap<CustomerId, Vec<TicketId>>,
+    next_hold_id: HoldId,
+    next_ticket_id: u64,
+    outcomes: LegacyOutcomeCache,
+    customers: Customers,
+}
+
+/// The journal as format 1 encoded it: the feed, then every audit record.
+#[derive(serde::Deserialize)]
+struct LegacyJournal {
+    feed: DomainEventFeed,
+    audit: LegacyAuditLog,
+}
+
+#[derive(serde::Deserialize)]
+struct LegacyAuditLog {
+    records: Vec<AuditRecord>,
+}
+
+/// Decodes a format-1 snapshot (the audit chain inline) into today's shape:
+/// the machine as it was, the journal with every record pending. Refused
+/// unless the records form one chain from seq 0.
+pub fn decode_legacy_snapshot(bytes: &[u8]) -> Result<(SaleMachine, Journal), DecodeError> {
+    let (old, legacy): (LegacySaleMachine, LegacyJournal) =
+        bincode::deserialize(bytes).map_err(|e| DecodeError(e.to_string()))?;
+    let machine = SaleMachine {
+        now_ms: old.now_ms,
+        last_index: old.last_index,
+        sale_events: old.sale_events,
+        holds: old.holds,
+        expiry_index: old.expiry_index,
+        tickets: old.tickets,
+        tickets_by_customer: old.tickets_by_customer,
+        next_hold_id: old.next_hold_id,
+        next_ticket_id: old.next_ticket_id,
+        outcomes: old.outcomes.into_current(),
+        customers: old.customers,
+    };
+    let audit = AuditLog::resume(0, [0; 32], legacy.audit.records)
+        .map_err(|e| DecodeError(e.to_string()))?;
+    let journal = Journal {
+        feed: legacy.feed,
+        audit,
+    };
+    Ok((machine, journal))
+}
+
+/// Format 1's encoding of `machine` and `journal` (every pending record as
+/// the chain): for tests of the conversion in other modules.
+#[cfg(test)]
+pub fn encode_legacy_snapshot(machine: &SaleMachine, journal: &Journal) -> Vec<u8> {
+    let m = machine;
+    let old_machine = (
+        (
+            m.now_ms,
+            m.last_index,
+            &m.sale_events,
+            &m.holds,
+            &m.expiry_index,
+        ),
+        (
+            &m.tickets,
+            &m.tickets_by_customer,
+            m.next_hold_id,
+            m.next_ticket_id,
+        ),
+        (m.outcomes.legacy_view(), &m.customers),
+    );
+    bincode::serialize(&(old_machine, (&journal.feed, journal.audit.pending()))).unwrap_or_default()
+}
+
+/// Bytes at the end of a payload whose audit chain holds no pending record:
+/// the chain's length (u64), its head (32 bytes), the pending count (u64, 0).
+const DRAINED_TAIL: usize = 8 + 32 + 8;
+
+/// The audit chain's length in `payload`, an encoding of a machine and a
+/// journal whose records were all taken (as a node stores its snapshots),
+/// read off its last bytes without decoding the rest.
+///
+/// This leans on bincode's layout: a tuple and a struct are their fields in
+/// order, so the payload ends with the journal's chain, and the chain with
+/// its `len`, `head` and `pending` (a `Vec`: its length, then its items).
+/// A test below pins it.
+pub fn drained_audit_len(payload: &[u8]) -> Result<u64, DecodeError> {
+    let n = payload.len();
+    if n < DRAINED_TAIL {
+        return Err(DecodeError("too short to end with an audit chain".into()));
+    }
+    let word = |at: usize| u64::from_le_bytes(payload[at..at + 8].try_into().unwrap_or([0; 8]));
+    if word(n - 8) != 0 {
+        return Err(DecodeError(
+            "its audit chain still holds records (not a stored snapshot)".into(),
+        ));
+    }
+    Ok(word(n - DRAINED_TAIL))
+}
+
+/// `payload` (as [`drained_audit_len`] reads it) with the chain's records
+/// put back inline: `count` records whose bincode, concatenated, is
+/// `encoded_records`. The result is exactly [`encode_snapshot`] of the same
+/// machine and journal with every record pending — the whole state, as a
+/// snapshot sent to a follower or a backup carries it — made without
+/// decoding anything.
+pub fn with_audit_records(
+    payload: &[u8],
+    count: u64,
+    encoded_records: &[u8],
+) -> Result<Vec<u8>, DecodeError> {
+    drained_audit_len(payload)?;
+    let keep = payload.len() - 8;
+    let mut out = Vec::with_capacity(keep + 8 + encoded_records.len());
+    out.extend_from_slice(&payload[..keep]);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(encoded_records);
+    Ok(out)
+}
+
+/// The state hash a node reports for `machine` and `journal`: the hash of
+/// their encoding with the audit chain as its length and head only,
+/// whatever `journal` holds pending (a backup holds every record pending;
+/// the node that took it had none). A backup's `state_hash` is this.
+pub fn drained_state_hash(machine: &SaleMachine, journal: &Journal) -> [u8; 32] {
+    #[derive(serde::Serialize)]
+    struct DrainedAudit<'a> {
+        len: u64,
+        head: [u8; 32],
+        pending: &'a [AuditRecord],
+    }
+    #[derive(serde::Serialize)]
+    struct DrainedJournal<'a> {
+        feed: &'a DomainEventFeed,
+        audit: DrainedAudit<'a>,
+    }
+    let drained = DrainedJournal {
+        feed: &journal.feed,
+        audit: DrainedAudit {
+            len: journal.audit.len(),
+            head: journal.audit.head(),
+            pending: &[],
+        },
+    };
+    Sha256::digest(bincode::serialize(&(machine, drained)).unwrap_or_default()).into()
 }
 
 /// SHA-256 of the canonical encoding: equal on replicas that applied the same entries.
@@ -66,53 +234,82 @@ mod tests {
         );
     }
 
-    /// The machine as it was serialised when it still held the journal: its
-    /// fields in order, the domain-event feed and the audit chain last.
-    #[derive(serde::Serialize)]
-    struct MachineWithJournal<'a> {
-        now_ms: u64,
-        last_index: u64,
-        sale_events: &'a std::collections::BTreeMap<super::super::EventId, super::super::SaleEvent>,
-        holds: &'a std::collections::BTreeMap<super::super::HoldId, super::super::Hold>,
-        expiry_index: &'a std::collections::BTreeSet<(u64, super::super::HoldId)>,
-        tickets: &'a std::collections::BTreeMap<super::super::TicketId, super::super::Ticket>,
-        tickets_by_customer:
-            &'a std::collections::BTreeMap<super::super::CustomerId, Vec<super::super::TicketId>>,
-        next_hold_id: u64,
-        next_ticket_id: u64,
-        outcomes: &'a super::super::OutcomeCache,
-        customers: &'a super::super::Customers,
-        feed: &'a super::super::DomainEventFeed,
-        audit: &'a super::super::AuditLog,
-    }
-
     #[test]
-    fn the_encoding_is_the_one_of_the_machine_that_held_its_journal() {
+    fn a_format_one_snapshot_decodes_into_the_same_state_with_every_record_pending() {
         let mut m = machine_with_event(5, 4);
         let hold = hold_ok(&mut m, 20, "ana", 2);
         buy(&mut m, 21, 2_000, hold.hold_id, "ana").expect("bought");
         hold_ok(&mut m, 22, "bia", 1);
-        let s = &m.machine;
-        let journal = &m.journal;
-        let before_the_split = MachineWithJournal {
-            now_ms: s.now_ms,
-            last_index: s.last_index,
-            sale_events: &s.sale_events,
-            holds: &s.holds,
-            expiry_index: &s.expiry_index,
-            tickets: &s.tickets,
-            tickets_by_customer: &s.tickets_by_customer,
-            next_hold_id: s.next_hold_id,
-            next_ticket_id: s.next_ticket_id,
-            outcomes: &s.outcomes,
-            customers: &s.customers,
-            feed: &journal.feed,
-            audit: &journal.audit,
-        };
+        // Keyed requests, ids rising: the cache has outcomes to convert.
+        for (n, id) in [(23, 4), (24, 9), (25, 30)] {
+            let request = crate::machine::Request {
+                key: Some(key("gw-1", id)),
+                command: crate::machine::Command::Tick,
+            };
+            send(&mut m, n, 2_000, request);
+        }
+        assert!(m.journal.audit().len() >= 6);
+        let old = encode_legacy_snapshot(&m.machine, &m.journal);
+        let (machine, converted) = decode_legacy_snapshot(&old).expect("format 1 decodes");
+        assert_eq!((&machine, &converted), (&m.machine, &m.journal));
+        // Today's decoder does not take format 1 for its own.
+        assert!(decode_snapshot(&old).map_or(true, |(_, j)| j != m.journal));
+        // A broken chain in a format-1 snapshot is refused, not converted:
+        // the last bytes are the last record's own hash.
+        let mut broken = old.clone();
+        let last = broken.len() - 1;
+        broken[last] ^= 1;
+        assert!(decode_legacy_snapshot(&broken).is_err());
+    }
+
+    #[test]
+    fn a_drained_journal_encodes_its_chain_as_length_and_head_only() {
+        let mut m = machine_with_event(5, 4);
+        hold_ok(&mut m, 20, "ana", 2);
+        let full = encode_snapshot(&m.machine, &m.journal);
+        let before = state_hash(&m.machine, &m.journal);
+        let taken = m.journal.take_new_audit_records();
+        assert!(!taken.is_empty());
+        let drained = encode_snapshot(&m.machine, &m.journal);
+        assert!(drained.len() < full.len());
+        let (machine, journal) = decode_snapshot(&drained).unwrap();
+        assert_eq!((&machine, &journal), (&m.machine, &m.journal));
+        assert_eq!(journal.audit().len(), taken.len() as u64);
+        assert_eq!(journal.audit().head(), taken.last().unwrap().hash);
+        // The hash covers the chain through its head: a replica that took its
+        // records and one that did not compare by what they hold...
+        assert_ne!(state_hash(&machine, &journal), before);
+        // ...and what a node that took them reports is the drained hash.
         assert_eq!(
-            encode_snapshot(s, journal),
-            bincode::serialize(&before_the_split).unwrap()
+            state_hash(&machine, &journal),
+            drained_state_hash(&m.machine, &m.journal)
         );
+        let mut undrained = machine_with_event(5, 4);
+        hold_ok(&mut undrained, 20, "ana", 2);
+        assert_eq!(
+            drained_state_hash(&undrained.machine, &undrained.journal),
+            state_hash(&machine, &journal)
+        );
+    }
+
+    #[test]
+    fn records_spliced_back_make_the_encoding_of_the_undrained_journal() {
+        let mut m = machine_with_event(5, 4);
+        let hold = hold_ok(&mut m, 20, "ana", 2);
+        buy(&mut m, 21, 2_000, hold.hold_id, "ana").expect("bought");
+        let whole = encode_snapshot(&m.machine, &m.journal);
+        let taken = m.journal.take_new_audit_records();
+        let drained = encode_snapshot(&m.machine, &m.journal);
+        assert_eq!(drained_audit_len(&drained).unwrap(), taken.len() as u64);
+        let encoded: Vec<u8> = taken
+            .iter()
+            .flat_map(|r| bincode::serialize(r).unwrap())
+            .collect();
+        let spliced = with_audit_records(&drained, taken.len() as u64, &encoded).unwrap();
+        assert_eq!(spliced, whole);
+        // A payload that still holds records is not a stored snapshot.
+        assert!(drained_audit_len(&whole).is_err());
+        assert!(drained_audit_len(b"short").is_err());
     }
 
     /// [`super::super::QueueState`]'s encoded fields: all but the derived pre-queue index.

@@ -16,19 +16,26 @@ use crate::backup::{BackupHeader, MACHINE_FORMAT};
 use crate::error::ServiceError;
 use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
-use crate::storage::SharedMachine;
+use crate::storage::{AuditStore, SharedMachine};
 
 /// Serves operators: every node answers `Status`; membership changes go to the leader.
 pub struct AdminService {
     raft: Raft,
     state: SharedMachine,
+    audit: AuditStore,
     addr: String,
 }
 
 impl AdminService {
-    /// A service for the node advertised at `addr`.
-    pub fn new(raft: Raft, state: SharedMachine, addr: String) -> Self {
-        AdminService { raft, state, addr }
+    /// A service for the node advertised at `addr`, reading the audit
+    /// chain's records from `audit`.
+    pub fn new(raft: Raft, state: SharedMachine, audit: AuditStore, addr: String) -> Self {
+        AdminService {
+            raft,
+            state,
+            audit,
+            addr,
+        }
     }
 
     fn members(&self) -> Vec<pb::Member> {
@@ -90,7 +97,7 @@ impl Admin for AdminService {
                 state.last_applied.map(|l| l.index).unwrap_or(0),
                 hex::encode(state.state_hash()),
                 hex::encode(audit.head()),
-                audit.len() as u64,
+                audit.len(),
             )
         };
         Ok(Response::new(pb::NodeStatus {
@@ -163,10 +170,21 @@ impl Admin for AdminService {
             0 => 1_000,
             n => n.min(10_000) as usize,
         };
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let audit = state.journal.audit();
-        let records = audit
-            .page(r.from_seq, limit)
+        // The length, head and index are read together; the records below
+        // that length are on disk before the length counts them.
+        let (audit_len, audit_head, applied_index) = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let audit = state.journal.audit();
+            (
+                audit.len(),
+                hex::encode(audit.head()),
+                state.last_applied.map(|l| l.index).unwrap_or(0),
+            )
+        };
+        let records = self
+            .audit
+            .page(r.from_seq, limit, audit_len)
+            .map_err(|e| ServiceError::Internal(format!("reading the audit chain: {e}")))?
             .iter()
             .map(|a| pb::AuditRecord {
                 seq: a.seq,
@@ -182,9 +200,9 @@ impl Admin for AdminService {
             .collect();
         Ok(Response::new(pb::AuditPage {
             records,
-            audit_len: audit.len() as u64,
-            audit_head: hex::encode(audit.head()),
-            applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
+            audit_len,
+            audit_head,
+            applied_index,
         }))
     }
 
@@ -248,16 +266,27 @@ impl Admin for AdminService {
             .ensure_linearizable()
             .await
             .map_err(ServiceError::from)?;
-        let (data, log_id, audit_head, audit_len) = {
+        let (drained, state_hash, log_id, audit_head, audit_len) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             let audit = state.journal.audit();
+            let drained = state.encode();
+            let state_hash = hex::encode(Sha256::digest(&drained));
             (
-                state.encode(),
+                drained,
+                state_hash,
                 state.last_applied,
                 hex::encode(audit.head()),
-                audit.len() as u64,
+                audit.len(),
             )
         };
+        // A backup carries the whole chain: its records, read from disk
+        // (those below the length never change), go back inline.
+        let records = self
+            .audit
+            .encoded_up_to(audit_len)
+            .map_err(|e| ServiceError::Internal(format!("reading the audit chain: {e}")))?;
+        let data = crate::machine::with_audit_records(&drained, audit_len, &records)
+            .map_err(|e| ServiceError::Internal(format!("assembling the backup: {e}")))?;
         let log_id = log_id.ok_or_else(|| {
             ServiceError::Unavailable("nothing applied yet: there is no state to back up".into())
         })?;
@@ -266,7 +295,8 @@ impl Admin for AdminService {
             log_index: log_id.index,
             log_term: log_id.leader_id.term,
             log_leader: log_id.leader_id.node_id,
-            state_hash: hex::encode(Sha256::digest(&data)),
+            // The hash `cluster status` shows for this state.
+            state_hash,
             audit_head,
             audit_len,
             data_len: data.len() as u64,

@@ -1,15 +1,17 @@
 //! RocksDB storage behind openraft's traits: the Raft log and vote ([`log_store`]),
 //! the applied sale state and its snapshots ([`state_machine`]).
 //!
-//! One RocksDB instance per node with three column families:
-//! `log` (index → entry), `meta` (vote, committed, purged) and `snapshot`
-//! (the latest snapshot of the sale state). Log appends and votes are written
+//! One RocksDB instance per node with four column families:
+//! `log` (index → entry), `meta` (vote, committed, purged), `snapshot`
+//! (the latest snapshot of the sale state) and `audit` (the audit chain's
+//! records, [`audit_store`]). Log appends and votes are written
 //! with `sync = true`: nothing is acknowledged before it is on disk.
 
 // openraft's trait signatures fix the error type (`StorageError`, > 128 bytes);
 // helpers return the same type so errors pass through unchanged.
 #![allow(clippy::result_large_err)]
 
+pub mod audit_store;
 pub mod log_store;
 pub mod state_machine;
 
@@ -18,6 +20,7 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
+pub use audit_store::AuditStore;
 pub use log_store::LogStore;
 pub use state_machine::{ApplyObserver, SharedMachine, StateMachineStore, StoredSnapshot};
 
@@ -29,6 +32,8 @@ pub(crate) const CF_LOG: &str = "log";
 pub(crate) const CF_META: &str = "meta";
 /// Column family for the latest snapshot.
 pub(crate) const CF_SNAPSHOT: &str = "snapshot";
+/// Column family for the audit chain's records (see [`audit_store`]).
+pub(crate) const CF_AUDIT: &str = "audit";
 
 /// Failure opening the node's database.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +52,7 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
-    let cfs = [CF_LOG, CF_META, CF_SNAPSHOT]
+    let cfs = [CF_LOG, CF_META, CF_SNAPSHOT, CF_AUDIT]
         .into_iter()
         .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
     let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| OpenError::RocksDb {
@@ -76,7 +81,7 @@ pub fn seed(
         .ok_or_else(|| SeedError::Write("the snapshot has no log id".into()))?;
     let (log, sm) = open(dir).map_err(|e| SeedError::Write(e.to_string()))?;
     let write = |r: Result<(), StorageError>| r.map_err(|e| SeedError::Write(e.to_string()));
-    write(sm.write_snapshot(snapshot))?;
+    write(sm.install_stored(snapshot))?;
     write(log.seed_after_snapshot(last, vote))?;
     Ok(())
 }

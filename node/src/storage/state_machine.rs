@@ -15,6 +15,7 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
+use super::audit_store::AuditStore;
 use super::CF_SNAPSHOT;
 use crate::machine::{self, Answer, DomainEvent, Journal, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -61,6 +62,7 @@ pub trait ApplyObserver: Send + Sync {
 pub struct StateMachineStore {
     db: Arc<DB>,
     state: SharedMachine,
+    audit: AuditStore,
     observer: Option<Arc<dyn ApplyObserver>>,
 }
 
@@ -73,6 +75,7 @@ pub struct StoredSnapshot {
 impl StateMachineStore {
     pub(crate) fn open(db: Arc<DB>) -> Result<Self, StorageError> {
         let store = StateMachineStore {
+            audit: AuditStore::new(db.clone()),
             db,
             state: SharedMachine::default(),
             observer: None,
@@ -92,6 +95,38 @@ impl StateMachineStore {
     /// The shared applied state, for read paths.
     pub fn shared(&self) -> SharedMachine {
         self.state.clone()
+    }
+
+    /// The audit chain's records on disk, for read paths (the chain's
+    /// length and head are in the shared state).
+    pub fn audit(&self) -> AuditStore {
+        self.audit.clone()
+    }
+
+    /// The state in `payload` (a drained stored snapshot) with its audit
+    /// records inline: what a follower or a backup needs.
+    pub fn with_audit_records(&self, payload: &[u8]) -> Result<Vec<u8>, StorageError> {
+        let failed = |e: machine::DecodeError| -> StorageError {
+            StorageIOError::read_snapshot(None, &e).into()
+        };
+        let len = machine::drained_audit_len(payload).map_err(failed)?;
+        let records = self.audit.encoded_up_to(len)?;
+        machine::with_audit_records(payload, len, &records).map_err(failed)
+    }
+
+    /// Loads `snapshot` (its records inline or not) and stores it, drained,
+    /// as this node's latest: how an installed or restored snapshot lands.
+    pub(crate) fn install_stored(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
+        // Decode before persisting, so a corrupt transfer never replaces a good snapshot.
+        self.load(snapshot)?;
+        let data = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            state.encode()
+        };
+        self.write_snapshot(&StoredSnapshot {
+            meta: snapshot.meta.clone(),
+            data,
+        })
     }
 
     fn cf(&self) -> &rocksdb::ColumnFamily {
@@ -135,9 +170,17 @@ impl StateMachineStore {
         self.db.flush_cf(self.cf()).map_err(failed)
     }
 
+    /// Makes `snapshot` the applied state; the audit records it carries
+    /// inline (a transfer, a backup, an older format) go to the audit store,
+    /// durably, before the state changes.
     fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        let (machine, journal) = machine::decode_snapshot(&snapshot.data)
+        let (machine, mut journal) = machine::decode_snapshot(&snapshot.data)
             .map_err(|e| StorageIOError::read_snapshot(Some(snapshot.meta.signature()), &e))?;
+        let inline = journal.take_new_audit_records();
+        if !inline.is_empty() {
+            self.audit.append(&inline)?;
+            self.audit.flush()?;
+        }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.machine = machine;
         state.journal = journal;
@@ -154,6 +197,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             (state.encode(), state.last_applied, state.membership.clone())
         };
+        // The snapshot counts the chain's records: they must be on disk first.
+        self.audit.flush()?;
         let snapshot_id = match last_applied {
             Some(id) => format!(
                 "{}-{}-{}",
@@ -210,6 +255,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             }
         }
+        // Under the lock: whoever reads the chain's length finds its records.
+        let records = state.journal.take_new_audit_records();
+        self.audit.append(&records)?;
         if let Some(observer) = &self.observer {
             for event in state.journal.iter_domain_events_since(first_event) {
                 observer.event_applied(event);
@@ -235,17 +283,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             meta: meta.clone(),
             data: snapshot.into_inner(),
         };
-        // Decode before persisting, so a corrupt transfer never replaces a good snapshot.
-        self.load(&stored)?;
-        self.write_snapshot(&stored)?;
+        self.install_stored(&stored)?;
         tracing::info!(snapshot = %meta, "snapshot installed");
         Ok(())
     }
 
+    /// The latest snapshot with its audit records inline: openraft sends
+    /// this to a follower that needs a snapshot (and reads its meta at start).
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.read_snapshot()?.map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
+        let Some(stored) = self.read_snapshot()? else {
+            return Ok(None);
+        };
+        let data = self.with_audit_records(&stored.data)?;
+        Ok(Some(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 }
@@ -308,7 +360,10 @@ mod tests {
             );
             let audit = state.journal.audit();
             assert_eq!(audit.len(), 3);
-            assert_eq!(verify_chain(audit.records()), Ok(audit.head()));
+            // Taken out of memory into the audit column family by apply.
+            assert!(audit.pending().is_empty());
+            let records = store.audit().page(0, 10, audit.len()).expect("reads");
+            assert_eq!(verify_chain(&records), Ok(audit.head()));
             state.state_hash()
         };
         let snapshot = store.build_snapshot().await.expect("snapshot built");
@@ -323,5 +378,60 @@ mod tests {
         assert_eq!(state.journal.audit().len(), 3);
         assert_eq!(state.journal.next_event_seq(), 3);
         assert_eq!(state.last_applied.map(|l| l.index), Some(2));
+        // The snapshot flushed the records it counts: they survived the reopen.
+        let records = store.audit().page(0, 10, 3).expect("reads");
+        assert_eq!(verify_chain(&records), Ok(state.journal.audit().head()));
+    }
+
+    #[tokio::test]
+    async fn a_follower_gets_the_chain_inline_and_keeps_it_on_disk_not_in_memory() {
+        let leader_dir = tempfile::tempdir().expect("temp dir");
+        let (_log, mut leader) = crate::storage::open(leader_dir.path()).expect("opens");
+        leader
+            .apply(vec![
+                entry(
+                    1,
+                    1_000,
+                    vec![
+                        create_event_cmd("rock", 5, 4),
+                        register_cmd("ana", CUSTOMERS[0].1),
+                        register_cmd("bia", CUSTOMERS[1].1),
+                    ],
+                ),
+                entry(2, 1_500, vec![hold_cmd("ana", 2), hold_cmd("bia", 9)]),
+            ])
+            .await
+            .expect("applies");
+        let built = leader.build_snapshot().await.expect("built");
+        let stored_len = leader.read_snapshot().unwrap().unwrap().data.len();
+        let sent = leader
+            .get_current_snapshot()
+            .await
+            .expect("reads")
+            .expect("there is one");
+        let sent_data = sent.snapshot.into_inner();
+        // What is sent carries the five records the stored snapshot only counts.
+        assert!(sent_data.len() > stored_len);
+        let (_, journal) = crate::machine::decode_snapshot(&sent_data).expect("decodes");
+        assert_eq!(journal.audit().pending().len(), 5);
+
+        let follower_dir = tempfile::tempdir().expect("temp dir");
+        let (_log, mut follower) = crate::storage::open(follower_dir.path()).expect("opens");
+        follower
+            .install_snapshot(&built.meta, Box::new(Cursor::new(sent_data)))
+            .await
+            .expect("installs");
+        let leader_hash = leader.shared().read().unwrap().state_hash();
+        {
+            let shared = follower.shared();
+            let state = shared.read().unwrap();
+            assert_eq!(state.state_hash(), leader_hash);
+            assert!(state.journal.audit().pending().is_empty());
+        }
+        let on_disk = follower.audit().page(0, 100, 5).expect("reads");
+        assert_eq!(on_disk, leader.audit().page(0, 100, 5).unwrap());
+        // A follower that lost its records (or was sent a snapshot without
+        // them) cannot serve its chain: say so rather than answer short.
+        assert!(follower.audit().page(0, 100, 6).is_err());
     }
 }
