@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod log_store;
+pub mod snapshot_file;
 pub mod state_machine;
 
 use std::path::Path;
