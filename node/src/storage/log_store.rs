@@ -299,6 +299,12 @@ impl LogStore {
         self.write_with_purge(WriteBatch::default(), true)
     }
 
+    /// The purge point on disk (not the one requested), for the crash tests.
+    #[cfg(test)]
+    pub(crate) fn durable_purge(&self) -> Option<LogId> {
+        self.lock_purge().durable
+    }
+
     fn entry_log_id(&self, index: u64) -> Result<Option<LogId>, StorageError> {
         let bytes = self
             .db

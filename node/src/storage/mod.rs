@@ -16,6 +16,11 @@ pub mod log_store;
 pub mod snapshot_file;
 pub mod state_machine;
 
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod suite_tests;
+
 use std::path::Path;
 use std::sync::Arc;
 
