@@ -14,6 +14,8 @@
 //! from readers. `purge` does not wait for the snapshot instead: openraft
 //! runs it inline in its core loop, which would then stop answering
 //! heartbeats and votes for as long as a large snapshot takes to write.
+//! The one write that waits is an append that would leave a gap on disk
+//! behind such a pending purge (see [`LogStore::append_entries`]).
 //!
 //! At open, [`LogStore::open`] refuses a log purged past the stored snapshot
 //! (or purged with no snapshot) with [`super::OpenError::PurgedPastSnapshot`],
@@ -170,11 +172,18 @@ impl LogStore {
 
     /// Writes `batch`, adding the requested purge to it if the durable
     /// snapshot now covers it, so the purge is as atomic as the batch.
+    ///
+    /// The purge lock is not held across the write: readers (replication
+    /// on a leader) take it to learn the purge point and must not wait for
+    /// an append's fsync. Only openraft's core writes, one call at a time,
+    /// and writing the same purge twice is harmless.
     fn write_with_purge(&self, mut batch: WriteBatch, sync: bool) -> Result<(), StorageError> {
-        let mut purge = self.lock_purge();
-        let ready = purge
-            .requested
-            .filter(|r| Some(*r) > purge.durable && covers(*self.snapshot.borrow(), *r));
+        let ready = {
+            let purge = self.lock_purge();
+            purge
+                .requested
+                .filter(|r| Some(*r) > purge.durable && covers(*self.snapshot.borrow(), *r))
+        };
         if let Some(upto) = ready {
             batch.put_cf(self.cf_meta(), KEY_PURGED, Self::meta_bytes(&upto)?);
             batch.delete_range_cf(self.cf_log(), index_key(0), index_key(upto.index + 1));
@@ -191,7 +200,8 @@ impl LogStore {
             .write_opt(batch, &opts)
             .map_err(|e| StorageIOError::write_logs(&e))?;
         if ready.is_some() {
-            purge.durable = ready;
+            let mut purge = self.lock_purge();
+            purge.durable = purge.durable.max(ready);
         }
         Ok(())
     }
@@ -434,5 +444,106 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.request_purge(log_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
+
+    use super::*;
+    use crate::storage::OpenError;
+
+    fn id(index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(1, 1), index)
+    }
+
+    fn blanks(range: std::ops::Range<u64>) -> Vec<Entry> {
+        range
+            .map(|i| Entry {
+                log_id: id(i),
+                payload: EntryPayload::Blank,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_purge_is_written_only_once_a_durable_snapshot_covers_it() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (mut log, mut sm) = crate::storage::open(tmp.path()).expect("opens");
+        log.append_entries(blanks(0..6)).await.expect("appends");
+        log.purge(id(3)).await.expect("accepted");
+        assert_eq!(log.durable_purge(), None, "no snapshot covers it yet");
+        let read = log.try_get_log_entries(0..10).await.expect("reads");
+        assert_eq!(read, blanks(4..6), "purged entries are hidden meanwhile");
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id, Some(id(3)));
+
+        openraft::storage::RaftStateMachine::apply(&mut sm, blanks(0..4))
+            .await
+            .expect("applies");
+        sm.build_snapshot().await.expect("builds");
+        log.save_committed(Some(id(5))).await.expect("commits");
+        assert_eq!(
+            log.durable_purge(),
+            Some(id(3)),
+            "written with the next write"
+        );
+        drop((log, sm));
+        let (mut log, _sm) = crate::storage::open(tmp.path()).expect("reopens");
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id, Some(id(3)));
+        assert_eq!(state.last_log_id, Some(id(5)));
+    }
+
+    #[tokio::test]
+    async fn an_append_past_a_pending_purge_fails_clearly_if_the_state_machine_is_gone() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (log, sm) = crate::storage::open(tmp.path()).expect("opens");
+        log.append_entries(blanks(0..3)).await.expect("appends");
+        log.request_purge(id(5)).expect("accepted");
+        drop(sm);
+        let err = log
+            .append_entries(blanks(6..7))
+            .await
+            .expect_err("nothing will make the purge's snapshot durable");
+        assert!(err.to_string().contains("shut down"), "{err}");
+        // An append that leaves no gap does not wait.
+        log.append_entries(blanks(3..4)).await.expect("appends");
+    }
+
+    #[tokio::test]
+    async fn open_refuses_a_log_purged_past_its_snapshot() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        {
+            let (log, _sm) = crate::storage::open(tmp.path()).expect("opens");
+            // As the old code could leave it: the marker, and no snapshot.
+            let bytes = serde_json::to_vec(&id(5)).expect("encodes");
+            log.db
+                .put_cf_opt(log.cf_meta(), KEY_PURGED, bytes, &synced())
+                .expect("writes");
+        }
+        let err = match crate::storage::open(tmp.path()) {
+            Ok(_) => panic!("a log purged past its snapshot opens"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(
+                err,
+                OpenError::PurgedPastSnapshot {
+                    purged: 5,
+                    snapshot: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("up to index 5"), "{message}");
+        assert!(message.contains("there is no snapshot"), "{message}");
+        assert!(
+            message.contains(&tmp.path().display().to_string()),
+            "{message}"
+        );
     }
 }
