@@ -202,13 +202,9 @@ fn convert_legacy(meta: &SnapshotMeta, raw: &[u8]) -> Option<VerifiedSnapshot> {
     })
 }
 
-fn to_storage(meta: &SnapshotMeta, e: SnapshotError, write: bool) -> StorageError {
-    let sig = Some(meta.signature());
-    if write {
-        StorageIOError::write_snapshot(sig, &e).into()
-    } else {
-        StorageIOError::read_snapshot(sig, &e).into()
-    }
+/// A snapshot refused or not written, as openraft's error for writing it.
+fn to_storage(meta: &SnapshotMeta, e: SnapshotError) -> StorageError {
+    StorageIOError::write_snapshot(Some(meta.signature()), &e).into()
 }
 
 fn index_of(log_id: Option<LogId>) -> String {
@@ -316,10 +312,9 @@ impl StateMachineStore {
     /// Seals `snapshot` and makes it the durable stored snapshot (restore's seeding).
     pub(crate) fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
         let sealed = snapshot_file::seal(&snapshot.data);
-        let verified =
-            verify(&snapshot.meta, sealed).map_err(|e| to_storage(&snapshot.meta, e, true))?;
+        let verified = verify(&snapshot.meta, sealed).map_err(|e| to_storage(&snapshot.meta, e))?;
         self.persist(&verified.meta, &verified.sealed, |_| {})
-            .map_err(|e| to_storage(&snapshot.meta, e, true))?;
+            .map_err(|e| to_storage(&snapshot.meta, e))?;
         self.swap(verified);
         Ok(())
     }
@@ -426,7 +421,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             Err(e @ SnapshotError::Older { .. }) => {
                 tracing::info!(snapshot = %meta, reason = %e, "built snapshot not stored");
             }
-            Err(e) => return Err(to_storage(&meta, e, true)),
+            Err(e) => return Err(to_storage(&meta, e)),
         }
         if let Some(observer) = &self.observer {
             observer.snapshot_built(started.elapsed().as_secs_f64(), bytes);
@@ -495,7 +490,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.install_stepwise(meta, snapshot.into_inner(), |_| {})
             .map_err(|e| {
                 tracing::error!(snapshot = %meta, error = %e, "snapshot refused");
-                to_storage(meta, e, true)
+                to_storage(meta, e)
             })?;
         tracing::info!(snapshot = %meta, "snapshot installed");
         Ok(())
