@@ -70,7 +70,34 @@ pub struct NodeHandle {
 /// entries per request always fit, and a follower catches up in steps.
 pub const MAX_ENTRIES_PER_APPEND: u64 = 8;
 
+/// Least applied entries behind each purge. openraft computes a purge only
+/// right after it builds a snapshot (every `snapshot.logs_since_last`
+/// entries), and our purge is one atomic batch (marker plus one range
+/// deletion) written once that snapshot is durable: there is nothing to gain
+/// from batching purges further, so every purge the policy allows is done.
+pub const PURGE_BATCH_SIZE: u64 = 1;
+
 /// The openraft configuration derived from ours.
+///
+/// How much log a node keeps, and so what a restart and a lagging follower
+/// cost (ARCHITECTURE.md, "Storage and snapshots"):
+///
+/// - `snapshot_policy` = `LogsSinceLast(snapshot.logs_since_last)` (10 000
+///   by default): a restarted node loads its snapshot and re-applies the
+///   committed entries after it, so the tail it replays is bounded by this
+///   (plus what was committed while that snapshot was written). Smaller
+///   means shorter restarts but more snapshots, and today each one encodes
+///   the whole state under the read lock — the pause issue 14 measures — so
+///   the default stays at 10 000 until snapshots stop pausing apply.
+/// - `max_in_snapshot_log_to_keep` = `snapshot.max_logs_kept_after_snapshot`
+///   (1 000 by default): entries kept behind the snapshot, so a follower that
+///   fell up to that many entries behind the snapshot point (a restart, a
+///   short partition) is sent log entries, not the snapshot. 1 000 entries
+///   are at most a few hundred KB each (a group commit of up to 1 024
+///   requests) and usually far less, against a snapshot of hundreds of MB at
+///   a million fans; sent 8 per append they take about 125 round trips.
+///   Tests set it to 0 to force snapshot installs.
+/// - `purge_batch_size` = [`PURGE_BATCH_SIZE`].
 pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartError> {
     let raft = openraft::Config {
         cluster_name: "ingressoja".into(),
@@ -80,6 +107,7 @@ pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartEr
         install_snapshot_timeout: config.raft.rpc_timeout_ms.max(1_000),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot.logs_since_last),
         max_in_snapshot_log_to_keep: config.snapshot.max_logs_kept_after_snapshot,
+        purge_batch_size: PURGE_BATCH_SIZE,
         snapshot_max_chunk_size: config.snapshot.chunk_size_bytes,
         max_payload_entries: MAX_ENTRIES_PER_APPEND,
         ..Default::default()

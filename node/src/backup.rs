@@ -18,6 +18,12 @@
 //! verifies and ends at `audit_head`. Anything else is a typed
 //! [`BackupError`] naming what is wrong, so a restore never starts from a
 //! damaged or foreign file.
+//!
+//! This header is the backup's envelope: the state inside is the bare
+//! payload a snapshot carries, not a sealed snapshot
+//! ([`crate::storage::snapshot_file`]), so backups kept their format when
+//! snapshots gained theirs, and every backup written so far still restores;
+//! the restore seals the payload when it writes the node's first snapshot.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -7,6 +7,8 @@
 //! the new cluster is for a later term and every entry it writes follows the
 //! restored state. Started on these directories, the nodes elect a leader and
 //! serve exactly the backup's state: same state hash, same audit chain head.
+//! The snapshot is written sealed in the envelope every stored snapshot
+//! carries ([`crate::storage::snapshot_file`]).
 //!
 //! The directory is built beside the target under a temporary name and
 //! renamed into place only when complete, so a failure leaves nothing that a

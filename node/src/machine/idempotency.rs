@@ -107,15 +107,13 @@ impl LegacyOutcomeCache {
     }
 }
 
-/// Format 1's encoding of a cache (for tests of the conversion).
-#[cfg(test)]
+/// Format 1's encoding of a cache (to check an old snapshot converts exactly).
 #[derive(Serialize)]
 pub(super) struct LegacyCacheView<'a> {
     clients: BTreeMap<&'a str, LegacyClientView<'a>>,
     by_last_seen: &'a BTreeSet<(u64, String)>,
 }
 
-#[cfg(test)]
 #[derive(Serialize)]
 struct LegacyClientView<'a> {
     last_seen_ms: u64,
@@ -162,8 +160,7 @@ impl OutcomeCache {
         }
     }
 
-    /// This cache as format 1 would have encoded it (ages dropped), for tests.
-    #[cfg(test)]
+    /// This cache as format 1 would have encoded it (ages dropped).
     pub(super) fn legacy_view(&self) -> LegacyCacheView<'_> {
         LegacyCacheView {
             clients: self

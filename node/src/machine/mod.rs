@@ -60,7 +60,6 @@ pub use purchase::Ticket;
 pub use queue::{shuffle, Admission, QueuePosition, QueueState};
 pub use rejection::Rejection;
 pub use sale_event::{Category, CategorySpec, CustomerCount, EventCustomer, SaleEvent};
-#[cfg(test)]
 pub use snapshot::encode_legacy_snapshot;
 pub use snapshot::{
     decode_legacy_snapshot, decode_snapshot, drained_audit_len, drained_state_hash,

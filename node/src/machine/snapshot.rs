@@ -107,8 +107,8 @@ pub fn decode_legacy_snapshot(bytes: &[u8]) -> Result<(SaleMachine, Journal), De
 }
 
 /// Format 1's encoding of `machine` and `journal` (every pending record as
-/// the chain): for tests of the conversion in other modules.
-#[cfg(test)]
+/// the chain, the cache without ages): the storage layer checks that an old
+/// stored snapshot re-encodes to exactly itself before converting it.
 pub fn encode_legacy_snapshot(machine: &SaleMachine, journal: &Journal) -> Vec<u8> {
     let m = machine;
     let old_machine = (

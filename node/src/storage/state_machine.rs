@@ -3,19 +3,33 @@
 //! The [`SaleMachine`] and the [`Journal`] of what its entries produced (the
 //! audit chain and the domain events) live in memory side by side, shared
 //! with the gRPC services for reads. Applying an entry returns its journal
-//! part, which this layer records; a snapshot holds both. Durability comes from the fsync'd Raft log plus snapshots kept
-//! in RocksDB: after a restart the node loads its latest snapshot and openraft
-//! re-applies the committed entries after it, which gives the same bytes
-//! because the machine is deterministic.
+//! part, which this layer records; a snapshot holds both. Durability comes
+//! from the fsync'd Raft log plus snapshots kept in RocksDB: after a restart
+//! the node loads its latest snapshot and openraft re-applies the committed
+//! entries after it, which gives the same bytes because the machine is
+//! deterministic.
+//!
+//! Every snapshot is sealed in the envelope of [`super::snapshot_file`]
+//! (magic, version, length, SHA-256) when it is written, and checked whole
+//! when it is read at open and when a follower installs one: a damaged or
+//! foreign snapshot is refused before anything is decoded or replaced.
+//!
+//! The last log id of the snapshot that is *durable* in the `snapshot`
+//! column family is published on a [`watch`] channel, which the log store
+//! reads before it makes a purge durable (see [`super::log_store`]): the
+//! purge of entries a snapshot covers never reaches the disk before that
+//! snapshot does.
 
 use std::io::Cursor;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use rocksdb::{WriteBatch, WriteOptions, DB};
+use tokio::sync::watch;
 
 use super::audit_store::AuditStore;
+use super::snapshot_file::{self, SnapshotFileError};
 use super::CF_SNAPSHOT;
 use crate::machine::{self, Answer, DomainEvent, Journal, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -27,9 +41,13 @@ const KEY_DATA: &[u8] = b"data";
 /// and what Raft needs to know about them.
 #[derive(Debug, Default)]
 pub struct AppliedState {
+    /// The sale rules' state.
     pub machine: SaleMachine,
+    /// The audit chain and domain events the applied entries produced.
     pub journal: Journal,
+    /// The last log entry applied (or covered by the loaded snapshot).
     pub last_applied: Option<LogId>,
+    /// The last membership applied.
     pub membership: StoredMembership,
 }
 
@@ -57,6 +75,77 @@ pub trait ApplyObserver: Send + Sync {
     fn snapshot_built(&self, seconds: f64, bytes: usize);
 }
 
+/// Why a snapshot was refused or could not be read, naming the snapshot and
+/// what is wrong with it. At open it becomes [`super::OpenError::Snapshot`];
+/// from an install or a build it reaches openraft inside a `StorageError`.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The envelope check failed: truncated, corrupt, foreign or unknown version.
+    #[error("snapshot {id}: {source}")]
+    Envelope {
+        /// The snapshot's id (from its metadata), or `stored` when unknown.
+        id: String,
+        /// What the envelope check found.
+        source: SnapshotFileError,
+    },
+    /// The payload passed its checksum but is not a sale state this build reads.
+    #[error("snapshot {id}: its payload does not decode as the sale state: {reason}")]
+    Payload {
+        /// The snapshot's id.
+        id: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The stored metadata (log id, membership) is unreadable.
+    #[error("stored snapshot metadata does not decode: {0}")]
+    Meta(String),
+    /// One of the two keys of a stored snapshot is missing.
+    #[error("stored snapshot is incomplete: it has `{present}` but no `{missing}`")]
+    Incomplete {
+        /// The key found.
+        present: &'static str,
+        /// The key missing.
+        missing: &'static str,
+    },
+    /// A snapshot older than the stored one would replace it.
+    #[error("snapshot {id} ends at {offered} but the stored snapshot already covers {stored}: refusing to go back")]
+    Older {
+        /// The offered snapshot's id.
+        id: String,
+        /// Its last log index.
+        offered: String,
+        /// The stored snapshot's last log index.
+        stored: String,
+    },
+    /// The audit records the snapshot carries could not be stored.
+    #[error("snapshot {id}: its audit records could not be stored: {reason}")]
+    Audit {
+        /// The snapshot's id.
+        id: String,
+        /// What failed.
+        reason: String,
+    },
+    /// RocksDB failed reading or writing the column family.
+    #[error("snapshot column family: {0}")]
+    RocksDb(#[from] rocksdb::Error),
+}
+
+/// The steps of installing a snapshot, in order; tests stop a process
+/// between them to show a crash anywhere leaves the old or the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum InstallStep {
+    /// The envelope was checked and the payload decoded; nothing written yet.
+    Verified,
+    /// Metadata and bytes are written, in one batch, but not flushed (not durable).
+    Written,
+    /// The column family is flushed: the new snapshot is durable.
+    Flushed,
+    /// The durable snapshot's log id is published to the log store.
+    Published,
+    /// The in-memory state is replaced: the install is complete.
+    Swapped,
+}
+
 /// The state-machine store: cheap to clone, clones share state and database.
 #[derive(Clone)]
 pub struct StateMachineStore {
@@ -64,26 +153,111 @@ pub struct StateMachineStore {
     state: SharedMachine,
     audit: AuditStore,
     observer: Option<Arc<dyn ApplyObserver>>,
+    /// Last log id covered by the durable stored snapshot (None: no snapshot).
+    durable: Arc<watch::Sender<Option<LogId>>>,
+    /// Serialises snapshot writes: a build runs in its own task, beside installs.
+    write_lock: Arc<Mutex<()>>,
 }
 
-/// A snapshot as kept in RocksDB.
+/// A snapshot as the state machine knows it: metadata and the encoded sale
+/// state (the *payload*; it is sealed in the envelope when written).
 pub struct StoredSnapshot {
+    /// Log id, membership and id of the snapshot.
     pub meta: SnapshotMeta,
+    /// `machine::encode_snapshot` of the state at `meta.last_log_id`.
     pub data: Vec<u8>,
 }
 
+/// A received or stored snapshot that passed every check, decoded, ready to
+/// become the current one.
+pub(crate) struct VerifiedSnapshot {
+    meta: SnapshotMeta,
+    sealed: Vec<u8>,
+    machine: SaleMachine,
+    journal: Journal,
+}
+
+/// Checks `sealed` (envelope, then payload) and decodes it; touches nothing.
+fn verify(meta: &SnapshotMeta, sealed: Vec<u8>) -> Result<VerifiedSnapshot, SnapshotError> {
+    let id = meta.snapshot_id.clone();
+    let payload = snapshot_file::open(&sealed).map_err(|source| SnapshotError::Envelope {
+        id: id.clone(),
+        source,
+    })?;
+    let (machine, journal) =
+        machine::decode_snapshot(payload).map_err(|e| SnapshotError::Payload {
+            id,
+            reason: e.to_string(),
+        })?;
+    Ok(VerifiedSnapshot {
+        meta: meta.clone(),
+        sealed,
+        machine,
+        journal,
+    })
+}
+
+/// A stored snapshot from before the envelope (state format 1, the audit
+/// chain inline) is taken only if it decodes and re-encodes to exactly its
+/// own bytes (see [`super::snapshot_file`]'s doc); it is sealed in today's
+/// format.
+fn convert_legacy(meta: &SnapshotMeta, raw: &[u8]) -> Option<VerifiedSnapshot> {
+    let (machine, journal) = machine::decode_legacy_snapshot(raw).ok()?;
+    if machine::encode_legacy_snapshot(&machine, &journal) != raw {
+        return None;
+    }
+    Some(VerifiedSnapshot {
+        meta: meta.clone(),
+        sealed: snapshot_file::seal(&machine::encode_snapshot(&machine, &journal)),
+        machine,
+        journal,
+    })
+}
+
+/// A snapshot refused or not written, as openraft's error for writing it.
+fn to_storage(meta: &SnapshotMeta, e: SnapshotError) -> StorageError {
+    StorageIOError::write_snapshot(Some(meta.signature()), &e).into()
+}
+
+fn index_of(log_id: Option<LogId>) -> String {
+    log_id.map_or_else(|| "nothing".into(), |l| format!("index {}", l.index))
+}
+
 impl StateMachineStore {
-    pub(crate) fn open(db: Arc<DB>) -> Result<Self, StorageError> {
+    /// Opens the store over `db`: loads and checks the stored snapshot, and
+    /// returns the receiver of the durable snapshot's log id for the log store.
+    pub(crate) fn open(
+        db: Arc<DB>,
+    ) -> Result<(Self, watch::Receiver<Option<LogId>>), SnapshotError> {
+        let (durable, durable_rx) = watch::channel(None);
         let store = StateMachineStore {
             audit: AuditStore::new(db.clone()),
             db,
             state: SharedMachine::default(),
             observer: None,
+            durable: Arc::new(durable),
+            write_lock: Arc::new(Mutex::new(())),
         };
-        if let Some(snapshot) = store.read_snapshot()? {
-            store.load(&snapshot)?;
+        if let Some((meta, bytes)) = store.read_stored()? {
+            let legacy = if bytes.starts_with(snapshot_file::MAGIC) {
+                None
+            } else {
+                convert_legacy(&meta, &bytes)
+            };
+            let mut verified = match legacy {
+                Some(mut v) => {
+                    tracing::warn!(snapshot = %meta, "stored snapshot predates the envelope (state format 1): converting and sealing it");
+                    store.take_inline_audit(&mut v)?;
+                    store.persist(&v.meta, &v.sealed, |_| {})?;
+                    v
+                }
+                None => verify(&meta, bytes)?,
+            };
+            store.take_inline_audit(&mut verified)?;
+            store.durable.send_replace(verified.meta.last_log_id);
+            store.swap(verified);
         }
-        Ok(store)
+        Ok((store, durable_rx))
     }
 
     /// Reports what later applies and snapshots do to `observer`.
@@ -103,30 +277,9 @@ impl StateMachineStore {
         self.audit.clone()
     }
 
-    /// The state in `payload` (a drained stored snapshot) with its audit
-    /// records inline: what a follower or a backup needs.
-    pub fn with_audit_records(&self, payload: &[u8]) -> Result<Vec<u8>, StorageError> {
-        let failed = |e: machine::DecodeError| -> StorageError {
-            StorageIOError::read_snapshot(None, &e).into()
-        };
-        let len = machine::drained_audit_len(payload).map_err(failed)?;
-        let records = self.audit.encoded_up_to(len)?;
-        machine::with_audit_records(payload, len, &records).map_err(failed)
-    }
-
-    /// Loads `snapshot` (its records inline or not) and stores it, drained,
-    /// as this node's latest: how an installed or restored snapshot lands.
-    pub(crate) fn install_stored(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        // Decode before persisting, so a corrupt transfer never replaces a good snapshot.
-        self.load(snapshot)?;
-        let data = {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            state.encode()
-        };
-        self.write_snapshot(&StoredSnapshot {
-            meta: snapshot.meta.clone(),
-            data,
-        })
+    /// The last log id the durable stored snapshot covers.
+    pub(crate) fn durable_snapshot(&self) -> Option<LogId> {
+        *self.durable.borrow()
     }
 
     fn cf(&self) -> &rocksdb::ColumnFamily {
@@ -135,57 +288,152 @@ impl StateMachineStore {
             .expect("column family `snapshot` is created at open")
     }
 
-    /// The latest stored snapshot, if any.
-    pub fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        let read = |key| {
-            self.db
-                .get_cf(self.cf(), key)
-                .map_err(|e| StorageError::from(StorageIOError::read_snapshot(None, &e)))
-        };
-        let (Some(meta), Some(data)) = (read(KEY_META)?, read(KEY_DATA)?) else {
-            return Ok(None);
+    /// The stored snapshot's metadata and sealed bytes, unchecked.
+    fn read_stored(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, SnapshotError> {
+        let meta = self.db.get_cf(self.cf(), KEY_META)?;
+        let data = self.db.get_cf(self.cf(), KEY_DATA)?;
+        let (meta, data) = match (meta, data) {
+            (None, None) => return Ok(None),
+            (Some(meta), Some(data)) => (meta, data),
+            (Some(_), None) => {
+                return Err(SnapshotError::Incomplete {
+                    present: "meta",
+                    missing: "data",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(SnapshotError::Incomplete {
+                    present: "data",
+                    missing: "meta",
+                })
+            }
         };
         let meta: SnapshotMeta =
-            serde_json::from_slice(&meta).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(Some(StoredSnapshot { meta, data }))
+            serde_json::from_slice(&meta).map_err(|e| SnapshotError::Meta(e.to_string()))?;
+        Ok(Some((meta, data)))
     }
 
-    pub(crate) fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        let meta = serde_json::to_vec(&snapshot.meta)
-            .map_err(|e| StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e))?;
-        let failed = |e: rocksdb::Error| -> StorageError {
-            StorageIOError::write_snapshot(Some(snapshot.meta.signature()), &e).into()
+    /// The latest stored snapshot, checked, with its payload (not the envelope).
+    pub fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, SnapshotError> {
+        let Some((meta, sealed)) = self.read_stored()? else {
+            return Ok(None);
         };
+        let payload = snapshot_file::open(&sealed)
+            .map_err(|source| SnapshotError::Envelope {
+                id: meta.snapshot_id.clone(),
+                source,
+            })?
+            .to_vec();
+        Ok(Some(StoredSnapshot {
+            meta,
+            data: payload,
+        }))
+    }
+
+    /// Seals `snapshot` and makes it the durable stored snapshot (restore's seeding).
+    pub(crate) fn write_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
+        let sealed = snapshot_file::seal(&snapshot.data);
+        let mut verified =
+            verify(&snapshot.meta, sealed).map_err(|e| to_storage(&snapshot.meta, e))?;
+        self.take_inline_audit(&mut verified)
+            .map_err(|e| to_storage(&snapshot.meta, e))?;
+        self.persist(&verified.meta, &verified.sealed, |_| {})
+            .map_err(|e| to_storage(&snapshot.meta, e))?;
+        self.swap(verified);
+        Ok(())
+    }
+
+    /// Writes `sealed` under `meta` as the stored snapshot and flushes it,
+    /// then publishes its log id as durable; `at` is told after each step.
+    /// Refuses (with [`SnapshotError::Older`]) a snapshot older than the
+    /// stored one: openraft builds in a task of its own, beside installs, and
+    /// a build of the state before an install can finish after it.
+    fn persist(
+        &self,
+        meta: &SnapshotMeta,
+        sealed: &[u8],
+        mut at: impl FnMut(InstallStep),
+    ) -> Result<(), SnapshotError> {
+        let _writing = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self.durable_snapshot();
+        if meta.last_log_id < stored {
+            return Err(SnapshotError::Older {
+                id: meta.snapshot_id.clone(),
+                offered: index_of(meta.last_log_id),
+                stored: index_of(stored),
+            });
+        }
+        let meta_bytes =
+            serde_json::to_vec(meta).map_err(|e| SnapshotError::Meta(e.to_string()))?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(), KEY_META, meta);
-        batch.put_cf(self.cf(), KEY_DATA, &snapshot.data);
+        batch.put_cf(self.cf(), KEY_META, meta_bytes);
+        batch.put_cf(self.cf(), KEY_DATA, sealed);
         // Not through the write-ahead log: the Raft log's appends share it,
         // and each fsync'd append would wait behind a snapshot of a hundred
         // megabytes (seen as one-second stalls in a 100 000-ticket sale).
         // Flushing the snapshot's column family makes it durable instead
-        // (an SST file, synced, with the manifest), both keys together.
+        // (an SST file, synced, with the manifest), both keys together; a
+        // crash before the flush loses the batch whole, never half of it.
         let mut opts = WriteOptions::default();
         opts.disable_wal(true);
-        self.db.write_opt(batch, &opts).map_err(failed)?;
-        self.db.flush_cf(self.cf()).map_err(failed)
+        self.db.write_opt(batch, &opts)?;
+        at(InstallStep::Written);
+        self.db.flush_cf(self.cf())?;
+        at(InstallStep::Flushed);
+        self.durable.send_replace(meta.last_log_id);
+        at(InstallStep::Published);
+        Ok(())
     }
 
-    /// Makes `snapshot` the applied state; the audit records it carries
-    /// inline (a transfer, a backup, an older format) go to the audit store,
-    /// durably, before the state changes.
-    fn load(&self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
-        let (machine, mut journal) = machine::decode_snapshot(&snapshot.data)
-            .map_err(|e| StorageIOError::read_snapshot(Some(snapshot.meta.signature()), &e))?;
-        let inline = journal.take_new_audit_records();
+    /// Moves the audit records `v` carries inline (a snapshot from the
+    /// leader, a backup, an older format) to the audit store, durably: they
+    /// are on disk before the snapshot that counts them is stored, and the
+    /// in-memory state never holds them.
+    fn take_inline_audit(&self, v: &mut VerifiedSnapshot) -> Result<(), SnapshotError> {
+        let inline = v.journal.take_new_audit_records();
+        let audit_failed = |e: StorageError| SnapshotError::Audit {
+            id: v.meta.snapshot_id.clone(),
+            reason: e.to_string(),
+        };
         if !inline.is_empty() {
-            self.audit.append(&inline)?;
-            self.audit.flush()?;
+            self.audit.append(&inline).map_err(audit_failed)?;
+            self.audit.flush().map_err(audit_failed)?;
         }
+        // A snapshot that counts records it does not carry is only usable
+        // where they already are (this node's own, at open).
+        let len = v.journal.audit().len();
+        if len > 0 {
+            self.audit.page(len - 1, 1, len).map_err(audit_failed)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `v` the in-memory state.
+    fn swap(&self, v: VerifiedSnapshot) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.machine = machine;
-        state.journal = journal;
-        state.last_applied = snapshot.meta.last_log_id;
-        state.membership = snapshot.meta.last_membership.clone();
+        state.machine = v.machine;
+        state.journal = v.journal;
+        state.last_applied = v.meta.last_log_id;
+        state.membership = v.meta.last_membership;
+    }
+
+    /// Installs a snapshot received from the leader, step by step, telling
+    /// `at` after each [`InstallStep`]. Nothing is written before the
+    /// envelope and the payload check out, and the in-memory state changes
+    /// only after the new snapshot is durable: a refusal leaves the old state
+    /// and the old snapshot, a crash at any step the old or the new one.
+    pub(crate) fn install_stepwise(
+        &self,
+        meta: &SnapshotMeta,
+        sealed: Vec<u8>,
+        mut at: impl FnMut(InstallStep),
+    ) -> Result<(), SnapshotError> {
+        let mut verified = verify(meta, sealed)?;
+        at(InstallStep::Verified);
+        self.take_inline_audit(&mut verified)?;
+        self.persist(&verified.meta, &verified.sealed, &mut at)?;
+        self.swap(verified);
+        at(InstallStep::Swapped);
         Ok(())
     }
 }
@@ -211,15 +459,26 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             last_membership: membership,
             snapshot_id,
         };
-        let stored = StoredSnapshot { meta, data };
-        self.write_snapshot(&stored)?;
-        tracing::info!(snapshot = %stored.meta, bytes = stored.data.len(), "snapshot built");
+        let sealed = snapshot_file::seal(&data);
+        drop(data);
+        let bytes = sealed.len();
+        match self.persist(&meta, &sealed, |_| {}) {
+            Ok(()) => {
+                tracing::info!(snapshot = %meta, bytes, "snapshot built");
+            }
+            // An install finished first: the stored snapshot is newer, keep it.
+            // openraft ignores a built snapshot older than the one it knows.
+            Err(e @ SnapshotError::Older { .. }) => {
+                tracing::info!(snapshot = %meta, reason = %e, "built snapshot not stored");
+            }
+            Err(e) => return Err(to_storage(&meta, e)),
+        }
         if let Some(observer) = &self.observer {
-            observer.snapshot_built(started.elapsed().as_secs_f64(), stored.data.len());
+            observer.snapshot_built(started.elapsed().as_secs_f64(), bytes);
         }
         Ok(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+            meta,
+            snapshot: Box::new(Cursor::new(sealed)),
         })
     }
 }
@@ -279,11 +538,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: snapshot.into_inner(),
-        };
-        self.install_stored(&stored)?;
+        // openraft treats an error here as fatal and stops Raft; the node then
+        // still has its old state and its old snapshot, in memory and on disk.
+        self.install_stepwise(meta, snapshot.into_inner(), |_| {})
+            .map_err(|e| {
+                tracing::error!(snapshot = %meta, error = %e, "snapshot refused");
+                to_storage(meta, e)
+            })?;
         tracing::info!(snapshot = %meta, "snapshot installed");
         Ok(())
     }
@@ -291,13 +552,32 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     /// The latest snapshot with its audit records inline: openraft sends
     /// this to a follower that needs a snapshot (and reads its meta at start).
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let Some(stored) = self.read_snapshot()? else {
+        let Some((meta, sealed)) = self
+            .read_stored()
+            .map_err(|e| StorageError::from(StorageIOError::read_snapshot(None, &e)))?
+        else {
             return Ok(None);
         };
-        let data = self.with_audit_records(&stored.data)?;
+        let failed = |e: String| -> StorageError {
+            StorageIOError::read_snapshot(Some(meta.signature()), openraft::AnyError::error(e))
+                .into()
+        };
+        let payload = snapshot_file::open(&sealed).map_err(|e| failed(e.to_string()))?;
+        // A snapshot this node built counts the chain's records but holds
+        // none: the follower gets them inline, read from disk. One installed
+        // from a leader (or restored) still has them, and goes as it is.
+        let sealed = match machine::drained_audit_len(payload) {
+            Ok(len) => {
+                let records = self.audit.encoded_up_to(len)?;
+                let whole = machine::with_audit_records(payload, len, &records)
+                    .map_err(|e| failed(e.to_string()))?;
+                snapshot_file::seal(&whole)
+            }
+            Err(_) => sealed,
+        };
         Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(data)),
+            meta,
+            snapshot: Box::new(Cursor::new(sealed)),
         }))
     }
 }
@@ -310,6 +590,7 @@ mod tests {
     use super::*;
     use crate::machine::testing::{create_event_cmd, hold_cmd, register_cmd, CUSTOMERS};
     use crate::machine::{verify_chain, Command, DomainEventKind, Proposal, Request};
+    use crate::storage::snapshot_file;
 
     fn entry(index: u64, ts_ms: u64, commands: Vec<Command>) -> Entry {
         let requests = commands
@@ -367,8 +648,9 @@ mod tests {
             state.state_hash()
         };
         let snapshot = store.build_snapshot().await.expect("snapshot built");
-        let data = snapshot.snapshot.into_inner();
-        assert_eq!(<[u8; 32]>::from(Sha256::digest(&data)), hash);
+        let sealed = snapshot.snapshot.into_inner();
+        let payload = snapshot_file::open(&sealed).expect("a built snapshot is sealed");
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(payload)), hash);
         drop((log, store));
 
         let (_log, store) = crate::storage::open(tmp.path()).expect("reopens");
@@ -412,7 +694,8 @@ mod tests {
         let sent_data = sent.snapshot.into_inner();
         // What is sent carries the five records the stored snapshot only counts.
         assert!(sent_data.len() > stored_len);
-        let (_, journal) = crate::machine::decode_snapshot(&sent_data).expect("decodes");
+        let payload = snapshot_file::open(&sent_data).expect("sealed");
+        let (_, journal) = crate::machine::decode_snapshot(payload).expect("decodes");
         assert_eq!(journal.audit().pending().len(), 5);
 
         let follower_dir = tempfile::tempdir().expect("temp dir");
@@ -433,5 +716,207 @@ mod tests {
         // A follower that lost its records (or was sent a snapshot without
         // them) cannot serve its chain: say so rather than answer short.
         assert!(follower.audit().page(0, 100, 6).is_err());
+    }
+
+    fn sale(indexes: std::ops::Range<u64>) -> Vec<Entry> {
+        indexes
+            .map(|i| match i {
+                1 => entry(
+                    1,
+                    1_000,
+                    vec![
+                        create_event_cmd("rock", 5, 4),
+                        register_cmd("ana", CUSTOMERS[0].1),
+                    ],
+                ),
+                i => entry(i, 1_000 + i * 100, vec![hold_cmd("ana", 1)]),
+            })
+            .collect()
+    }
+
+    /// A store at `dir` with entries 1..=2 applied and snapshotted.
+    async fn old_store(dir: &std::path::Path) -> StateMachineStore {
+        let (_log, mut sm) = crate::storage::open(dir).expect("opens");
+        sm.apply(sale(1..3)).await.expect("applies");
+        sm.build_snapshot().await.expect("builds");
+        sm
+    }
+
+    /// A leader's snapshot after entries 1..=4: metadata and sealed bytes.
+    async fn newer_snapshot() -> (SnapshotMeta, Vec<u8>) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (_log, mut sm) = crate::storage::open(tmp.path()).expect("opens");
+        sm.apply(sale(1..5)).await.expect("applies");
+        sm.build_snapshot().await.expect("builds");
+        // What openraft streams: the stored snapshot with its audit records inline.
+        let s = sm
+            .get_current_snapshot()
+            .await
+            .expect("reads")
+            .expect("one");
+        (s.meta, s.snapshot.into_inner())
+    }
+
+    fn damaged(sealed: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+        let mut flipped = sealed.to_vec();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x01;
+        let mut magic = sealed.to_vec();
+        magic[0] = b'X';
+        let mut version = sealed.to_vec();
+        version[8..12].copy_from_slice(&9u32.to_be_bytes());
+        vec![
+            ("truncated", sealed[..sealed.len() - 10].to_vec()),
+            ("only 0 present", Vec::new()),
+            ("corrupt", flipped),
+            ("not an IngressoJá snapshot", magic),
+            ("version 9", version),
+        ]
+    }
+
+    #[tokio::test]
+    async fn install_refuses_a_damaged_snapshot_and_keeps_the_old_state_and_snapshot() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut sm = old_store(tmp.path()).await;
+        let old_hash = sm.shared().read().unwrap().state_hash();
+        let old_bytes = sm.read_stored().unwrap().expect("stored").1;
+        let (meta, sealed) = newer_snapshot().await;
+        for (expected, bytes) in damaged(&sealed) {
+            let mut received = sm.begin_receiving_snapshot().await.unwrap();
+            *received = Cursor::new(bytes);
+            let err = sm
+                .install_snapshot(&meta, received)
+                .await
+                .expect_err("a damaged snapshot is refused");
+            assert!(err.to_string().contains(expected), "{expected}: {err}");
+            assert_eq!(
+                sm.shared().read().unwrap().state_hash(),
+                old_hash,
+                "{expected}"
+            );
+            let (stored_meta, stored) = sm.read_stored().unwrap().expect("still stored");
+            assert_eq!(stored, old_bytes, "{expected}: the old snapshot stays");
+            assert_eq!(stored_meta.last_log_id.map(|l| l.index), Some(2));
+            assert_eq!(sm.durable_snapshot().map(|l| l.index), Some(2));
+        }
+        drop(sm);
+        let (_log, mut sm) = crate::storage::open(tmp.path()).expect("reopens");
+        assert_eq!(sm.shared().read().unwrap().state_hash(), old_hash);
+        // The sound copy still installs.
+        let mut received = sm.begin_receiving_snapshot().await.unwrap();
+        *received = Cursor::new(sealed);
+        sm.install_snapshot(&meta, received)
+            .await
+            .expect("installs");
+        assert_eq!(sm.durable_snapshot().map(|l| l.index), Some(4));
+    }
+
+    /// Replaces the stored snapshot's bytes behind the store's back.
+    fn overwrite_stored(dir: &std::path::Path, bytes: &[u8]) {
+        let (_log, sm) = crate::storage::open(dir).expect("opens");
+        sm.db.put_cf(sm.cf(), KEY_DATA, bytes).expect("writes");
+        sm.db.flush_cf(sm.cf()).expect("flushes");
+    }
+
+    #[tokio::test]
+    async fn open_refuses_a_damaged_stored_snapshot_naming_what_is_wrong() {
+        let (_, sealed) = newer_snapshot().await;
+        for (expected, bytes) in damaged(&sealed) {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            drop(old_store(tmp.path()).await);
+            overwrite_stored(tmp.path(), &bytes);
+            let err = match crate::storage::open(tmp.path()) {
+                Ok(_) => panic!("{expected}: a damaged stored snapshot opens"),
+                Err(e) => e,
+            };
+            assert!(
+                matches!(
+                    err,
+                    crate::storage::OpenError::Snapshot {
+                        source: SnapshotError::Envelope { .. },
+                        ..
+                    }
+                ),
+                "{expected}: {err}"
+            );
+            assert!(err.to_string().contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_snapshot_from_before_the_envelope_is_sealed_at_open() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let sm = old_store(tmp.path()).await;
+        let hash = sm.shared().read().unwrap().state_hash();
+        // The same state as an older build stored it: format 1, unsealed,
+        // every audit record inline (and none in the audit column family).
+        let (machine, whole_journal) = {
+            let state = sm.shared();
+            let state = state.read().unwrap();
+            let len = state.journal.audit().len();
+            let records = sm.audit().page(0, 100, len).unwrap();
+            let chain = crate::machine::AuditLog::resume(0, [0; 32], records).unwrap();
+            (
+                state.machine.clone(),
+                state.journal.clone().with_audit(chain),
+            )
+        };
+        let payload = crate::machine::encode_legacy_snapshot(&machine, &whole_journal);
+        drop(sm);
+        overwrite_stored(tmp.path(), &payload);
+        {
+            let (_log, sm) = crate::storage::open(tmp.path()).expect("opens");
+            let cf = sm.db.cf_handle(crate::storage::CF_AUDIT).expect("audit cf");
+            sm.db
+                .delete_range_cf(cf, [0u8; 8], [0xffu8; 8])
+                .expect("empties the audit column family");
+        }
+        let (log, sm) = crate::storage::open(tmp.path()).expect("a legacy snapshot converts");
+        assert_eq!(sm.shared().read().unwrap().state_hash(), hash);
+        let len = whole_journal.audit().len();
+        assert_eq!(
+            sm.audit().page(0, 100, len).unwrap(),
+            whole_journal.audit().pending(),
+            "the records moved to the audit column family"
+        );
+        let (_, stored) = sm.read_stored().unwrap().expect("stored");
+        let converted = crate::machine::encode_snapshot(&machine, &whole_journal);
+        assert_eq!(
+            snapshot_file::open(&stored),
+            Ok(&converted[..]),
+            "sealed in place, in today's format"
+        );
+
+        // Unsealed bytes that are not a canonical sale state stay refused.
+        drop((log, sm));
+        let mut garbage = payload.clone();
+        garbage.push(0);
+        overwrite_stored(tmp.path(), &garbage);
+        let err = crate::storage::open(tmp.path()).err().expect("refused");
+        assert!(
+            err.to_string().contains("not an IngressoJá snapshot"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_older_than_the_stored_one_is_not_written() {
+        // openraft builds in a task of its own: a build of the state before
+        // an install may finish after it, and must not replace it.
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut sm = old_store(tmp.path()).await;
+        let (old_meta, old_sealed) = sm.read_stored().unwrap().expect("stored");
+        let (meta, sealed) = newer_snapshot().await;
+        let mut received = sm.begin_receiving_snapshot().await.unwrap();
+        *received = Cursor::new(sealed.clone());
+        sm.install_snapshot(&meta, received)
+            .await
+            .expect("installs");
+        let err = sm
+            .persist(&old_meta, &old_sealed, |_| {})
+            .expect_err("an older snapshot is refused");
+        assert!(matches!(err, SnapshotError::Older { .. }), "{err}");
+        assert_eq!(sm.read_stored().unwrap().expect("stored").1, sealed);
+        assert_eq!(sm.durable_snapshot().map(|l| l.index), Some(4));
     }
 }
