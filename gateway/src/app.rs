@@ -42,10 +42,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background tasks: membership refresh, webhook delivery and
-/// limiter housekeeping.
+/// Starts the background tasks: membership refresh, the shared event tail,
+/// webhook delivery and limiter housekeeping.
 pub fn spawn_background(state: &AppState) {
     tokio::spawn(refresh_membership(state.clone()));
+    state.events.start();
     notify::webhook::spawn_all(state);
     limits::spawn_housekeeping(state.limits.clone());
 }
