@@ -4,6 +4,7 @@
 
 pub mod catch_up;
 pub mod event_json;
+pub mod mailbox;
 pub mod progress;
 pub mod sse;
 pub mod tail;

@@ -33,6 +33,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use ingressoja_client::proto::ticketing::{DomainEvent, QueueStatus};
+use ingressoja_client::Client;
 use ingressoja_codes::RejectionCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -45,7 +46,7 @@ use super::progress::QueueProgress;
 use super::tail::{Start, Subscription};
 use crate::clock;
 use crate::error::ApiError;
-use crate::metrics::SseConnection;
+use crate::metrics::{GatewayMetrics, SseConnection};
 use crate::state::AppState;
 use crate::views::QueueView;
 use crate::web::{id_field, Buyer};
@@ -113,7 +114,11 @@ pub async fn stream(
 
 /// One open stream: what it has to send and where it stands.
 struct Connection {
-    state: AppState,
+    /// What a connection needs of the gateway's state (not all of it: a
+    /// gateway holds tens of thousands of these).
+    cluster: Client,
+    metrics: Arc<GatewayMetrics>,
+    hold_warning: Duration,
     subscription: Subscription,
     /// Frames ready to go out, in order.
     ready: VecDeque<Event>,
@@ -152,7 +157,9 @@ impl Connection {
         let open = SseConnection::open(state.metrics.clone());
         let (subscription, start) = state.events.subscribe(&customer_id, from);
         let mut connection = Connection {
-            state,
+            cluster: state.cluster.clone(),
+            metrics: state.metrics.clone(),
+            hold_warning: state.config.notifications.hold_warning(),
             subscription,
             ready: VecDeque::new(),
             missing: None,
@@ -189,10 +196,16 @@ impl Connection {
     async fn next_frame(&mut self) -> Event {
         loop {
             if let Some(frame) = self.ready.pop_front() {
+                if self.ready.is_empty() {
+                    // An idle connection keeps no buffer.
+                    self.ready = VecDeque::new();
+                }
                 return frame;
             }
             if let Some(range) = self.missing.take() {
-                self.read_history(range).await;
+                // Boxed, like the queue read below: rare steps with large
+                // futures must not grow every idle connection's state.
+                Box::pin(self.read_history(range)).await;
                 continue;
             }
             if self.subscription.lagged() {
@@ -202,11 +215,7 @@ impl Connection {
             let read_at = self.queue.as_ref().and_then(|q| q.read_at);
             let progress = self.queue.as_mut().and_then(|q| q.progress.as_mut());
             tokio::select! {
-                event = self.subscription.recv() => match event {
-                    Some(event) => self.deliver(&event),
-                    // The tail never closes a live connection's feed.
-                    None => std::future::pending::<()>().await,
-                },
+                event = self.subscription.recv() => self.deliver(&event),
                 Some(warning) = recv_warning(&mut self.warnings) => self.ready.push_back(warning),
                 changed = changed(progress) => {
                     if changed {
@@ -216,7 +225,7 @@ impl Connection {
                     }
                 }
                 _ = sleep_until(read_at.unwrap_or_else(Instant::now)), if read_at.is_some() => {
-                    self.read_queue().await;
+                    Box::pin(self.read_queue()).await;
                 }
             }
         }
@@ -232,7 +241,8 @@ impl Connection {
         if event.kind == "hold_created" && !replay {
             let (sender, _) = self.warnings.get_or_insert_with(|| mpsc::channel(4));
             tokio::spawn(warn_before_expiry(
-                self.state.clone(),
+                self.cluster.clone(),
+                self.hold_warning,
                 event.customer_id.clone(),
                 event.hold_id,
                 sender.clone(),
@@ -291,7 +301,7 @@ impl Connection {
     }
 
     fn push_resync(&mut self, reason: &str, from: u64) {
-        self.state.metrics.sse_resync(reason);
+        self.metrics.sse_resync(reason);
         self.ready.push_back(
             Event::default()
                 .event("resync")
@@ -307,7 +317,6 @@ impl Connection {
         queue.read_at = None;
         let customer_id = self.subscription.customer_id().to_string();
         match self
-            .state
             .cluster
             .queue_status(&queue.event_id, &customer_id)
             .await
@@ -420,13 +429,14 @@ async fn changed(progress: Option<&mut watch::Receiver<QueueProgress>>) -> bool 
 
 /// Sends `hold_expiring` shortly before a live hold lapses.
 async fn warn_before_expiry(
-    state: AppState,
+    cluster: Client,
+    warning: Duration,
     customer_id: String,
     hold_id: u64,
     sender: mpsc::Sender<Event>,
 ) {
-    let warning = state.config.notifications.hold_warning().as_millis() as u64;
-    let Ok(reply) = state.cluster.get_hold(hold_id).await else {
+    let warning = warning.as_millis() as u64;
+    let Ok(reply) = cluster.get_hold(hold_id).await else {
         return;
     };
     let Some(hold) = reply.hold else { return };
@@ -440,7 +450,7 @@ async fn warn_before_expiry(
         _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
     }
     let still_live = matches!(
-        state.cluster.get_hold(hold_id).await,
+        cluster.get_hold(hold_id).await,
         Ok(reply) if reply.hold.as_ref().is_some_and(|h| h.status == "live")
     );
     if still_live {

@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use ingressoja_client::proto::ticketing::{DomainEvent, QueueStatus};
 use ingressoja_client::{Client, Refusal};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tonic::Code;
 
+use super::mailbox::Mailbox;
 use super::progress::{ProgressBook, QueueProgress};
 use crate::metrics::GatewayMetrics;
 
@@ -34,7 +35,7 @@ use crate::metrics::GatewayMetrics;
 pub const RECENT_EVENTS: usize = 16_384;
 
 /// Events that may wait for one connection before it counts as lagged.
-pub const CONNECTION_BUFFER: usize = 16;
+pub const CONNECTION_BUFFER: usize = super::mailbox::CAPACITY;
 
 /// Connections reading missing history from the cluster at once.
 const CLUSTER_CATCH_UPS: usize = 32;
@@ -82,8 +83,7 @@ struct Shared {
 /// One open connection, as the tail sees it.
 struct Slot {
     id: u64,
-    sender: mpsc::Sender<Arc<DomainEvent>>,
-    lagged: Arc<AtomicBool>,
+    mailbox: Arc<Mailbox>,
     /// The queue this connection waits in and its place there, once read.
     seat: Option<(String, u64)>,
 }
@@ -163,8 +163,7 @@ impl EventTail {
     /// (`None`: a fresh page, which gets the buyer's recent events).
     pub fn subscribe(&self, customer_id: &str, from: Option<u64>) -> (Subscription, Start) {
         self.start();
-        let (sender, receiver) = mpsc::channel(CONNECTION_BUFFER);
-        let lagged = Arc::new(AtomicBool::new(false));
+        let mailbox = Arc::new(Mailbox::default());
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut shared = self.inner.lock();
         let start = shared.start(customer_id, from);
@@ -174,8 +173,7 @@ impl EventTail {
             .or_default()
             .push(Slot {
                 id,
-                sender,
-                lagged: lagged.clone(),
+                mailbox: mailbox.clone(),
                 seat: None,
             });
         drop(shared);
@@ -183,8 +181,7 @@ impl EventTail {
             inner: self.inner.clone(),
             customer_id: customer_id.to_string(),
             id,
-            receiver,
-            lagged,
+            mailbox,
         };
         (subscription, start)
     }
@@ -276,9 +273,7 @@ impl Inner {
             return;
         }
         for slot in slots.into_iter().flatten() {
-            if let Err(mpsc::error::TrySendError::Full(_)) = slot.sender.try_send(event.clone()) {
-                slot.lagged.store(true, Ordering::Release);
-            }
+            slot.mailbox.offer(event.clone());
         }
     }
 
@@ -321,8 +316,7 @@ pub struct Subscription {
     inner: Arc<Inner>,
     customer_id: String,
     id: u64,
-    receiver: mpsc::Receiver<Arc<DomainEvent>>,
-    lagged: Arc<AtomicBool>,
+    mailbox: Arc<Mailbox>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -337,30 +331,22 @@ impl std::fmt::Debug for Subscription {
 impl Subscription {
     /// The next of the buyer's events (waits while there is none). Check
     /// [`lagged`](Self::lagged) before trusting that none was skipped.
-    pub async fn recv(&mut self) -> Option<Arc<DomainEvent>> {
-        self.receiver.recv().await
+    pub async fn recv(&self) -> Arc<DomainEvent> {
+        self.mailbox.recv().await
     }
 
     /// The tail had to drop events for this connection (its buffer was
     /// full): call [`resync`](Self::resync).
     pub fn lagged(&self) -> bool {
-        self.lagged.load(Ordering::Acquire)
+        self.mailbox.lagged()
     }
 
     /// Starts over at `from` with an empty buffer: what to deliver first.
     pub fn resync(&mut self, from: u64) -> Start {
-        let (sender, receiver) = mpsc::channel(CONNECTION_BUFFER);
-        let mut shared = self.inner.lock();
+        // Under the tail's lock: no event lands between the snapshot and the reset.
+        let shared = self.inner.lock();
         let start = shared.start(&self.customer_id, Some(from));
-        if let Some(slot) = shared
-            .subscribers
-            .get_mut(&self.customer_id)
-            .and_then(|slots| slots.iter_mut().find(|s| s.id == self.id))
-        {
-            slot.sender = sender;
-        }
-        self.lagged.store(false, Ordering::Release);
-        self.receiver = receiver;
+        self.mailbox.reset();
         start
     }
 
@@ -496,15 +482,15 @@ mod tests {
     #[tokio::test]
     async fn each_buyer_gets_only_their_events_in_order() {
         let tail = tail(100);
-        let (mut ana, start) = tail.subscribe("ana", None);
+        let (ana, start) = tail.subscribe("ana", None);
         assert!(start.kept.is_empty() && start.missing.is_none());
-        let (mut bia, _) = tail.subscribe("bia", None);
+        let (bia, _) = tail.subscribe("bia", None);
         for (seq, who) in [(0, "ana"), (1, "bia"), (2, "ana")] {
             tail.inner.publish(event(seq, "hold_created", who));
         }
-        assert_eq!(ana.recv().await.unwrap().seq, 0);
-        assert_eq!(ana.recv().await.unwrap().seq, 2);
-        assert_eq!(bia.recv().await.unwrap().seq, 1);
+        assert_eq!(ana.recv().await.seq, 0);
+        assert_eq!(ana.recv().await.seq, 2);
+        assert_eq!(bia.recv().await.seq, 1);
         assert!(!ana.lagged());
     }
 
@@ -534,13 +520,13 @@ mod tests {
             tail.inner.publish(event(seq, "hold_created", "ana"));
         }
         assert!(ana.lagged());
-        let first = ana.recv().await.unwrap();
+        let first = ana.recv().await;
         let start = ana.resync(first.seq + 1);
         assert!(!ana.lagged());
         let seqs: Vec<u64> = start.kept.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..total).collect::<Vec<_>>());
         tail.inner.publish(event(total, "hold_created", "ana"));
-        assert_eq!(ana.recv().await.unwrap().seq, total);
+        assert_eq!(ana.recv().await.seq, total);
     }
 
     #[tokio::test]
