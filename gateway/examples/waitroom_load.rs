@@ -49,6 +49,9 @@ struct Args {
     /// The gateway's port.
     #[arg(long, default_value_t = 18_080)]
     port: u16,
+    /// Keep the pages open this long after measuring, then count them again.
+    #[arg(long, default_value_t = 0)]
+    hold_secs: u64,
 }
 
 #[tokio::main]
@@ -184,6 +187,14 @@ cookie_secure = false
     );
     println!("per connection (all):         {per:.1} KiB");
     println!("per connection (second wave): {marginal:.1} KiB");
+    if args.hold_secs > 0 {
+        tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
+        let still = metric(target, "ingressoja_sse_connections").await?;
+        println!(
+            "ingressoja_sse_connections after {} s more: {still}",
+            args.hold_secs
+        );
+    }
     let results = pages;
     drop(results);
     gateway.kill().await.ok();
