@@ -348,7 +348,8 @@ impl Connection {
             }
             Err(error) => {
                 tracing::debug!(%error, queue = %queue.event_id, "queue read failed; retrying");
-                queue.read_at = Some(Instant::now() + READ_RETRY);
+                // Spread, so pages do not retry in step after an outage.
+                queue.read_at = Some(Instant::now() + READ_RETRY + spread(READ_RETRY));
             }
         }
     }
