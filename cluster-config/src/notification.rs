@@ -15,8 +15,9 @@ pub struct NotificationConfig {
     /// (1..=3600, the longest hold; default 60); see
     /// [`NotificationConfig::hold_warning`].
     pub hold_warning_secs: u64,
-    /// How often a browser waiting in a sale queue polls its position, in
-    /// milliseconds (100..=60000, default 1000); see
+    /// How often a gateway publishes each queue's progress to the pages
+    /// waiting in it (from its shared event tail, not a cluster read per
+    /// page), in milliseconds (100..=60000, default 1000); see
     /// [`NotificationConfig::queue_poll`].
     pub queue_poll_ms: u64,
 }
@@ -37,7 +38,7 @@ impl NotificationConfig {
         Duration::from_secs(self.hold_warning_secs)
     }
 
-    /// Interval between queue-position polls.
+    /// Interval between publications of a queue's progress to waiting pages.
     pub fn queue_poll(&self) -> Duration {
         Duration::from_millis(self.queue_poll_ms)
     }

@@ -2,16 +2,20 @@
 //! security headers, per-IP limit, load shedding), background tasks, and
 //! serving until shutdown.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tracing::Instrument;
 
 use crate::error::ApiError;
@@ -42,32 +46,76 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background tasks: membership refresh, webhook delivery and
-/// limiter housekeeping.
+/// Starts the background tasks: membership refresh, the shared event tail,
+/// webhook delivery and limiter housekeeping.
 pub fn spawn_background(state: &AppState) {
     tokio::spawn(refresh_membership(state.clone()));
+    state.events.start();
     notify::webhook::spawn_all(state);
     limits::spawn_housekeeping(state.limits.clone());
 }
 
+/// How long a stopping gateway waits for open connections to finish
+/// (notification streams never do: they are cut after this).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves `state`'s config until `shutdown` resolves.
+///
+/// HTTP/1.1 only (browsers and load balancers speak it to a gateway), with
+/// hyper's HTTP/1 connection rather than axum's HTTP/1-or-2 one: a gateway
+/// holds tens of thousands of waiting SSE connections, and the
+/// auto-detecting connection costs about a kilobyte more each.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spawn_background(&state);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // No Nagle: small responses and SSE frames go out at once, not after
-    // the browser's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
+    let app = router(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, most likely: let some close.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // No Nagle: small responses and SSE frames go out at once, not after
+        // the browser's delayed ACK.
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        let app = app.clone();
+        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let mut app = app.clone();
+            async move { tower::Service::call(&mut app, request).await }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(tcp), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::info!("open connections cut at shutdown");
+    }
+    Ok(())
 }
 
 async fn not_found(request: Request) -> Response {

@@ -7,6 +7,8 @@
 //! | `ingressoja_rate_limited_total` | counter | `limit` |
 //! | `ingressoja_shed_requests_total` | counter | |
 //! | `ingressoja_sse_connections` | gauge | |
+//! | `ingressoja_sse_resyncs_total` | counter | `reason` |
+//! | `ingressoja_event_tail_interruptions_total` | counter | |
 //! | `ingressoja_webhook_attempts_total` | counter | `outcome` |
 
 use std::sync::Arc;
@@ -21,6 +23,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+/// The `reason` labels of `ingressoja_sse_resyncs_total`, present from the start.
+pub const RESYNC_REASONS: [&str; 2] = ["lagged", "history_unavailable"];
 
 /// Label pairs of one series.
 pub type Labels = Vec<(String, String)>;
@@ -43,6 +48,11 @@ pub struct GatewayMetrics {
     pub shed: Counter,
     /// Open Server-Sent Events streams.
     pub sse_connections: Gauge,
+    /// Streams told to resync (`lagged`: fell behind the shared tail;
+    /// `history_unavailable`: events it asked for could not be read).
+    pub sse_resyncs: Family<Labels, Counter>,
+    /// Times the gateway's one shared event tail lost its cluster stream.
+    pub tail_interruptions: Counter,
     /// Webhook delivery attempts by outcome.
     pub webhook_attempts: Family<Labels, Counter>,
 }
@@ -63,6 +73,8 @@ impl Default for GatewayMetrics {
         let rate_limited = Family::<Labels, Counter>::default();
         let shed = Counter::default();
         let sse_connections = Gauge::default();
+        let sse_resyncs = Family::<Labels, Counter>::default();
+        let tail_interruptions = Counter::default();
         let webhook_attempts = Family::<Labels, Counter>::default();
         registry.register(
             "ingressoja_http_requests",
@@ -90,6 +102,16 @@ impl Default for GatewayMetrics {
             sse_connections.clone(),
         );
         registry.register(
+            "ingressoja_sse_resyncs",
+            "Notification streams told to resync, by reason",
+            sse_resyncs.clone(),
+        );
+        registry.register(
+            "ingressoja_event_tail_interruptions",
+            "Times the shared event tail lost its cluster stream",
+            tail_interruptions.clone(),
+        );
+        registry.register(
             "ingressoja_webhook_attempts",
             "Webhook delivery attempts, by outcome",
             webhook_attempts.clone(),
@@ -104,6 +126,9 @@ impl Default for GatewayMetrics {
         ] {
             drop(webhook_attempts.get_or_create(&vec![("outcome".into(), outcome.into())]));
         }
+        for reason in RESYNC_REASONS {
+            drop(sse_resyncs.get_or_create(&vec![("reason".into(), reason.into())]));
+        }
         GatewayMetrics {
             registry,
             requests,
@@ -111,6 +136,8 @@ impl Default for GatewayMetrics {
             rate_limited,
             shed,
             sse_connections,
+            sse_resyncs,
+            tail_interruptions,
             webhook_attempts,
         }
     }
@@ -123,6 +150,13 @@ impl GatewayMetrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts one stream told to resync, for `reason` (one of [`RESYNC_REASONS`]).
+    pub fn sse_resync(&self, reason: &str) {
+        self.sse_resyncs
+            .get_or_create(&vec![("reason".into(), reason.into())])
+            .inc();
     }
 
     /// Counts one webhook attempt.
@@ -205,6 +239,8 @@ mod tests {
         metrics.latency.get_or_create(&route).observe(0.01);
         metrics.rate_limited.get_or_create(&route).inc();
         metrics.webhook_attempt("delivered");
+        metrics.sse_resync("lagged");
+        metrics.tail_interruptions.inc();
         let _connection = SseConnection::open(Arc::new(GatewayMetrics::default()));
         let text = metrics.render();
         for name in [
@@ -213,6 +249,8 @@ mod tests {
             "ingressoja_rate_limited_total",
             "ingressoja_shed_requests_total 1",
             "ingressoja_sse_connections",
+            "ingressoja_sse_resyncs_total{reason=\"lagged\"} 1",
+            "ingressoja_event_tail_interruptions_total 1",
             "ingressoja_webhook_attempts_total{outcome=\"delivered\"} 1",
         ] {
             assert!(

@@ -13,6 +13,7 @@ use crate::auth::lockout::LockoutPolicy;
 use crate::auth::session::TokenSigner;
 use crate::limits::RateLimiters;
 use crate::metrics::GatewayMetrics;
+use crate::notify::tail::EventTail;
 
 /// The gateway's shared, immutable-after-start state (cheap to clone).
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub lockout: LockoutPolicy,
     /// Prometheus metrics.
     pub metrics: Arc<GatewayMetrics>,
+    /// The one shared tail of the cluster's events every SSE stream reads.
+    pub events: EventTail,
 }
 
 impl AppState {
@@ -44,7 +47,13 @@ impl AppState {
             },
         )?;
         let metrics = Arc::new(GatewayMetrics::default());
+        let events = EventTail::new(
+            cluster.clone(),
+            metrics.clone(),
+            config.notifications.queue_poll(),
+        );
         Ok(AppState {
+            events,
             signer: TokenSigner::new(config.session.key.clone()),
             limits: Arc::new(RateLimiters::new(
                 &config.rate_limits,

@@ -113,7 +113,7 @@ impl From<Ticket> for TicketView {
 }
 
 /// Where a buyer stands in a virtual queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueView {
     /// Event id.
     pub event_id: String,

@@ -20,7 +20,7 @@ use ingressoja_client::proto::ticketing::ticketing_server::{Ticketing, Ticketing
 use ingressoja_client::proto::ticketing::*;
 use ingressoja_client::proto::{ERROR_CODE_KEY, LEADER_ADDR_KEY};
 use ingressoja_client::{Client, ClientOptions};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 use tonic::metadata::MetadataValue;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
@@ -68,6 +68,19 @@ pub struct Fake {
     pub serves_submit: Arc<AtomicBool>,
     /// The sizes of the `Submit` requests that reached this node.
     pub submits: Arc<Mutex<Vec<usize>>>,
+    /// Events pushed while streams are open (see [`Fake::push_event`]).
+    pub live: LiveEvents,
+}
+
+/// The live end of a fake node's event streams: what [`Fake::push_event`]
+/// sends to every open `StreamEnd::Open` stream.
+#[derive(Clone)]
+pub struct LiveEvents(broadcast::Sender<DomainEvent>);
+
+impl Default for LiveEvents {
+    fn default() -> Self {
+        LiveEvents(broadcast::channel(4096).0)
+    }
 }
 
 impl Fake {
@@ -97,6 +110,13 @@ impl Fake {
     /// The watch requests that reached this node so far.
     pub fn watches(&self) -> Vec<WatchEventsRequest> {
         self.watches.lock().unwrap().clone()
+    }
+
+    /// Appends `event` to this node's events and sends it to every open
+    /// stream that wants it, as a node does when it applies an entry.
+    pub fn push_event(&self, event: DomainEvent) {
+        self.events.lock().unwrap().push(event.clone());
+        let _ = self.live.0.send(event);
     }
 
     fn refuse_unless_leader(&self) -> Result<(), Status> {
@@ -334,6 +354,8 @@ impl Ticketing for Fake {
             return Err(Status::invalid_argument("customer_id: not a valid id"));
         }
         let start = request.from_seq.saturating_sub(self.overlap);
+        // Subscribed before the kept events are read: nothing pushed in between is lost.
+        let live = self.live.0.subscribe();
         let events: Vec<DomainEvent> = self
             .events
             .lock()
@@ -343,8 +365,19 @@ impl Ticketing for Fake {
             .filter(|e| request.customer_id.is_empty() || e.customer_id == request.customer_id)
             .cloned()
             .collect();
+        let after = events.last().map_or(start, |e| e.seq + 1);
+        let customer = request.customer_id.clone();
+        let live = stream::unfold(live, |mut live| async move {
+            live.recv().await.ok().map(|event| (event, live))
+        })
+        .filter(move |e| {
+            let wanted = e.seq >= after && (customer.is_empty() || e.customer_id == customer);
+            async move { wanted }
+        })
+        .map(Ok)
+        .chain(stream::pending());
         let (events, tail): (Vec<_>, EventStream) = match self.stream_end {
-            StreamEnd::Open => (events, stream::pending().boxed()),
+            StreamEnd::Open => (events, live.boxed()),
             StreamEnd::EndAfter(n) => (
                 events.into_iter().take(n).collect(),
                 stream::empty().boxed(),

@@ -1,6 +1,11 @@
-//! Real-time notifications: Server-Sent Events per signed-in buyer, and
-//! signed webhooks for a CRM, both fed by the cluster's domain event stream.
+//! Real-time notifications: Server-Sent Events per signed-in buyer, fed by
+//! the gateway's one shared tail of the cluster's domain events, and signed
+//! webhooks for a CRM.
 
+pub mod catch_up;
 pub mod event_json;
+pub mod mailbox;
+pub mod progress;
 pub mod sse;
+pub mod tail;
 pub mod webhook;

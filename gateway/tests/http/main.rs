@@ -9,4 +9,5 @@ mod harness;
 mod ids;
 mod pages;
 mod sale;
+mod waitroom;
 mod webhook;
