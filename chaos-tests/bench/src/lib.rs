@@ -250,7 +250,7 @@ async fn ingressoja_cluster(
     );
     let ports = ClusterPorts {
         grpc_base: options.grpc_port_base,
-        metrics_base: options.metrics_port_base,
+        metrics_base: options.metrics_ports(),
     };
     let cluster = LocalCluster::start(node, ports, options.hold_ttl_secs).await?;
     let addrs = cluster.addrs.clone();

@@ -127,10 +127,11 @@ pub struct BenchOptions {
     /// First of the three gRPC ports of the local cluster.
     #[arg(long, default_value_t = 17_101)]
     pub grpc_port_base: u16,
-    /// First of the three metrics ports of the local cluster (scraped by the
-    /// festival run for each node's apply progress).
-    #[arg(long, default_value_t = 17_201)]
-    pub metrics_port_base: u16,
+    /// First of the three metrics ports of the local cluster, which serves
+    /// metrics only for the festival run (it scrapes each node's apply
+    /// progress); default there: `--grpc-port-base` + 100.
+    #[arg(long)]
+    pub metrics_port_base: Option<u16>,
     /// The `ingressoja-gateway` binary for the HTTP target (default: next to this binary).
     #[arg(long)]
     pub gateway_bin: Option<PathBuf>,
@@ -216,6 +217,15 @@ impl BenchOptions {
         if !given("status_poll_ms") {
             self.status_poll_ms = 1_000;
         }
+    }
+
+    /// The local cluster's first metrics port: given, or next to the gRPC
+    /// ports for the festival (which reads them), or none.
+    pub fn metrics_ports(&self) -> Option<u16> {
+        self.metrics_port_base.or_else(|| {
+            self.festival()
+                .then(|| self.grpc_port_base.saturating_add(100))
+        })
     }
 
     /// Whether this run is the festival (resources sampled, faults mid-sale).
@@ -362,7 +372,10 @@ impl BenchOptions {
                 "must be between 1 and 60000",
             ));
         }
-        if self.metrics_port_base == 0 || self.metrics_port_base > u16::MAX - 3 {
+        if self
+            .metrics_port_base
+            .is_some_and(|p| p == 0 || p > u16::MAX - 3)
+        {
             return Err(BenchError::option(
                 "metrics-port-base",
                 "must leave room for 3 ports",

@@ -126,7 +126,7 @@ impl FestivalRun {
             .map(|&id| {
                 tokio::spawn(sample(
                     id,
-                    ports.metrics_addr(id),
+                    ports.metrics_addr(id).unwrap_or_default(),
                     Arc::clone(&cluster),
                     Arc::clone(&shared),
                     scraper.clone(),

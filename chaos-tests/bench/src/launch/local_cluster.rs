@@ -32,19 +32,21 @@ pub struct LocalCluster {
 }
 
 /// The loopback ports of a local cluster: node `id` (1-based) listens for
-/// gRPC on `grpc_base + id - 1` and serves metrics on `metrics_base + id - 1`.
+/// gRPC on `grpc_base + id - 1` and, when `metrics_base` is set, serves
+/// metrics on `metrics_base + id - 1`.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterPorts {
     /// First gRPC port.
     pub grpc_base: u16,
-    /// First metrics port.
-    pub metrics_base: u16,
+    /// First metrics port; `None`: the nodes serve no metrics.
+    pub metrics_base: Option<u16>,
 }
 
 impl ClusterPorts {
-    /// The metrics address of node `id`.
-    pub fn metrics_addr(&self, id: u64) -> String {
-        format!("127.0.0.1:{}", u64::from(self.metrics_base) + id - 1)
+    /// The metrics address of node `id`, if the nodes serve metrics.
+    pub fn metrics_addr(&self, id: u64) -> Option<String> {
+        self.metrics_base
+            .map(|base| format!("127.0.0.1:{}", u64::from(base) + id - 1))
     }
 }
 
@@ -111,7 +113,7 @@ fn node_config(id: u64, dir: &Path, ports: ClusterPorts, hold_ttl_secs: u64) -> 
             grpc: addr(id)
                 .parse()
                 .unwrap_or_else(|_| ([127, 0, 0, 1], port_base).into()),
-            metrics: ports.metrics_addr(id).parse().ok(),
+            metrics: ports.metrics_addr(id).and_then(|a| a.parse().ok()),
         },
         peers: (1..=u64::from(NODES))
             .map(|p| PeerConfig {
@@ -149,11 +151,13 @@ impl LocalCluster {
                 &format!("IngressoJá node {} (gRPC)", i + 1),
                 "grpc-port-base",
             )?;
-            ensure_free(
-                ports.metrics_base + i,
-                &format!("IngressoJá node {} (metrics)", i + 1),
-                "metrics-port-base",
-            )?;
+            if let Some(base) = ports.metrics_base {
+                ensure_free(
+                    base + i,
+                    &format!("IngressoJá node {} (metrics)", i + 1),
+                    "metrics-port-base",
+                )?;
+            }
         }
         let dir = launch_dir("ingressoja-bench-nodes-")?;
         let addrs: Vec<String> = (0..NODES)
@@ -261,7 +265,7 @@ mod tests {
         for id in 1..=3 {
             let ports = ClusterPorts {
                 grpc_base: 27_101,
-                metrics_base: 27_201,
+                metrics_base: Some(27_201),
             };
             let config = node_config(id, dir, ports, 3);
             config.validate().unwrap();
