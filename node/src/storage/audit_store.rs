@@ -80,13 +80,17 @@ impl AuditStore {
         self.db.flush_cf(self.cf()).map_err(|e| write_error(&e))
     }
 
-    /// The stored bytes of records `from..to`, in order, checked to be all
-    /// there: what [`AuditStore::page`] decodes and a snapshot transfer
-    /// carries as is.
-    fn raw_range(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StorageError> {
-        let mut out = Vec::with_capacity(to.saturating_sub(from).min(1 << 20) as usize);
+    /// Calls `each` with the stored bytes of records `from..to`, in order,
+    /// checked to be all there: what [`AuditStore::page`] decodes and a
+    /// snapshot transfer carries as is.
+    fn for_each_raw(
+        &self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), StorageError> {
         if from >= to {
-            return Ok(out);
+            return Ok(());
         }
         let start = seq_key(from);
         let iter = self
@@ -106,7 +110,7 @@ impl AuditStore {
                     "audit record {expected} is missing (next stored: {seq})"
                 )));
             }
-            out.push(value.into_vec());
+            each(&value);
             expected += 1;
         }
         if expected < to {
@@ -114,7 +118,7 @@ impl AuditStore {
                 "audit records {expected}..{to} are missing"
             )));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Up to `limit` records from seq `from`, none at or past `len` (the
@@ -126,18 +130,25 @@ impl AuditStore {
         len: u64,
     ) -> Result<Vec<AuditRecord>, StorageError> {
         let to = from.saturating_add(limit as u64).min(len);
-        self.raw_range(from, to)?
-            .iter()
-            .map(|bytes| {
-                bincode::deserialize(bytes)
-                    .map_err(|e| read_error(format!("an audit record does not decode: {e}")))
-            })
-            .collect()
+        let mut records = Vec::with_capacity(to.saturating_sub(from).min(10_000) as usize);
+        let mut bad = None;
+        self.for_each_raw(from, to, |bytes| match bincode::deserialize(bytes) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                bad.get_or_insert(e.to_string());
+            }
+        })?;
+        match bad {
+            Some(e) => Err(read_error(format!("an audit record does not decode: {e}"))),
+            None => Ok(records),
+        }
     }
 
     /// Records `0..len` as their stored bytes, concatenated: the elements of
     /// an encoded `Vec<AuditRecord>` (see `machine::with_audit_records`).
     pub fn encoded_up_to(&self, len: u64) -> Result<Vec<u8>, StorageError> {
-        Ok(self.raw_range(0, len)?.concat())
+        let mut out = Vec::new();
+        self.for_each_raw(0, len, |bytes| out.extend_from_slice(bytes))?;
+        Ok(out)
     }
 }

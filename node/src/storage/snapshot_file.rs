@@ -1,11 +1,12 @@
 //! The snapshot envelope: the header every snapshot carries, wherever it is.
 //!
-//! A snapshot's bytes are the same in the three places they exist: the
-//! `snapshot` column family, the stream openraft sends to a follower
-//! (`get_current_snapshot` returns the stored bytes as they are), and the
-//! follower's copy that `install_snapshot` receives. So one check, [`open`],
-//! guards both the start of a node (reading its own stored snapshot) and an
-//! install (reading a leader's), and nothing is decoded that did not pass it.
+//! A snapshot is sealed in every place it exists: the `snapshot` column
+//! family, the stream openraft sends to a follower (`get_current_snapshot`
+//! re-seals the stored payload with the audit records put back inline, or
+//! sends an installed one, which has them, as it is), and the follower's
+//! copy that `install_snapshot` receives. So one check, [`open`], guards
+//! both the start of a node (reading its own stored snapshot) and an install
+//! (reading a leader's), and nothing is decoded that did not pass it.
 //!
 //! Layout (all integers big-endian):
 //!

@@ -1,9 +1,11 @@
 //! The applied sale state and its snapshots, behind [`RaftStateMachine`].
 //!
 //! The [`SaleMachine`] and the [`Journal`] of what its entries produced (the
-//! audit chain and the domain events) live in memory side by side, shared
-//! with the gRPC services for reads. Applying an entry returns its journal
-//! part, which this layer records; a snapshot holds both. Durability comes
+//! domain events, and the audit chain's length and head) live in memory side
+//! by side, shared with the gRPC services for reads; the audit chain's
+//! records go to the `audit` column family ([`super::audit_store`]) as each
+//! entry is applied. A snapshot holds the state and counts the records; the
+//! one sent to a follower, and an installed one, carries them inline. Durability comes
 //! from the fsync'd Raft log plus snapshots kept in RocksDB: after a restart
 //! the node loads its latest snapshot and openraft re-applies the committed
 //! entries after it, which gives the same bytes because the machine is
@@ -117,6 +119,25 @@ pub enum SnapshotError {
         /// The stored snapshot's last log index.
         stored: String,
     },
+    /// The audit records the snapshot carries are not the whole chain it
+    /// counts, or do not chain to its head.
+    #[error("snapshot {id}: it counts {len} audit records but carries {carried} that do not form that chain")]
+    AuditChain {
+        /// The snapshot's id.
+        id: String,
+        /// Records carried inline.
+        carried: u64,
+        /// Records the chain counts.
+        len: u64,
+    },
+    /// The snapshot counts audit records it does not carry and this node does not have.
+    #[error("snapshot {id}: it counts {len} audit records, carries none, and this node does not have them")]
+    AuditMissing {
+        /// The snapshot's id.
+        id: String,
+        /// Records the chain counts.
+        len: u64,
+    },
     /// The audit records the snapshot carries could not be stored.
     #[error("snapshot {id}: its audit records could not be stored: {reason}")]
     Audit {
@@ -186,9 +207,21 @@ fn verify(meta: &SnapshotMeta, sealed: Vec<u8>) -> Result<VerifiedSnapshot, Snap
     })?;
     let (machine, journal) =
         machine::decode_snapshot(payload).map_err(|e| SnapshotError::Payload {
-            id,
+            id: id.clone(),
             reason: e.to_string(),
         })?;
+    // The label must cover the state: a state that applied past the log id
+    // it is filed under would have entries applied twice after it.
+    let labelled = meta.last_log_id.map_or(0, |l| l.index);
+    if machine.last_index() > labelled {
+        return Err(SnapshotError::Payload {
+            id,
+            reason: format!(
+                "its state has applied up to index {} but it is labelled index {labelled}",
+                machine.last_index()
+            ),
+        });
+    }
     Ok(VerifiedSnapshot {
         meta: meta.clone(),
         sealed,
@@ -289,9 +322,16 @@ impl StateMachineStore {
     }
 
     /// The stored snapshot's metadata and sealed bytes, unchecked.
+    ///
+    /// Both keys are read through one RocksDB snapshot: a build runs in a
+    /// task of its own and may write a newer snapshot between two plain
+    /// reads, which would pair one snapshot's label with another's state (a
+    /// follower would then re-apply or skip entries).
     fn read_stored(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, SnapshotError> {
-        let meta = self.db.get_cf(self.cf(), KEY_META)?;
-        let data = self.db.get_cf(self.cf(), KEY_DATA)?;
+        let view = self.db.snapshot();
+        let meta = view.get_cf(self.cf(), KEY_META)?;
+        let data = view.get_cf(self.cf(), KEY_DATA)?;
+        drop(view);
         let (meta, data) = match (meta, data) {
             (None, None) => return Ok(None),
             (Some(meta), Some(data)) => (meta, data),
@@ -391,19 +431,31 @@ impl StateMachineStore {
     /// in-memory state never holds them.
     fn take_inline_audit(&self, v: &mut VerifiedSnapshot) -> Result<(), SnapshotError> {
         let inline = v.journal.take_new_audit_records();
+        let id = v.meta.snapshot_id.clone();
+        let (len, head) = (v.journal.audit().len(), v.journal.audit().head());
         let audit_failed = |e: StorageError| SnapshotError::Audit {
-            id: v.meta.snapshot_id.clone(),
+            id: id.clone(),
             reason: e.to_string(),
         };
         if !inline.is_empty() {
+            // Carried records are the whole chain, and it must verify: a
+            // record at a given seq is the same on every replica, and one
+            // written here is never written again.
+            let whole =
+                inline.len() as u64 == len && machine::verify_chain(&inline).ok() == Some(head);
+            if !whole {
+                return Err(SnapshotError::AuditChain {
+                    id,
+                    carried: inline.len() as u64,
+                    len,
+                });
+            }
             self.audit.append(&inline).map_err(audit_failed)?;
             self.audit.flush().map_err(audit_failed)?;
-        }
-        // A snapshot that counts records it does not carry is only usable
-        // where they already are (this node's own, at open).
-        let len = v.journal.audit().len();
-        if len > 0 {
-            self.audit.page(len - 1, 1, len).map_err(audit_failed)?;
+        } else if len > 0 && self.audit.page(len - 1, 1, len).is_err() {
+            // A snapshot that counts records it does not carry is only
+            // usable where they already are (this node's own, at open).
+            return Err(SnapshotError::AuditMissing { id, len });
         }
         Ok(())
     }
@@ -701,7 +753,7 @@ mod tests {
         let follower_dir = tempfile::tempdir().expect("temp dir");
         let (_log, mut follower) = crate::storage::open(follower_dir.path()).expect("opens");
         follower
-            .install_snapshot(&built.meta, Box::new(Cursor::new(sent_data)))
+            .install_snapshot(&built.meta, Box::new(Cursor::new(sent_data.clone())))
             .await
             .expect("installs");
         let leader_hash = leader.shared().read().unwrap().state_hash();
@@ -713,9 +765,35 @@ mod tests {
         }
         let on_disk = follower.audit().page(0, 100, 5).expect("reads");
         assert_eq!(on_disk, leader.audit().page(0, 100, 5).unwrap());
-        // A follower that lost its records (or was sent a snapshot without
-        // them) cannot serve its chain: say so rather than answer short.
+        // Asking past the chain's records is an error, not a short answer.
         assert!(follower.audit().page(0, 100, 6).is_err());
+
+        // The stored snapshot as built (the records only counted) is refused
+        // by a node that does not have them, and leaves it as it was.
+        let empty_dir = tempfile::tempdir().expect("temp dir");
+        let (_log, mut empty) = crate::storage::open(empty_dir.path()).expect("opens");
+        let drained = built.snapshot.into_inner();
+        let err = empty
+            .install_snapshot(&built.meta, Box::new(Cursor::new(drained)))
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("carries none"), "{err}");
+        assert!(empty.read_snapshot().unwrap().is_none());
+        assert_eq!(empty.shared().read().unwrap().last_applied, None);
+
+        // Carried records that do not chain to the head are refused too.
+        let payload = snapshot_file::open(&sent_data).unwrap().to_vec();
+        let mut tampered = payload.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let err = empty
+            .install_snapshot(
+                &built.meta,
+                Box::new(Cursor::new(snapshot_file::seal(&tampered))),
+            )
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("do not form that chain"), "{err}");
     }
 
     fn sale(indexes: std::ops::Range<u64>) -> Vec<Entry> {
