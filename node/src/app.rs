@@ -126,6 +126,8 @@ impl NodeHandle {
         let sm_store = sm_store.observed_by(metrics.clone());
         let state = sm_store.shared();
         let audit = sm_store.audit();
+        // openraft's start-up reads only the current snapshot's metadata.
+        let starting = sm_store.starting();
         let network = NetworkFactory::new(Duration::from_millis(config.raft.rpc_timeout_ms));
         let raft = Raft::new(
             config.id,
@@ -136,6 +138,7 @@ impl NodeHandle {
         )
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
+        drop(starting);
 
         let listener = TcpListener::bind(config.listen.grpc)
             .await

@@ -63,7 +63,7 @@ pub use sale_event::{Category, CategorySpec, CustomerCount, EventCustomer, SaleE
 pub use snapshot::encode_legacy_snapshot;
 pub use snapshot::{
     decode_legacy_snapshot, decode_snapshot, drained_audit_len, drained_state_hash,
-    encode_snapshot, state_hash, with_audit_records, DecodeError,
+    encode_snapshot, start_with_audit_records, state_hash, with_audit_records, DecodeError,
 };
 
 /// The replicated sale state: events, holds, tickets, customers and remembered outcomes.

@@ -179,13 +179,25 @@ pub fn with_audit_records(
     count: u64,
     encoded_records: &[u8],
 ) -> Result<Vec<u8>, DecodeError> {
-    drained_audit_len(payload)?;
-    let keep = payload.len() - 8;
-    let mut out = Vec::with_capacity(keep + 8 + encoded_records.len());
-    out.extend_from_slice(&payload[..keep]);
-    out.extend_from_slice(&count.to_le_bytes());
+    let mut out = Vec::with_capacity(payload.len() + encoded_records.len());
+    start_with_audit_records(payload, count, &mut out)?;
     out.extend_from_slice(encoded_records);
     Ok(out)
+}
+
+/// The first part of [`with_audit_records`], appended to `out`: the payload
+/// with its pending count replaced by `count`; the caller appends the
+/// `count` encoded records next (straight from storage, into one buffer).
+pub fn start_with_audit_records(
+    payload: &[u8],
+    count: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    drained_audit_len(payload)?;
+    let keep = payload.len() - 8;
+    out.extend_from_slice(&payload[..keep]);
+    out.extend_from_slice(&count.to_le_bytes());
+    Ok(())
 }
 
 /// The state hash a node reports for `machine` and `journal`: the hash of

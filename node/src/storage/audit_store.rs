@@ -148,7 +148,12 @@ impl AuditStore {
     /// an encoded `Vec<AuditRecord>` (see `machine::with_audit_records`).
     pub fn encoded_up_to(&self, len: u64) -> Result<Vec<u8>, StorageError> {
         let mut out = Vec::new();
-        self.for_each_raw(0, len, |bytes| out.extend_from_slice(bytes))?;
+        self.append_encoded_up_to(len, &mut out)?;
         Ok(out)
+    }
+
+    /// [`AuditStore::encoded_up_to`], appended to `out` (no second buffer).
+    pub fn append_encoded_up_to(&self, len: u64, out: &mut Vec<u8>) -> Result<(), StorageError> {
+        self.for_each_raw(0, len, |bytes| out.extend_from_slice(bytes))
     }
 }

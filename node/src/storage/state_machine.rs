@@ -23,6 +23,7 @@
 //! snapshot does.
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::RaftStateMachine;
@@ -178,6 +179,17 @@ pub struct StateMachineStore {
     durable: Arc<watch::Sender<Option<LogId>>>,
     /// Serialises snapshot writes: a build runs in its own task, beside installs.
     write_lock: Arc<Mutex<()>>,
+    /// Held by [`StateMachineStore::starting`]'s guard while openraft starts.
+    starting: Arc<AtomicBool>,
+}
+
+/// While alive, openraft's start-up is running: see [`StateMachineStore::starting`].
+pub struct StartupGuard(Arc<AtomicBool>);
+
+impl Drop for StartupGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// A snapshot as the state machine knows it: metadata and the encoded sale
@@ -270,6 +282,7 @@ impl StateMachineStore {
             observer: None,
             durable: Arc::new(durable),
             write_lock: Arc::new(Mutex::new(())),
+            starting: Arc::new(AtomicBool::new(false)),
         };
         if let Some((meta, bytes)) = store.read_stored()? {
             let legacy = if bytes.starts_with(snapshot_file::MAGIC) {
@@ -308,6 +321,20 @@ impl StateMachineStore {
     /// length and head are in the shared state).
     pub fn audit(&self) -> AuditStore {
         self.audit.clone()
+    }
+
+    /// Marks openraft's start-up (`Raft::new`) until the guard is dropped.
+    ///
+    /// openraft 0.9 reads the current snapshot at start only for its
+    /// metadata (`StorageHelper::get_initial_state`); while this guard
+    /// lives, [`RaftStateMachine::get_current_snapshot`] returns the stored
+    /// bytes as they are instead of splicing every audit record back in
+    /// (seconds and gigabytes at a million fans). Were such a snapshot ever
+    /// sent, a follower without the records would refuse it by name
+    /// ([`SnapshotError::AuditMissing`]), never install it short.
+    pub fn starting(&self) -> StartupGuard {
+        self.starting.store(true, Ordering::Release);
+        StartupGuard(self.starting.clone())
     }
 
     /// The last log id the durable stored snapshot covers.
@@ -614,16 +641,25 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             StorageIOError::read_snapshot(Some(meta.signature()), openraft::AnyError::error(e))
                 .into()
         };
+        if self.starting.load(Ordering::Acquire) {
+            return Ok(Some(Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(sealed)),
+            }));
+        }
         let payload = snapshot_file::open(&sealed).map_err(|e| failed(e.to_string()))?;
         // A snapshot this node built counts the chain's records but holds
-        // none: the follower gets them inline, read from disk. One installed
-        // from a leader (or restored) still has them, and goes as it is.
+        // none: the follower gets them inline, read from disk, written
+        // straight after the payload into one buffer. One installed from a
+        // leader (or restored) still has them, and goes as it is.
         let sealed = match machine::drained_audit_len(payload) {
             Ok(len) => {
-                let records = self.audit.encoded_up_to(len)?;
-                let whole = machine::with_audit_records(payload, len, &records)
+                let mut out = snapshot_file::with_header_room(payload.len());
+                machine::start_with_audit_records(payload, len, &mut out)
                     .map_err(|e| failed(e.to_string()))?;
-                snapshot_file::seal(&whole)
+                self.audit.append_encoded_up_to(len, &mut out)?;
+                drop(sealed);
+                snapshot_file::seal_reserved(out)
             }
             Err(_) => sealed,
         };
@@ -765,6 +801,18 @@ mod tests {
         }
         let on_disk = follower.audit().page(0, 100, 5).expect("reads");
         assert_eq!(on_disk, leader.audit().page(0, 100, 5).unwrap());
+        // While openraft starts (it reads only the metadata) the stored bytes
+        // go as they are; after, the records are spliced in again.
+        {
+            let _starting = leader.starting();
+            let at_start = leader.get_current_snapshot().await.unwrap().unwrap();
+            let bytes = at_start.snapshot.into_inner();
+            assert_eq!(bytes.len(), snapshot_file::HEADER_LEN + stored_len);
+            assert_eq!(at_start.meta, built.meta);
+        }
+        let again = leader.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(again.snapshot.into_inner(), sent_data);
+
         // Asking past the chain's records is an error, not a short answer.
         assert!(follower.audit().page(0, 100, 6).is_err());
 
