@@ -44,9 +44,25 @@ impl Client {
     /// knows; it is not added to the failover rotation). Fails with [`ClientError::Transport`] if it cannot be reached
     /// within the request timeout.
     pub async fn node_status(&self, addr: &str) -> Result<NodeStatus, ClientError> {
+        self.status_of(addr, false).await
+    }
+
+    /// [`Client::node_status`] without the state hash (`state_hash` empty):
+    /// for callers that poll roles and progress. The hash encodes the whole
+    /// state under the node's lock, which at a million fans stops it
+    /// applying for a second or more per call.
+    pub async fn node_progress(&self, addr: &str) -> Result<NodeStatus, ClientError> {
+        self.status_of(addr, true).await
+    }
+
+    async fn status_of(
+        &self,
+        addr: &str,
+        skip_state_hash: bool,
+    ) -> Result<NodeStatus, ClientError> {
         let target = self.cluster().target_for(addr)?;
         self.on_node(target, |mut admin| async move {
-            admin.status(StatusRequest {}).await
+            admin.status(StatusRequest { skip_state_hash }).await
         })
         .await
     }
@@ -57,8 +73,19 @@ impl Client {
     /// report per node, known nodes first; a down node costs one request
     /// timeout, not the sum.
     pub async fn cluster_status(&self) -> Vec<NodeReport> {
+        self.reports(false).await
+    }
+
+    /// [`Client::cluster_status`] without the state hashes (see
+    /// [`Client::node_progress`]): for finding the leader and following
+    /// catch-up.
+    pub async fn cluster_progress(&self) -> Vec<NodeReport> {
+        self.reports(true).await
+    }
+
+    async fn reports(&self, skip_state_hash: bool) -> Vec<NodeReport> {
         let known = self.known_nodes();
-        let mut reports = self.statuses_of(known.clone()).await;
+        let mut reports = self.statuses_of(known.clone(), skip_state_hash).await;
         let mut members: Vec<String> = reports
             .iter()
             .filter_map(|r| r.status.as_ref().ok())
@@ -69,19 +96,19 @@ impl Client {
         members.dedup();
         if !members.is_empty() {
             self.learn_nodes(&members);
-            reports.extend(self.statuses_of(members).await);
+            reports.extend(self.statuses_of(members, skip_state_hash).await);
         }
         reports
     }
 
     /// The status of each of `addrs`, asked concurrently.
-    async fn statuses_of(&self, addrs: Vec<String>) -> Vec<NodeReport> {
+    async fn statuses_of(&self, addrs: Vec<String>, skip_state_hash: bool) -> Vec<NodeReport> {
         let asks: Vec<_> = addrs
             .into_iter()
             .map(|addr| {
                 let client = self.clone();
                 tokio::spawn(async move {
-                    let status = client.node_status(&addr).await;
+                    let status = client.status_of(&addr, skip_state_hash).await;
                     NodeReport { addr, status }
                 })
             })

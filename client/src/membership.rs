@@ -105,7 +105,7 @@ pub struct CatchUp {
 impl Client {
     /// The leader's status (members, last log), asked of every known node.
     pub async fn leader_status(&self) -> Result<NodeStatus, MembershipError> {
-        let reports = self.cluster_status().await;
+        let reports = self.cluster_progress().await;
         let statuses = || reports.iter().filter_map(|r| r.status.as_ref().ok());
         if let Some(leader) = statuses()
             .filter(|s| s.role == "leader")
@@ -118,7 +118,7 @@ impl Client {
             .max_by_key(|s| s.term)
             .map(|s| s.leader_addr.clone())
             .ok_or(MembershipError::NoLeader)?;
-        let status = self.node_status(&pointed).await?;
+        let status = self.node_progress(&pointed).await?;
         if status.role == "leader" {
             Ok(status)
         } else {
@@ -253,7 +253,7 @@ impl Client {
         loop {
             if let Ok(leader) = self.leader_status().await {
                 target = leader.last_log_index;
-                if let Ok(status) = self.node_status(addr).await {
+                if let Ok(status) = self.node_progress(addr).await {
                     applied = status.applied_index;
                     progress(CatchUp { applied, target });
                     if applied + CAUGHT_UP_LAG >= target {

@@ -142,7 +142,7 @@ impl ChaosCluster {
         let client = self.client("harness-wait", Duration::from_secs(2));
         let until = Instant::now() + limit;
         while Instant::now() < until {
-            for report in client.cluster_status().await {
+            for report in client.cluster_progress().await {
                 if let Ok(status) = report.status {
                     if status.role == "leader" {
                         return Ok(status.id);

@@ -73,8 +73,9 @@ fn role(state: ServerState) -> &'static str {
 impl Admin for AdminService {
     async fn status(
         &self,
-        _request: Request<pb::StatusRequest>,
+        request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::NodeStatus>, Status> {
+        let with_hash = !request.into_inner().skip_state_hash;
         let metrics = self.raft.metrics().borrow().clone();
         let leader_addr = metrics
             .current_leader
@@ -95,7 +96,12 @@ impl Admin for AdminService {
             let audit = state.journal.audit();
             (
                 state.last_applied.map(|l| l.index).unwrap_or(0),
-                hex::encode(state.state_hash()),
+                // Empty when skipped (see `StatusRequest.skip_state_hash`).
+                if with_hash {
+                    hex::encode(state.state_hash())
+                } else {
+                    String::new()
+                },
                 hex::encode(audit.head()),
                 audit.len(),
             )

@@ -245,7 +245,7 @@ impl LocalCluster {
                 (READY, Duration::from_millis(200)),
                 move || async move {
                     client
-                        .cluster_status()
+                        .cluster_progress()
                         .await
                         .into_iter()
                         .any(|r| r.status.is_ok_and(|s| s.role == "leader"))

@@ -113,7 +113,7 @@ impl<'a> FaultTarget<'a> {
     /// The node that reports itself leader, if one answers.
     pub async fn leader(&self) -> Option<u64> {
         let client = self.cluster.client("nemesis", Duration::from_secs(1));
-        for report in client.cluster_status().await {
+        for report in client.cluster_progress().await {
             if let Ok(s) = report.status {
                 if s.role == "leader" {
                     return Some(s.id);
