@@ -59,12 +59,11 @@ pub async fn run(
             .leader()
             .map(|(_, p)| p.sold as f64 / capacity.max(1) as f64)
     };
-    // The snapshot.
+    // The snapshot (made even if the sale ended first: a small sale on a
+    // busy machine can sell out between two looks).
     loop {
-        if shared.over() {
-            return log;
-        }
-        if let Some(pct) = sold_pct(&shared).filter(|p| *p >= SNAPSHOT_AT) {
+        let ended = shared.over();
+        if let Some(pct) = sold_pct(&shared).filter(|p| *p >= SNAPSHOT_AT || ended) {
             match force_snapshot(&admin, &shared, &addrs, pct).await {
                 Ok(s) => log.snapshot = Some(s),
                 Err(problem) => log.problems.push(problem),
@@ -73,12 +72,10 @@ pub async fn run(
         }
         tokio::time::sleep(POLL).await;
     }
-    // The follower.
+    // The follower (killed after the sale if it ended first).
     loop {
-        if shared.over() {
-            return log;
-        }
-        if let Some(pct) = sold_pct(&shared).filter(|p| *p >= KILL_AT) {
+        let ended = shared.over();
+        if let Some(pct) = sold_pct(&shared).filter(|p| *p >= KILL_AT || ended) {
             match restart_follower(&cluster, &shared, pct).await {
                 Ok(r) => log.restart = Some(r),
                 Err(problem) => log.problems.push(problem),
@@ -105,25 +102,31 @@ async fn force_snapshot(
         .await
         .map_err(|e| format!("snapshot on node {node} refused: {e}"))?;
     let answered_ms = asked.elapsed().as_millis() as u64;
-    // The node's counters move once it has stored the snapshot.
+    // The node's counters move once it has stored the snapshot: wait for a
+    // sample that counts a build covering the index it answered with.
     let until = Instant::now() + PATIENCE;
     let after = loop {
-        let now = shared.progress(node);
-        if let Some(p) = now.filter(|p| p.snapshots_built > before.snapshots_built) {
+        let now = shared.progress(node).filter(|p| {
+            p.snapshots_built > before.snapshots_built && p.snapshot_index >= reply.snapshot_index
+        });
+        if let Some(p) = now {
             break p;
         }
-        if Instant::now() >= until || shared.over() {
+        if Instant::now() >= until {
             return Err(format!("node {node} never counted its snapshot"));
         }
         tokio::time::sleep(POLL).await;
     };
+    let builds = after.snapshots_built - before.snapshots_built;
     Ok(ForcedSnapshot {
         node,
         at_sold_pct: at_sold_pct * 100.0,
         index: reply.snapshot_index,
         build_ms: after
             .snapshot_build_ms_sum
-            .saturating_sub(before.snapshot_build_ms_sum),
+            .saturating_sub(before.snapshot_build_ms_sum)
+            / builds.max(1),
+        builds,
         bytes: after.snapshot_bytes,
         answered_ms,
     })

@@ -226,9 +226,9 @@ async fn sample(
         let progress = scraper.progress(&metrics_addr).await;
         let at = Instant::now();
         if let Some(mut seen) = shared.node(id) {
-            let rss = rss.unwrap_or(0);
+            let (rss, peak) = rss.unwrap_or((0, 0));
             seen.rss = rss;
-            seen.peak_rss = seen.peak_rss.max(rss);
+            seen.peak_rss = seen.peak_rss.max(peak).max(rss);
             match progress {
                 Some(p) => {
                     seen.stall.observe(at, p);

@@ -106,15 +106,17 @@ impl MetricsScraper {
     }
 }
 
-/// Resident memory of process `pid` in bytes (`VmRSS`), `None` if it is gone.
-pub fn rss_bytes(pid: u32) -> Option<u64> {
+/// Resident memory of process `pid` in bytes: now (`VmRSS`) and its peak
+/// over the process's life (`VmHWM`, which no sampling period can miss);
+/// `None` if it is gone.
+pub fn rss_bytes(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_vm_rss(&status)
+    Some((parse_kib(&status, "VmRSS:")?, parse_kib(&status, "VmHWM:")?))
 }
 
-/// `VmRSS:   123456 kB` out of a `/proc/<pid>/status` text, in bytes.
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// `<field>   123456 kB` out of a `/proc/<pid>/status` text, in bytes.
+fn parse_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -174,9 +176,10 @@ garbage line
 
     #[test]
     fn resident_memory_is_read_in_bytes() {
-        let status = "Name:\tingressoja-node\nVmPeak:\t  900 kB\nVmRSS:\t  2048 kB\nThreads:\t9\n";
-        assert_eq!(parse_vm_rss(status), Some(2 * 1024 * 1024));
-        assert_eq!(parse_vm_rss("Name: x\n"), None);
-        assert!(rss_bytes(std::process::id()).is_some_and(|b| b > 0));
+        let status = "Name:\tingressoja-node\nVmHWM:\t  4096 kB\nVmRSS:\t  2048 kB\nThreads:\t9\n";
+        assert_eq!(parse_kib(status, "VmRSS:"), Some(2 * 1024 * 1024));
+        assert_eq!(parse_kib(status, "VmHWM:"), Some(4 * 1024 * 1024));
+        assert_eq!(parse_kib("Name: x\n", "VmRSS:"), None);
+        assert!(rss_bytes(std::process::id()).is_some_and(|(now, peak)| now > 0 && peak >= now));
     }
 }

@@ -15,8 +15,8 @@ pub struct NodeResources {
     pub rss_after_registration_bytes: u64,
     /// Resident memory when the sale ended.
     pub rss_after_sale_bytes: u64,
-    /// Longest stretch with log entries waiting and none applied (a lower
-    /// bound, short by at most `sample_period_ms`).
+    /// Longest stretch with log entries waiting and none applied (an upper
+    /// bound, long by at most `sample_period_ms` and one scrape).
     pub longest_apply_stall_ms: u64,
     /// Size of its data directory when the sale ended.
     pub data_dir_bytes: u64,
@@ -31,8 +31,12 @@ pub struct ForcedSnapshot {
     pub at_sold_pct: f64,
     /// Last log index it covers.
     pub index: u64,
-    /// Time the node spent building and storing it (its own histogram).
+    /// Time the node spent building and storing it (its own histogram;
+    /// the mean when `builds` > 1).
     pub build_ms: u64,
+    /// Snapshots the node built between asking and its answer (1 unless an
+    /// automatic one finished in the same window).
+    pub builds: u64,
     /// Its size (the node's `ingressoja_raft_snapshot_bytes`).
     pub bytes: u64,
     /// From the request to the node's answer.

@@ -144,8 +144,14 @@ fn render_festival(out: &mut String, f: &FestivalReport) {
         Some(s) => {
             let _ = writeln!(
                 out,
-                "snapshot forced on node {} at {:.0}% sold: index {}, built in {} ms, {:.1} MiB (answered in {} ms)",
-                s.node, s.at_sold_pct, s.index, s.build_ms, mib(s.bytes), s.answered_ms
+                "snapshot forced on node {} at {:.0}% sold: index {}, built in {} ms{}, {:.1} MiB (answered in {} ms)",
+                s.node,
+                s.at_sold_pct,
+                s.index,
+                s.build_ms,
+                if s.builds > 1 { format!(" (mean of {} builds)", s.builds) } else { String::new() },
+                mib(s.bytes),
+                s.answered_ms
             );
         }
         None => {
