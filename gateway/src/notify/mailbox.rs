@@ -41,16 +41,28 @@ impl Mailbox {
         self.arrived.notify_one();
     }
 
-    /// The next event; waits while there is none. Cancel-safe: an event
+    /// The next event; waits while there is none. `None` once the inbox is
+    /// empty and lagged: the connection must resync. Cancel-safe: an event
     /// not returned stays in the inbox.
-    pub async fn recv(&self) -> Arc<DomainEvent> {
+    pub async fn recv(&self) -> Option<Arc<DomainEvent>> {
         loop {
             let arrived = self.arrived.notified();
             if let Some(event) = self.pop() {
-                return event;
+                return Some(event);
+            }
+            if self.lagged() {
+                return None;
             }
             arrived.await;
         }
+    }
+
+    /// Marks the inbox lagged and wakes its connection, for events the
+    /// tail itself missed (it fell behind what the node keeps): the
+    /// connection resyncs instead of waiting for events that never come.
+    pub fn mark_lagged(&self) {
+        self.lagged.store(true, Ordering::Release);
+        self.arrived.notify_one();
     }
 
     fn pop(&self) -> Option<Arc<DomainEvent>> {
@@ -93,12 +105,12 @@ mod tests {
             inbox.offer(event(seq));
         }
         assert!(inbox.lagged());
-        assert_eq!(inbox.recv().await.seq, 0);
-        assert_eq!(inbox.recv().await.seq, 1);
+        assert_eq!(inbox.recv().await.unwrap().seq, 0);
+        assert_eq!(inbox.recv().await.unwrap().seq, 1);
         inbox.reset();
         assert!(!inbox.lagged());
         inbox.offer(event(99));
-        assert_eq!(inbox.recv().await.seq, 99);
+        assert_eq!(inbox.recv().await.unwrap().seq, 99);
     }
 
     #[tokio::test]
@@ -106,7 +118,7 @@ mod tests {
         let inbox = Arc::new(Mailbox::default());
         let waiting = tokio::spawn({
             let inbox = inbox.clone();
-            async move { inbox.recv().await.seq }
+            async move { inbox.recv().await.unwrap().seq }
         });
         tokio::task::yield_now().await;
         inbox.offer(event(7));

@@ -215,7 +215,12 @@ impl Connection {
             let read_at = self.queue.as_ref().and_then(|q| q.read_at);
             let progress = self.queue.as_mut().and_then(|q| q.progress.as_mut());
             tokio::select! {
-                event = self.subscription.recv() => self.deliver(&event),
+                event = self.subscription.recv() => {
+                    // None: lagged; the loop's next turn resyncs.
+                    if let Some(event) = event {
+                        self.deliver(&event);
+                    }
+                }
                 Some(warning) = recv_warning(&mut self.warnings) => self.ready.push_back(warning),
                 changed = changed(progress) => {
                     if changed {
