@@ -301,10 +301,13 @@ impl Shared {
     /// What a connection resuming at `from` must deliver first.
     fn start(&self, customer_id: &str, from: Option<u64>) -> Start {
         let after = from.unwrap_or(0);
+        // `recent` is in seq order: a resume skips what it has by a binary
+        // search, not a scan, while holding the lock every event needs.
+        let first = self.recent.partition_point(|e| e.seq < after);
         let kept = self
             .recent
-            .iter()
-            .filter(|e| e.seq >= after && e.customer_id == customer_id)
+            .range(first..)
+            .filter(|e| e.customer_id == customer_id)
             .cloned()
             .collect();
         let missing = match (from, self.next_seq) {
