@@ -381,6 +381,15 @@ impl BenchOptions {
                 "must leave room for 3 ports",
             ));
         }
+        if self.festival()
+            && self.metrics_port_base.is_none()
+            && self.grpc_port_base > u16::MAX - 103
+        {
+            return Err(BenchError::option(
+                "metrics-port-base",
+                "the festival's default metrics ports (--grpc-port-base + 100) would pass 65535: give --metrics-port-base",
+            ));
+        }
         if self.festival() && (!self.addrs.is_empty() || self.target != TargetKind::Grpc) {
             return Err(BenchError::option(
                 "scale",
@@ -444,6 +453,10 @@ mod tests {
             (vec!["--setup-concurrency", "0"], "setup-concurrency"),
             (vec!["--status-poll-ms", "0"], "status-poll-ms"),
             (vec!["--metrics-port-base", "65534"], "metrics-port-base"),
+            (
+                vec!["--scale", "festival", "--grpc-port-base", "65500"],
+                "metrics-port-base",
+            ),
             (vec!["--scale", "festival", "--target", "http"], "scale"),
             (
                 vec!["--scale", "festival", "--addrs", "127.0.0.1:7101"],
