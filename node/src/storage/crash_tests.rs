@@ -85,14 +85,7 @@ async fn snapshot_after(range: Range<u64>) -> (SnapshotMeta, Vec<u8>) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let (_log, mut sm) = super::open(tmp.path()).expect("opens");
     sm.apply(entries(range)).await.expect("applies");
-    sm.build_snapshot().await.expect("builds");
-    // What openraft streams: the stored snapshot with its audit records inline.
-    let snapshot = sm
-        .get_current_snapshot()
-        .await
-        .expect("reads")
-        .expect("there is one");
-    (snapshot.meta, snapshot.snapshot.into_inner())
+    sm.build_and_stream().await
 }
 
 /// The old state every install scenario starts from: entries 0..=3 in the

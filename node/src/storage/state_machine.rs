@@ -517,6 +517,22 @@ impl StateMachineStore {
     }
 }
 
+#[cfg(test)]
+impl StateMachineStore {
+    /// Builds a snapshot and returns what openraft would stream of it to a
+    /// follower (the stored snapshot, its audit records inline): the
+    /// leader's side of the install tests here and in `crash_tests`.
+    pub(crate) async fn build_and_stream(&mut self) -> (SnapshotMeta, Vec<u8>) {
+        self.build_snapshot().await.expect("builds");
+        let s = self
+            .get_current_snapshot()
+            .await
+            .expect("reads")
+            .expect("there is one");
+        (s.meta, s.snapshot.into_inner())
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let started = std::time::Instant::now();
@@ -873,14 +889,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let (_log, mut sm) = crate::storage::open(tmp.path()).expect("opens");
         sm.apply(sale(1..5)).await.expect("applies");
-        sm.build_snapshot().await.expect("builds");
-        // What openraft streams: the stored snapshot with its audit records inline.
-        let s = sm
-            .get_current_snapshot()
-            .await
-            .expect("reads")
-            .expect("one");
-        (s.meta, s.snapshot.into_inner())
+        sm.build_and_stream().await
     }
 
     fn damaged(sealed: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
