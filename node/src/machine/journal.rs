@@ -289,8 +289,10 @@ impl Journal {
         self.audit.take_pending()
     }
 
-    /// This journal with `audit` as its chain (a chain resumed from storage).
-    pub fn with_audit(self, audit: AuditLog) -> Journal {
+    /// This journal with `audit` as its chain (tests rebuilding an older
+    /// build's state).
+    #[cfg(test)]
+    pub(crate) fn with_audit(self, audit: AuditLog) -> Journal {
         Journal { audit, ..self }
     }
 

@@ -132,7 +132,7 @@ pub enum SnapshotError {
         len: u64,
     },
     /// The snapshot counts audit records it does not carry and this node does not have.
-    #[error("snapshot {id}: it counts {len} audit records, carries none, and this node does not have them")]
+    #[error("snapshot {id}: it counts {len} audit records, carries none, and this node does not have them; a leader of this build sends them inline (a node's own stored snapshot is only usable on that node)")]
     AuditMissing {
         /// The snapshot's id.
         id: String,
