@@ -1,11 +1,10 @@
 //! Customer accounts: one per person (unique CPF), the identity holds and tickets are bound to.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::cpf::{parse_cpf, Cpf};
 use super::ids::{validate_id, validate_name, CustomerId};
+use super::persistent::Map;
 use super::rejection::Rejection;
 use super::{Effect, SaleMachine};
 
@@ -45,9 +44,9 @@ pub struct Registration {
 /// Accounts and their unique indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customers {
-    by_id: BTreeMap<CustomerId, Customer>,
-    by_cpf: BTreeMap<Cpf, CustomerId>,
-    by_email: BTreeMap<String, CustomerId>,
+    by_id: Map<CustomerId, Customer>,
+    by_cpf: Map<Cpf, CustomerId>,
+    by_email: Map<String, CustomerId>,
 }
 
 impl Customers {

@@ -5,9 +5,9 @@
 //! with the entry ([`super::EntryJournal`]); the [`DomainEventFeed`] of the
 //! caller's [`super::Journal`] numbers and keeps them.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
+
+use super::persistent::List;
 
 /// How many recent events each replica keeps for resuming streams.
 pub const DOMAIN_EVENTS_KEPT: usize = 200_000;
@@ -75,7 +75,7 @@ pub struct DomainEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainEventFeed {
     next_seq: u64,
-    recent: VecDeque<DomainEvent>,
+    recent: List<DomainEvent>,
 }
 
 impl DomainEventFeed {
@@ -97,8 +97,10 @@ impl DomainEventFeed {
     /// Events with `seq >= from`, borrowed: for readers that only look.
     pub fn iter_since(&self, from: u64) -> impl Iterator<Item = &DomainEvent> {
         let first = self.recent.front().map(|e| e.seq).unwrap_or(self.next_seq);
-        let skip = usize::try_from(from.saturating_sub(first)).unwrap_or(usize::MAX);
-        self.recent.iter().skip(skip)
+        let skip = usize::try_from(from.saturating_sub(first))
+            .unwrap_or(usize::MAX)
+            .min(self.recent.len());
+        self.recent.focus().narrow(skip..).into_iter()
     }
 
     /// The seq the next event will get.

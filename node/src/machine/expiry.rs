@@ -12,7 +12,7 @@ impl SaleMachine {
     /// log index depends only on the entries up to it.
     pub(crate) fn expire_due_holds(&mut self) -> Vec<DomainEvent> {
         let mut expired = Vec::new();
-        while let Some(&(at, hold_id)) = self.expiry_index.first() {
+        while let Some(&(at, hold_id)) = self.expiry_index.get_min() {
             if at > self.now_ms {
                 break;
             }
@@ -37,7 +37,7 @@ impl SaleMachine {
 
     /// When the next live hold lapses, so the leader knows when to propose a tick.
     pub fn next_expiry_ms(&self) -> Option<u64> {
-        self.expiry_index.first().map(|&(at, _)| at)
+        self.expiry_index.get_min().map(|&(at, _)| at)
     }
 }
 

@@ -1,10 +1,11 @@
 //! Remembered outcomes, so a retried request gets its first answer instead of running twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::command::IdempotencyKey;
+use super::persistent::{Map, Set};
 use super::Outcome;
 
 /// Outcomes kept per client (the oldest remembered are forgotten first).
@@ -69,7 +70,7 @@ impl ClientOutcomes {
 #[derive(Debug, Deserialize)]
 pub(super) struct LegacyOutcomeCache {
     clients: BTreeMap<String, LegacyClientOutcomes>,
-    by_last_seen: BTreeSet<(u64, String)>,
+    by_last_seen: Set<(u64, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +112,7 @@ impl LegacyOutcomeCache {
 #[derive(Serialize)]
 pub(super) struct LegacyCacheView<'a> {
     clients: BTreeMap<&'a str, LegacyClientView<'a>>,
-    by_last_seen: &'a BTreeSet<(u64, String)>,
+    by_last_seen: &'a Set<(u64, String)>,
 }
 
 #[derive(Serialize)]
@@ -123,8 +124,8 @@ struct LegacyClientView<'a> {
 /// Bounded, expiring memory of outcomes per client: part of the replicated state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeCache {
-    clients: BTreeMap<String, ClientOutcomes>,
-    by_last_seen: BTreeSet<(u64, String)>,
+    clients: Map<String, ClientOutcomes>,
+    by_last_seen: Set<(u64, String)>,
 }
 
 impl OutcomeCache {
@@ -151,11 +152,11 @@ impl OutcomeCache {
 
     /// Forgets clients silent for longer than [`CLIENT_RETENTION_MS`].
     pub fn forget_idle(&mut self, now_ms: u64) {
-        while let Some((seen, client)) = self.by_last_seen.first().cloned() {
+        while let Some((seen, client)) = self.by_last_seen.get_min().cloned() {
             if seen.saturating_add(CLIENT_RETENTION_MS) > now_ms {
                 break;
             }
-            self.by_last_seen.pop_first();
+            self.by_last_seen.remove_min();
             self.clients.remove(&client);
         }
     }

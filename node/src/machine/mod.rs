@@ -25,6 +25,7 @@ mod ids;
 mod journal;
 mod login;
 mod outcome;
+mod persistent;
 mod policy;
 mod purchase;
 mod queries;
@@ -39,7 +40,7 @@ mod props;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,7 @@ pub use ids::{validate_id, CategoryId, CustomerId, EventId, HoldId, TicketId};
 pub use journal::{EntryJournal, Journal, Subject};
 pub use login::{validate_totp_secret, LoginOutcome, TOTP_SECRET_MAX, TOTP_SECRET_MIN};
 pub use outcome::{Answer, Effect, Outcome};
+pub use persistent::{List, Map, Set};
 pub use policy::{QueuePolicy, SalePolicy};
 pub use purchase::Ticket;
 pub use queue::{shuffle, Admission, QueuePosition, QueueState};
@@ -71,8 +73,10 @@ pub use snapshot::{
 /// The journal (audit chain and domain events) is not in here: applying an
 /// entry returns it, and the caller keeps it (see [`Journal`]).
 ///
-/// Every collection is ordered (`BTreeMap`), so serialisation — and thus the
-/// state hash — is identical on every replica.
+/// Every collection is ordered, so serialisation — and thus the state hash —
+/// is identical on every replica; the large ones are persistent
+/// ([`persistent`]), so a clone of the whole state is cheap and a snapshot
+/// is encoded from one without holding the state lock.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleMachine {
     /// Logical time: the largest entry timestamp seen.
@@ -80,11 +84,11 @@ pub struct SaleMachine {
     /// Log index of the last applied request.
     last_index: u64,
     sale_events: BTreeMap<EventId, SaleEvent>,
-    holds: BTreeMap<HoldId, Hold>,
+    holds: Map<HoldId, Hold>,
     /// Live holds ordered by expiry.
-    expiry_index: BTreeSet<(u64, HoldId)>,
-    tickets: BTreeMap<TicketId, Ticket>,
-    tickets_by_customer: BTreeMap<CustomerId, Vec<TicketId>>,
+    expiry_index: Set<(u64, HoldId)>,
+    tickets: Map<TicketId, Ticket>,
+    tickets_by_customer: Map<CustomerId, Vec<TicketId>>,
     next_hold_id: HoldId,
     next_ticket_id: u64,
     outcomes: OutcomeCache,

@@ -4,13 +4,12 @@
 //! Everything is decided from log time and log indexes, so every replica
 //! admits the same people at the same entries.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::domain_event::{DomainEvent, DomainEventKind};
 use super::ids::CustomerId;
+use super::persistent::{List, Map, Set};
 use super::policy::QueuePolicy;
 use super::rejection::Rejection;
 use super::{Effect, SaleMachine};
@@ -36,22 +35,22 @@ pub struct QueueState {
     pub opened: bool,
     pub opened_at_ms: u64,
     /// Joins before the opening, in arrival order (shuffled at opening).
-    pub pre_queue: Vec<CustomerId>,
+    pub pre_queue: List<CustomerId>,
     /// Who is in [`Self::pre_queue`], with their arrival number (their
     /// index in it), so a join and a position read are a map lookup, not a
     /// scan of a list that holds a million pre-sale fans. Derived from the
     /// list: not serialised (the encoding and the state hash are the
     /// list's), rebuilt whenever a queue is decoded.
     #[serde(skip)]
-    pub(super) pre_queue_index: BTreeMap<CustomerId, u64>,
+    pub(super) pre_queue_index: Map<CustomerId, u64>,
     /// The line: `line[i]` has seq `i + 1`.
-    pub line: Vec<CustomerId>,
-    pub seq_of: BTreeMap<CustomerId, u64>,
+    pub line: List<CustomerId>,
+    pub seq_of: Map<CustomerId, u64>,
     /// Everyone with seq <= this was admitted.
     pub admitted_up_to: u64,
-    pub admissions: BTreeMap<CustomerId, Admission>,
+    pub admissions: Map<CustomerId, Admission>,
     /// Live admissions by expiry.
-    pub live: BTreeSet<(u64, CustomerId)>,
+    pub live: Set<(u64, CustomerId)>,
 }
 
 /// [`QueueState`] as it is encoded: every field but the derived index, in
@@ -60,12 +59,12 @@ pub struct QueueState {
 struct QueueStateWire {
     opened: bool,
     opened_at_ms: u64,
-    pre_queue: Vec<CustomerId>,
-    line: Vec<CustomerId>,
-    seq_of: BTreeMap<CustomerId, u64>,
+    pre_queue: List<CustomerId>,
+    line: List<CustomerId>,
+    seq_of: Map<CustomerId, u64>,
     admitted_up_to: u64,
-    admissions: BTreeMap<CustomerId, Admission>,
-    live: BTreeSet<(u64, CustomerId)>,
+    admissions: Map<CustomerId, Admission>,
+    live: Set<(u64, CustomerId)>,
 }
 
 impl From<QueueStateWire> for QueueState {
@@ -87,8 +86,8 @@ impl From<QueueStateWire> for QueueState {
 
 /// Customer → index in `list`. A customer listed twice (which the machine
 /// never does) keeps their first place.
-fn index_of(list: &[CustomerId]) -> BTreeMap<CustomerId, u64> {
-    let mut index = BTreeMap::new();
+fn index_of(list: &List<CustomerId>) -> Map<CustomerId, u64> {
+    let mut index = Map::new();
     for (i, c) in list.iter().enumerate() {
         index.entry(c.clone()).or_insert(i as u64);
     }
@@ -165,13 +164,13 @@ impl QueueState {
             return;
         }
         if self.opened {
-            self.line.push(customer_id.to_string());
+            self.line.push_back(customer_id.to_string());
             self.seq_of
                 .insert(customer_id.to_string(), self.line.len() as u64);
         } else {
             self.pre_queue_index
                 .insert(customer_id.to_string(), self.pre_queue.len() as u64);
-            self.pre_queue.push(customer_id.to_string());
+            self.pre_queue.push_back(customer_id.to_string());
         }
     }
 
@@ -186,7 +185,7 @@ impl QueueState {
     /// where each arrival lands; the index's keys, already in customer
     /// order, then become the seq map's in one linear bulk build.
     fn open(&mut self, seed: u64, now_ms: u64) {
-        let mut line = std::mem::take(&mut self.pre_queue);
+        let mut line: Vec<CustomerId> = std::mem::take(&mut self.pre_queue).into_iter().collect();
         let arrivals = std::mem::take(&mut self.pre_queue_index);
         let mut order: Vec<u64> = (0..line.len() as u64).collect();
         shuffle(&mut order, seed);
@@ -198,7 +197,7 @@ impl QueueState {
                 *slot = base + place as u64 + 1;
             }
         }
-        let mut seq_of: BTreeMap<CustomerId, u64> = arrivals
+        let mut seq_of: Map<CustomerId, u64> = arrivals
             .into_iter()
             .map(|(c, arrival)| {
                 let seq = seq_of_arrival.get(arrival as usize).copied().unwrap_or(0);
@@ -206,9 +205,9 @@ impl QueueState {
             })
             .collect();
         // Nobody is in the line before the opening; should anyone be, they keep their seq.
-        seq_of.append(&mut self.seq_of);
+        seq_of.extend(std::mem::take(&mut self.seq_of));
         self.seq_of = seq_of;
-        self.line.append(&mut line);
+        self.line.extend(line);
         self.opened = true;
         self.opened_at_ms = now_ms;
     }
@@ -232,7 +231,7 @@ impl QueueState {
         if !self.opened {
             return Some(opens_at);
         }
-        let mut due = self.live.first().map(|(at, _)| *at);
+        let mut due = self.live.get_min().map(|(at, _)| *at);
         let waiting = self.admitted_up_to < self.line.len() as u64;
         let room = policy.max_active == 0 || self.live_count() < u64::from(policy.max_active);
         if waiting && room {
@@ -272,11 +271,11 @@ impl SaleMachine {
                     ..DomainEvent::default()
                 });
             }
-            while let Some((at, customer)) = queue.live.first().cloned() {
+            while let Some((at, customer)) = queue.live.get_min().cloned() {
                 if at > now {
                     break;
                 }
-                queue.live.pop_first();
+                queue.live.remove_min();
                 if let Some(a) = queue.admissions.get_mut(&customer) {
                     a.over = true;
                 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{validate_id, validate_name, CategoryId, CustomerId, EventId};
+use super::persistent::Map;
 use super::policy::SalePolicy;
 use super::queue::QueueState;
 use super::rejection::Rejection;
@@ -40,7 +41,7 @@ pub struct Category {
     pub spec: CategorySpec,
     pub sold: u32,
     pub held: u32,
-    pub per_customer: BTreeMap<CustomerId, CustomerCount>,
+    pub per_customer: Map<CustomerId, CustomerCount>,
 }
 
 impl Category {
@@ -79,7 +80,7 @@ pub struct SaleEvent {
     pub categories: BTreeMap<CategoryId, Category>,
     pub policy: SalePolicy,
     pub queue: Option<QueueState>,
-    pub customers: BTreeMap<CustomerId, EventCustomer>,
+    pub customers: Map<CustomerId, EventCustomer>,
 }
 
 /// Field checks for [`super::Command::CreateEvent`].
@@ -151,7 +152,7 @@ impl SaleMachine {
                         spec: spec.clone(),
                         sold: 0,
                         held: 0,
-                        per_customer: BTreeMap::new(),
+                        per_customer: Map::new(),
                     },
                 )
             })
@@ -164,7 +165,7 @@ impl SaleMachine {
                 categories,
                 queue: policy.queue.as_ref().map(|_| QueueState::default()),
                 policy,
-                customers: BTreeMap::new(),
+                customers: Map::new(),
             },
         );
         Ok(Effect::EventCreated {

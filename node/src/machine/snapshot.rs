@@ -24,14 +24,15 @@
 
 use sha2::{Digest, Sha256};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::audit::{AuditLog, AuditRecord};
 use super::domain_event::DomainEventFeed;
 use super::idempotency::LegacyOutcomeCache;
 use super::journal::Journal;
 use super::{
-    CustomerId, Customers, EventId, Hold, HoldId, SaleEvent, SaleMachine, Ticket, TicketId,
+    CustomerId, Customers, EventId, Hold, HoldId, Map, SaleEvent, SaleMachine, Set, Ticket,
+    TicketId,
 };
 
 /// Error decoding a snapshot of the sale state.
@@ -69,10 +70,10 @@ struct LegacySaleMachine {
     now_ms: u64,
     last_index: u64,
     sale_events: BTreeMap<EventId, SaleEvent>,
-    holds: BTreeMap<HoldId, Hold>,
-    expiry_index: BTreeSet<(u64, HoldId)>,
-    tickets: BTreeMap<TicketId, Ticket>,
-    tickets_by_customer: BTreeMap<CustomerId, Vec<TicketId>>,
+    holds: Map<HoldId, Hold>,
+    expiry_index: Set<(u64, HoldId)>,
+    tickets: Map<TicketId, Ticket>,
+    tickets_by_customer: Map<CustomerId, Vec<TicketId>>,
     next_hold_id: HoldId,
     next_ticket_id: u64,
     outcomes: LegacyOutcomeCache,
@@ -336,18 +337,19 @@ mod tests {
         assert!(drained_audit_len(b"short").is_err());
     }
 
-    /// [`super::super::QueueState`]'s encoded fields: all but the derived pre-queue index.
+    /// [`super::super::QueueState`]'s encoded fields: all but the derived
+    /// pre-queue index, in the `std` collections format 2 was first
+    /// written with (the persistent ones must encode the same bytes).
     #[derive(serde::Serialize)]
-    struct QueueWithoutIndex<'a> {
+    struct QueueWithoutIndex {
         opened: bool,
         opened_at_ms: u64,
-        pre_queue: &'a Vec<super::super::CustomerId>,
-        line: &'a Vec<super::super::CustomerId>,
-        seq_of: &'a std::collections::BTreeMap<super::super::CustomerId, u64>,
+        pre_queue: Vec<super::super::CustomerId>,
+        line: Vec<super::super::CustomerId>,
+        seq_of: std::collections::BTreeMap<super::super::CustomerId, u64>,
         admitted_up_to: u64,
-        admissions:
-            &'a std::collections::BTreeMap<super::super::CustomerId, super::super::Admission>,
-        live: &'a std::collections::BTreeSet<(u64, super::super::CustomerId)>,
+        admissions: std::collections::BTreeMap<super::super::CustomerId, super::super::Admission>,
+        live: std::collections::BTreeSet<(u64, super::super::CustomerId)>,
     }
 
     fn queue_encoding(m: &SaleMachine) -> (Vec<u8>, Vec<u8>) {
@@ -355,12 +357,12 @@ mod tests {
         let mirror = QueueWithoutIndex {
             opened: q.opened,
             opened_at_ms: q.opened_at_ms,
-            pre_queue: &q.pre_queue,
-            line: &q.line,
-            seq_of: &q.seq_of,
+            pre_queue: q.pre_queue.iter().cloned().collect(),
+            line: q.line.iter().cloned().collect(),
+            seq_of: q.seq_of.clone().into_iter().collect(),
             admitted_up_to: q.admitted_up_to,
-            admissions: &q.admissions,
-            live: &q.live,
+            admissions: q.admissions.clone().into_iter().collect(),
+            live: q.live.iter().cloned().collect(),
         };
         (
             bincode::serialize(q).unwrap(),

@@ -16,7 +16,7 @@ use crate::backup::{BackupHeader, MACHINE_FORMAT};
 use crate::error::ServiceError;
 use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
-use crate::storage::{AuditStore, SharedMachine};
+use crate::storage::{read_copy, AuditStore, SharedMachine};
 
 /// Serves operators: every node answers `Status`; membership changes go to the leader.
 pub struct AdminService {
@@ -91,21 +91,22 @@ impl Admin for AdminService {
         // The applied index is read under the same lock as the hash it is
         // paired with (Raft's metrics may already count a later entry), so
         // `cluster status` never reports replicas at one index with two hashes.
-        let (applied_index, state_hash, audit_head, audit_len) = {
+        // The hash is computed from a copy taken under the lock (O(1)), not
+        // under the lock itself: applying goes on while it is encoded.
+        let (applied_index, audit_head, audit_len, copy) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             let audit = state.journal.audit();
             (
                 state.last_applied.map(|l| l.index).unwrap_or(0),
-                // Empty when skipped (see `StatusRequest.skip_state_hash`).
-                if with_hash {
-                    hex::encode(state.state_hash())
-                } else {
-                    String::new()
-                },
                 hex::encode(audit.head()),
                 audit.len(),
+                with_hash.then(|| state.clone()),
             )
         };
+        // Empty when skipped (see `StatusRequest.skip_state_hash`).
+        let state_hash = copy
+            .map(|state| hex::encode(state.state_hash()))
+            .unwrap_or_default();
         Ok(Response::new(pb::NodeStatus {
             id: metrics.id,
             addr: self.addr.clone(),
@@ -216,7 +217,8 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::SaleExportRequest>,
     ) -> Result<Response<pb::SaleExport>, Status> {
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        // A copy (O(1) under the lock): the export is built without holding it.
+        let state = read_copy(&self.state);
         let machine = &state.machine;
         let mut export = pb::SaleExport {
             applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
@@ -267,13 +269,14 @@ impl Admin for AdminService {
         _request: Request<pb::BackupRequest>,
     ) -> Result<Response<BackupStream>, Status> {
         // The read barrier makes the copy include every write acknowledged
-        // before the request; writes go on while it is encoded under the read lock.
+        // before the request; writes go on while a copy of the state (taken
+        // under the read lock in O(1)) is encoded.
         self.raft
             .ensure_linearizable()
             .await
             .map_err(ServiceError::from)?;
         let (drained, state_hash, log_id, audit_head, audit_len) = {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let state = read_copy(&self.state);
             let audit = state.journal.audit();
             let drained = state.encode();
             let state_hash = hex::encode(Sha256::digest(&drained));

@@ -32,7 +32,8 @@ pub use audit_store::AuditStore;
 pub use log_store::LogStore;
 pub use snapshot_file::SnapshotFileError;
 pub use state_machine::{
-    ApplyObserver, SharedMachine, SnapshotError, StartupGuard, StateMachineStore, StoredSnapshot,
+    read_copy, ApplyObserver, SharedMachine, SnapshotError, StartupGuard, StateMachineStore,
+    StoredSnapshot,
 };
 
 use crate::raft_types::{NodeId, StorageError};

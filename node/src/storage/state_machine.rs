@@ -42,7 +42,13 @@ const KEY_DATA: &[u8] = b"data";
 
 /// The applied state: the sale machine, the journal its entries produced,
 /// and what Raft needs to know about them.
-#[derive(Debug, Default)]
+///
+/// A clone is cheap whatever the size of the sale (the machine's large
+/// collections are persistent, see `machine::Map`): whoever must encode,
+/// hash or export the whole state (a snapshot, a backup, a state hash)
+/// clones it under the read lock, drops the lock, and works on the copy,
+/// so applying never waits for them.
+#[derive(Debug, Default, Clone)]
 pub struct AppliedState {
     /// The sale rules' state.
     pub machine: SaleMachine,
@@ -68,6 +74,12 @@ impl AppliedState {
 
 /// Shared handle on the applied state, read by the services, written by apply.
 pub type SharedMachine = Arc<RwLock<AppliedState>>;
+
+/// A copy of the shared state, taken under the read lock in O(1) (see
+/// [`AppliedState`]): encode, hash or export it once the lock is gone.
+pub fn read_copy(state: &SharedMachine) -> AppliedState {
+    state.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
 
 /// Told what each apply and snapshot did, so the node can count it (metrics)
 /// without the storage layer knowing how it is exported.
@@ -535,11 +547,17 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        // The lock is held for the copy only: apply goes on while it is encoded.
+        self.build_snapshot_of(read_copy(&self.state))
+    }
+}
+
+impl StateMachineStore {
+    /// Encodes, seals and stores a snapshot of `copy` (a [`read_copy`] of
+    /// the state), holding no lock on the live state meanwhile.
+    fn build_snapshot_of(&self, copy: AppliedState) -> Result<Snapshot<TypeConfig>, StorageError> {
         let started = std::time::Instant::now();
-        let (data, last_applied, membership) = {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            (state.encode(), state.last_applied, state.membership.clone())
-        };
+        let (data, last_applied, membership) = (copy.encode(), copy.last_applied, copy.membership);
         // The snapshot counts the chain's records: they must be on disk first.
         self.audit.flush()?;
         let snapshot_id = match last_applied {
@@ -767,6 +785,55 @@ mod tests {
         // The snapshot flushed the records it counts: they survived the reopen.
         let records = store.audit().page(0, 10, 3).expect("reads");
         assert_eq!(verify_chain(&records), Ok(state.journal.audit().head()));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_encoded_from_a_copy_while_apply_goes_on() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (_log, mut store) = crate::storage::open(tmp.path()).expect("opens");
+        let mut commands = vec![create_event_cmd("rock", 50, 4)];
+        commands.extend(CUSTOMERS.iter().map(|(id, cpf)| register_cmd(id, cpf)));
+        store
+            .apply(vec![entry(1, 1_000, commands)])
+            .await
+            .expect("applies");
+        store
+            .apply(vec![entry(2, 1_500, vec![hold_cmd("ana", 2)])])
+            .await
+            .expect("applies");
+        let copy = read_copy(&store.shared());
+        let copied_hash = copy.state_hash();
+        // Apply takes the write lock: it runs while the copy waits to be
+        // encoded (it would deadlock here were the read lock still held).
+        let later: Vec<Entry> = (3..40)
+            .map(|i| {
+                entry(
+                    i,
+                    1_500 + i * 10,
+                    vec![hold_cmd(CUSTOMERS[(i % 4) as usize].0, 1)],
+                )
+            })
+            .collect();
+        store
+            .apply(later)
+            .await
+            .expect("applies while a copy is alive");
+        let live_hash = store.shared().read().expect("not poisoned").state_hash();
+        assert_ne!(
+            live_hash, copied_hash,
+            "the later entries changed the live state"
+        );
+        // The snapshot is the state at the copy, untouched by what came after.
+        let snapshot = store.build_snapshot_of(copy).expect("snapshot built");
+        assert_eq!(snapshot.meta.last_log_id.map(|l| l.index), Some(2));
+        let sealed = snapshot.snapshot.into_inner();
+        let payload = snapshot_file::open(&sealed).expect("sealed");
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(payload)), copied_hash);
+        assert_eq!(
+            store.shared().read().expect("not poisoned").state_hash(),
+            live_hash,
+            "building the snapshot did not touch the live state"
+        );
     }
 
     #[tokio::test]
