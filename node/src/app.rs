@@ -9,7 +9,7 @@ use ingressoja_cluster_config::NodeConfig;
 use ingressoja_proto::admin::admin_server::AdminServer;
 use ingressoja_proto::raft::raft_transport_server::RaftTransportServer;
 use ingressoja_proto::ticketing::ticketing_server::TicketingServer;
-use openraft::{BasicNode, SnapshotPolicy};
+use openraft::{BasicNode, RaftMetrics, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -238,6 +238,15 @@ impl NodeHandle {
         })
     }
 
+    /// Resolves when Raft stops without being asked to (a storage error such
+    /// as a failed fsync or a refused snapshot, or a panic in its core),
+    /// with the reason. Such a node can only answer `unavailable` for ever,
+    /// so the binary exits non-zero on it and its supervisor restarts it
+    /// on its data directory (fail-stop, not a zombie).
+    pub async fn stopped(&self) -> String {
+        raft_stopped(self.raft.metrics()).await
+    }
+
     /// Stops serving, stops Raft and releases the database, so the directory can be reopened.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -248,6 +257,19 @@ impl NodeHandle {
             let _ = task.await;
         }
         tracing::info!(node = self.id, "node stopped");
+    }
+}
+
+/// Waits on Raft's metrics until they report that Raft is no longer
+/// running; returns why (see [`NodeHandle::stopped`]).
+async fn raft_stopped(mut metrics: watch::Receiver<RaftMetrics<NodeId, BasicNode>>) -> String {
+    loop {
+        if let Err(fatal) = &metrics.borrow_and_update().running_state {
+            return fatal.to_string();
+        }
+        if metrics.changed().await.is_err() {
+            return "Raft's metrics channel closed".into();
+        }
     }
 }
 
@@ -284,5 +306,22 @@ async fn bootstrap(raft: &Raft, config: &NodeConfig) -> Result<(), StartError> {
             Ok(())
         }
         Err(e) => Err(StartError::Raft(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn raft_stopped_waits_for_a_fatal_error_and_names_it() {
+        let (tx, rx) = watch::channel(RaftMetrics::new_initial(1));
+        let waiting = tokio::spawn(raft_stopped(rx));
+        // Running metrics (a new term, say) do not end the wait.
+        tx.send_modify(|m| m.current_term = 2);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        tx.send_modify(|m| m.running_state = Err(openraft::error::Fatal::Panicked));
+        assert_eq!(waiting.await.unwrap(), "panicked");
     }
 }

@@ -31,10 +31,24 @@ async fn main() -> anyhow::Result<()> {
     let node = NodeHandle::start(&config)
         .await
         .with_context(|| format!("node {} failed to start", config.id))?;
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    node.shutdown().await;
-    Ok(())
+    // A stopped Raft (a storage error) ends the process with an error, so a
+    // supervisor restarts the node instead of it answering `unavailable` for ever.
+    let stopped = tokio::select! {
+        () = wait_for_signal() => None,
+        reason = node.stopped() => Some(reason),
+    };
+    match stopped {
+        None => {
+            tracing::info!("shutting down");
+            node.shutdown().await;
+            Ok(())
+        }
+        Some(reason) => {
+            tracing::error!(%reason, "Raft stopped on its own: exiting non-zero");
+            node.shutdown().await;
+            anyhow::bail!("node {} stopped: Raft stopped: {reason}", config.id)
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -4,6 +4,7 @@
 //! Every fault test asserts on data (tickets, counters, state hashes), not only
 //! on the absence of errors.
 
+mod fail_stop;
 mod login;
 mod membership;
 mod metrics;
