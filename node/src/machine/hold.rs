@@ -117,11 +117,12 @@ impl SaleMachine {
                 available,
             });
         }
-        category.held += quantity;
-        category.customer_mut(customer_id).held += quantity;
+        category.held = category.held.saturating_add(quantity);
+        let mine = category.customer_mut(customer_id);
+        mine.held = mine.held.saturating_add(quantity);
         let hold_id = self.next_hold_id;
         let theirs = event.customers.entry(customer_id.to_string()).or_default();
-        theirs.held += quantity;
+        theirs.held = theirs.held.saturating_add(quantity);
         theirs.live_hold = Some(hold_id);
 
         self.next_hold_id += 1;
@@ -143,6 +144,10 @@ impl SaleMachine {
     /// Ends a live hold with `status`, returning its tickets to the category.
     ///
     /// Shared by release, expiry and purchase (which then counts them as sold).
+    /// The counters move with saturating arithmetic: should an invariant
+    /// ever be broken (a bug, a damaged restore), apply stays total and
+    /// every replica clamps the same way, instead of a debug build
+    /// panicking and a release build wrapping to four billion tickets.
     pub(crate) fn end_hold(&mut self, hold_id: HoldId, status: HoldStatus) -> Option<Hold> {
         let hold = self.holds.get_mut(&hold_id)?;
         if hold.status != HoldStatus::Live {
@@ -153,9 +158,9 @@ impl SaleMachine {
         self.expiry_index.remove(&(hold.expires_at_ms, hold_id));
         if let Some(event) = self.sale_events.get_mut(&hold.event_id) {
             if let Some(theirs) = event.customers.get_mut(&hold.customer_id) {
-                theirs.held -= hold.quantity;
+                theirs.held = theirs.held.saturating_sub(hold.quantity);
                 if status == HoldStatus::Purchased {
-                    theirs.bought += hold.quantity;
+                    theirs.bought = theirs.bought.saturating_add(hold.quantity);
                 }
                 if theirs.live_hold == Some(hold_id) {
                     theirs.live_hold = None;
@@ -167,14 +172,14 @@ impl SaleMachine {
             .get_mut(&hold.event_id)
             .and_then(|e| e.categories.get_mut(&hold.category_id))
         {
-            category.held -= hold.quantity;
+            category.held = category.held.saturating_sub(hold.quantity);
             if status == HoldStatus::Purchased {
-                category.sold += hold.quantity;
+                category.sold = category.sold.saturating_add(hold.quantity);
             }
             let mine = category.customer_mut(&hold.customer_id);
-            mine.held -= hold.quantity;
+            mine.held = mine.held.saturating_sub(hold.quantity);
             if status == HoldStatus::Purchased {
-                mine.bought += hold.quantity;
+                mine.bought = mine.bought.saturating_add(hold.quantity);
             }
         }
         Some(hold)
@@ -239,6 +244,45 @@ mod tests {
             apply(&mut m, 6, 1_000, hold_cmd_for("rock", "vip", "bia", 1)),
             Err(Rejection::UnknownCategory { .. })
         ));
+    }
+
+    #[test]
+    fn apply_stays_total_when_the_counters_disagree_with_the_holds() {
+        use super::super::{Command, CustomerCount, EventCustomer};
+        let mut m = machine_with_event(5, 4);
+        let hold = hold_ok(&mut m, 2, "ana", 3);
+        // Break the invariants as a bug or a damaged restore could: the
+        // counters forget the live hold, and the category claims more sold
+        // than its capacity.
+        {
+            let event = m.machine.sale_events.get_mut("rock").unwrap();
+            let cat = event.categories.get_mut("pista").unwrap();
+            cat.held = 0;
+            cat.sold = 7;
+            cat.per_customer
+                .insert("ana".into(), CustomerCount::default());
+            event
+                .customers
+                .insert("ana".into(), EventCustomer::default());
+        }
+        assert_eq!(category(&m).available(), 0, "not 5 - 7 - 0");
+        let release = Command::ReleaseHold {
+            hold_id: hold.hold_id,
+            customer_id: "ana".into(),
+        };
+        assert!(matches!(
+            apply(&mut m, 3, 1_000, release),
+            Ok(Effect::HoldReleased(_))
+        ));
+        let cat = category(&m);
+        assert_eq!((cat.held, cat.sold, cat.customer("ana").held), (0, 7, 0));
+        assert_eq!(
+            apply(&mut m, 4, 1_000, hold_cmd("bia", 1)),
+            Err(Rejection::SoldOut {
+                requested: 1,
+                available: 0
+            })
+        );
     }
 
     #[test]

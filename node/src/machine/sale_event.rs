@@ -45,9 +45,13 @@ pub struct Category {
 }
 
 impl Category {
-    /// Tickets neither sold nor held.
+    /// Tickets neither sold nor held (0, not an underflow, were the
+    /// invariant ever broken).
     pub fn available(&self) -> u32 {
-        self.spec.capacity - self.sold - self.held
+        self.spec
+            .capacity
+            .saturating_sub(self.sold)
+            .saturating_sub(self.held)
     }
 
     /// The counts of one customer (zero if they have none).
