@@ -128,7 +128,8 @@ impl NodeHandle {
         let audit = sm_store.audit();
         // openraft's start-up reads only the current snapshot's metadata.
         let starting = sm_store.starting();
-        let network = NetworkFactory::new(Duration::from_millis(config.raft.rpc_timeout_ms));
+        let network =
+            NetworkFactory::new(config.id, Duration::from_millis(config.raft.rpc_timeout_ms));
         let raft = Raft::new(
             config.id,
             raft_config(config)?,

@@ -6,6 +6,14 @@
 //! every vote, so the factory keeps one channel per peer address and hands
 //! out clones (HTTP/2 multiplexes them); a connection per read would cost a
 //! TCP and HTTP/2 handshake on every read barrier.
+//!
+//! A call whose deadline expired is reported to openraft as a timeout, not
+//! as an unreachable peer: openraft answers "unreachable" by sending that
+//! peer nothing for 500 ms, so one reply a few milliseconds past the 100 ms
+//! append deadline (a follower busy for a moment on a 2-core machine) froze
+//! replication to it for half a second, and two such followers froze the
+//! commit — the apply stalls of the festival run. A timeout is retried at
+//! openraft's next step instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,9 +22,9 @@ use std::time::Duration;
 use ingressoja_proto::raft::raft_transport_client::RaftTransportClient;
 use ingressoja_proto::raft::{RaftPayload, SnapshotChunk};
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -31,15 +39,18 @@ use crate::raft_types::{NodeId, TypeConfig};
 /// Builds a [`PeerClient`] for each peer openraft replicates to.
 #[derive(Clone)]
 pub struct NetworkFactory {
+    /// This node's id (named in the timeouts it reports).
+    id: NodeId,
     connect_timeout: Duration,
     /// One channel per peer address, shared by every client for that peer.
     channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl NetworkFactory {
-    /// `connect_timeout` bounds a TCP connect to a peer.
-    pub fn new(connect_timeout: Duration) -> Self {
+    /// Clients of node `id`; `connect_timeout` bounds a TCP connect to a peer.
+    pub fn new(id: NodeId, connect_timeout: Duration) -> Self {
         NetworkFactory {
+            id,
             connect_timeout,
             channels: Arc::default(),
         }
@@ -71,6 +82,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
         let client = self.channel(&node.addr).map(RaftTransportClient::new);
         PeerClient {
+            id: self.id,
             target,
             addr: node.addr.clone(),
             client,
@@ -80,6 +92,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 
 /// The connection to one peer.
 pub struct PeerClient {
+    id: NodeId,
     target: NodeId,
     addr: String,
     client: Result<RaftTransportClient<Channel>, String>,
@@ -111,12 +124,29 @@ impl PeerClient {
     }
 }
 
-fn status_to_rpc<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId, BasicNode, E> {
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            RPCError::Unreachable(Unreachable::new(&status))
+impl PeerClient {
+    /// A failed call as openraft's error: an expired deadline is a
+    /// [`Timeout`] (retried at openraft's next step), a peer that cannot be
+    /// reached is [`Unreachable`] (openraft backs off), the rest is a
+    /// network error.
+    fn status_to_rpc<E: std::error::Error>(
+        &self,
+        status: tonic::Status,
+        action: RPCTypes,
+        option: &RPCOption,
+    ) -> RPCError<NodeId, BasicNode, E> {
+        match status.code() {
+            // tonic's own deadline answers `Cancelled` ("Timeout expired");
+            // a peer's answers `DeadlineExceeded`.
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => RPCError::Timeout(Timeout {
+                action,
+                id: self.id,
+                target: self.target,
+                timeout: option.hard_ttl(),
+            }),
+            tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
+            _ => RPCError::Network(NetworkError::new(&status)),
         }
-        _ => RPCError::Network(NetworkError::new(&status)),
     }
 }
 
@@ -137,7 +167,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .client()?
             .append_entries(with_deadline(RaftPayload { data }, &option))
             .await
-            .map_err(status_to_rpc)?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?;
         self.decode(reply.into_inner())
     }
 
@@ -157,7 +187,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .client()?
             .install_snapshot(with_deadline(chunk, &option))
             .await
-            .map_err(status_to_rpc)?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::InstallSnapshot, &option))?;
         self.decode(reply.into_inner())
     }
 
@@ -171,7 +201,76 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .client()?
             .vote(with_deadline(RaftPayload { data }, &option))
             .await
-            .map_err(status_to_rpc)?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?;
         self.decode(reply.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, LogId, Vote};
+
+    use super::*;
+
+    /// A peer that accepts connections and never answers (a follower
+    /// frozen for a moment): the call's deadline expires.
+    async fn silent_peer() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("bound").to_string();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        (addr, held)
+    }
+
+    #[tokio::test]
+    async fn an_append_past_its_deadline_is_a_timeout_not_an_unreachable_peer() {
+        let (addr, _held) = silent_peer().await;
+        let mut factory = NetworkFactory::new(1, Duration::from_millis(300));
+        let mut peer = factory.new_client(2, &BasicNode { addr }).await;
+        let append = AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), 1)),
+            leader_commit: None,
+            entries: Vec::new(),
+        };
+        let error = peer
+            .append_entries(append, RPCOption::new(Duration::from_millis(100)))
+            .await
+            .expect_err("nobody answers");
+        match error {
+            RPCError::Timeout(t) => {
+                assert_eq!((t.action, t.id, t.target), (RPCTypes::AppendEntries, 1, 2));
+                assert_eq!(t.timeout, Duration::from_millis(100));
+            }
+            other => panic!("a late answer must be a timeout (no 500 ms backoff): {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_refuses_connections_is_unreachable() {
+        // Bound then dropped: nothing listens there any more.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .to_string();
+        let mut factory = NetworkFactory::new(1, Duration::from_millis(300));
+        let mut peer = factory.new_client(3, &BasicNode { addr }).await;
+        let error = peer
+            .vote(
+                VoteRequest::new(Vote::new(2, 1), None),
+                RPCOption::new(Duration::from_millis(500)),
+            )
+            .await
+            .expect_err("nobody listens");
+        assert!(
+            matches!(error, RPCError::Unreachable(_)),
+            "a refused connection is unreachable: {error:?}"
+        );
     }
 }
