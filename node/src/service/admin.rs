@@ -69,6 +69,17 @@ fn role(state: ServerState) -> &'static str {
     }
 }
 
+/// Runs `encode` (an encoding or hash of a whole-state copy: seconds of CPU
+/// at a million fans) on a blocking thread, so the runtime's few workers
+/// keep serving the sale meanwhile.
+async fn encode_off_the_runtime<T: Send + 'static>(
+    encode: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(encode)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("encoding the state failed: {e}")))
+}
+
 #[tonic::async_trait]
 impl Admin for AdminService {
     async fn status(
@@ -104,9 +115,10 @@ impl Admin for AdminService {
             )
         };
         // Empty when skipped (see `StatusRequest.skip_state_hash`).
-        let state_hash = copy
-            .map(|state| hex::encode(state.state_hash()))
-            .unwrap_or_default();
+        let state_hash = match copy {
+            Some(state) => hex::encode(encode_off_the_runtime(move || state.state_hash()).await?),
+            None => String::new(),
+        };
         Ok(Response::new(pb::NodeStatus {
             id: metrics.id,
             addr: self.addr.clone(),
@@ -275,19 +287,18 @@ impl Admin for AdminService {
             .ensure_linearizable()
             .await
             .map_err(ServiceError::from)?;
-        let (drained, state_hash, log_id, audit_head, audit_len) = {
-            let state = read_copy(&self.state);
-            let audit = state.journal.audit();
+        let state = read_copy(&self.state);
+        let (log_id, audit_head, audit_len) = (
+            state.last_applied,
+            hex::encode(state.journal.audit().head()),
+            state.journal.audit().len(),
+        );
+        let (drained, state_hash) = encode_off_the_runtime(move || {
             let drained = state.encode();
             let state_hash = hex::encode(Sha256::digest(&drained));
-            (
-                drained,
-                state_hash,
-                state.last_applied,
-                hex::encode(audit.head()),
-                audit.len(),
-            )
-        };
+            (drained, state_hash)
+        })
+        .await?;
         // A backup carries the whole chain: its records, read from disk
         // (those below the length never change), go back inline.
         let records = self

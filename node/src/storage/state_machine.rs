@@ -271,6 +271,26 @@ fn convert_legacy(meta: &SnapshotMeta, raw: &[u8]) -> Option<VerifiedSnapshot> {
     })
 }
 
+/// An entry whose apply takes longer than this is logged: every replica
+/// applies it under the state lock, so it is a stall of the whole sale.
+const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Logs an entry that took [`SLOW_APPLY`] or longer to apply, with what it
+/// carried, so a stall in a sale's timeline can be traced to its entry.
+fn warn_if_slow(index: u64, proposal: &machine::Proposal, took: std::time::Duration) {
+    if took < SLOW_APPLY {
+        return;
+    }
+    let first = proposal.requests.first().map(|r| r.command.kind());
+    tracing::warn!(
+        index,
+        requests = proposal.requests.len(),
+        first_command = first.unwrap_or("none"),
+        took_ms = took.as_millis() as u64,
+        "slow apply: every replica stalls on this entry"
+    );
+}
+
 /// A snapshot refused or not written, as openraft's error for writing it.
 fn to_storage(meta: &SnapshotMeta, e: SnapshotError) -> StorageError {
     StorageIOError::write_snapshot(Some(meta.signature()), &e).into()
@@ -547,8 +567,20 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        // The lock is held for the copy only: apply goes on while it is encoded.
-        self.build_snapshot_of(read_copy(&self.state))
+        // The lock is held for the copy only: apply goes on while it is
+        // encoded, on a blocking thread (seconds of CPU at a million fans
+        // would otherwise take one of the runtime's few workers from the
+        // sale's tasks).
+        let copy = read_copy(&self.state);
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.build_snapshot_of(copy))
+            .await
+            .map_err(|e| {
+                StorageError::from(StorageIOError::write_snapshot(
+                    None,
+                    openraft::AnyError::error(format!("the snapshot build task failed: {e}")),
+                ))
+            })?
     }
 }
 
@@ -617,7 +649,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             match entry.payload {
                 EntryPayload::Blank => answers.push(Vec::new()),
                 EntryPayload::Normal(proposal) => {
+                    let started = std::time::Instant::now();
                     let applied = state.machine.apply_entry(entry.log_id.index, &proposal);
+                    warn_if_slow(entry.log_id.index, &proposal, started.elapsed());
                     state.journal.record(applied.journal);
                     answers.push(applied.answers);
                 }
