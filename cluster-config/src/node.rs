@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(cfg.raft.rpc_timeout_ms, 300);
         assert_eq!(cfg.snapshot, SnapshotPolicy::default());
         assert_eq!(cfg.snapshot.logs_since_last, 10_000);
-        assert_eq!(cfg.snapshot.max_logs_kept_after_snapshot, 1_000);
+        assert_eq!(cfg.snapshot.max_logs_kept_after_snapshot, 10_000);
         assert_eq!(cfg.snapshot.chunk_size_bytes, 1024 * 1024);
         assert_eq!(cfg.sale, SaleConfig::default());
         assert_eq!(cfg.sale.hold_ttl_secs, 300);

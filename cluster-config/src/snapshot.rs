@@ -24,11 +24,13 @@ pub struct SnapshotPolicy {
 }
 
 impl Default for SnapshotPolicy {
-    /// Snapshot every 10 000 entries, keep 1 000 behind it, 1 MiB chunks.
+    /// Snapshot every 10 000 entries, keep as many behind it (a follower
+    /// down for seconds catches up from the log, not from a snapshot of
+    /// hundreds of MB), 1 MiB chunks.
     fn default() -> Self {
         SnapshotPolicy {
             logs_since_last: 10_000,
-            max_logs_kept_after_snapshot: 1_000,
+            max_logs_kept_after_snapshot: 10_000,
             chunk_size_bytes: 1024 * 1024,
         }
     }

@@ -131,7 +131,7 @@ fn node_config(id: u64, dir: &Path, ports: ClusterPorts, hold_ttl_secs: u64) -> 
         },
         snapshot: SnapshotPolicy {
             logs_since_last: 10_000,
-            max_logs_kept_after_snapshot: 1_000,
+            max_logs_kept_after_snapshot: 10_000,
             chunk_size_bytes: 1 << 20,
         },
         sale: SaleConfig { hold_ttl_secs },
