@@ -13,7 +13,10 @@
 //! append deadline (a follower busy for a moment on a 2-core machine) froze
 //! replication to it for half a second, and two such followers froze the
 //! commit — the apply stalls of the festival run. A timeout is retried at
-//! openraft's next step instead.
+//! openraft's next step instead. A peer that keeps timing out
+//! ([`TIMEOUTS_BEFORE_UNREACHABLE`] in a row: partitioned, its packets
+//! dropped) is reported unreachable again, so openraft backs off rather
+//! than re-encoding and re-sending to it every 100 ms.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +38,9 @@ use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::raft_types::{NodeId, TypeConfig};
+
+/// Deadlines missed in a row after which a peer counts as unreachable.
+pub const TIMEOUTS_BEFORE_UNREACHABLE: u32 = 3;
 
 /// Builds a [`PeerClient`] for each peer openraft replicates to.
 #[derive(Clone)]
@@ -84,6 +90,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         PeerClient {
             id: self.id,
             target,
+            timeouts_in_a_row: 0,
             addr: node.addr.clone(),
             client,
         }
@@ -94,6 +101,8 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub struct PeerClient {
     id: NodeId,
     target: NodeId,
+    /// Calls that missed their deadline since the last answer.
+    timeouts_in_a_row: u32,
     addr: String,
     client: Result<RaftTransportClient<Channel>, String>,
 }
@@ -126,27 +135,45 @@ impl PeerClient {
 
 impl PeerClient {
     /// A failed call as openraft's error: an expired deadline is a
-    /// [`Timeout`] (retried at openraft's next step), a peer that cannot be
+    /// [`Timeout`] (retried at openraft's next step) unless the peer missed
+    /// [`TIMEOUTS_BEFORE_UNREACHABLE`] in a row, a peer that cannot be
     /// reached is [`Unreachable`] (openraft backs off), the rest is a
     /// network error.
     fn status_to_rpc<E: std::error::Error>(
-        &self,
+        &mut self,
         status: tonic::Status,
         action: RPCTypes,
         option: &RPCOption,
     ) -> RPCError<NodeId, BasicNode, E> {
-        match status.code() {
-            // tonic's own deadline answers `Cancelled` ("Timeout expired");
-            // a peer's answers `DeadlineExceeded`.
-            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => RPCError::Timeout(Timeout {
-                action,
-                id: self.id,
-                target: self.target,
-                timeout: option.hard_ttl(),
-            }),
-            tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
-            _ => RPCError::Network(NetworkError::new(&status)),
+        // tonic's own deadline answers `Cancelled` with this message (other
+        // cancellations, a connection dropped, are not deadlines); a
+        // peer's deadline answers `DeadlineExceeded`.
+        let deadline = status.code() == tonic::Code::DeadlineExceeded
+            || (status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired");
+        if !deadline {
+            self.timeouts_in_a_row = 0;
+            return match status.code() {
+                tonic::Code::Unavailable | tonic::Code::Cancelled => {
+                    RPCError::Unreachable(Unreachable::new(&status))
+                }
+                _ => RPCError::Network(NetworkError::new(&status)),
+            };
         }
+        self.timeouts_in_a_row = self.timeouts_in_a_row.saturating_add(1);
+        if self.timeouts_in_a_row >= TIMEOUTS_BEFORE_UNREACHABLE {
+            return RPCError::Unreachable(Unreachable::new(&status));
+        }
+        RPCError::Timeout(Timeout {
+            action,
+            id: self.id,
+            target: self.target,
+            timeout: option.hard_ttl(),
+        })
+    }
+
+    /// Notes an answer: the peer is reachable again.
+    fn answered(&mut self) {
+        self.timeouts_in_a_row = 0;
     }
 }
 
@@ -168,6 +195,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .append_entries(with_deadline(RaftPayload { data }, &option))
             .await
             .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?;
+        self.answered();
         self.decode(reply.into_inner())
     }
 
@@ -188,6 +216,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .install_snapshot(with_deadline(chunk, &option))
             .await
             .map_err(|s| self.status_to_rpc(s, RPCTypes::InstallSnapshot, &option))?;
+        self.answered();
         self.decode(reply.into_inner())
     }
 
@@ -202,6 +231,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .vote(with_deadline(RaftPayload { data }, &option))
             .await
             .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?;
+        self.answered();
         self.decode(reply.into_inner())
     }
 }
@@ -229,27 +259,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_append_past_its_deadline_is_a_timeout_not_an_unreachable_peer() {
+    async fn an_append_past_its_deadline_is_a_timeout_until_the_peer_keeps_missing_them() {
         let (addr, _held) = silent_peer().await;
         let mut factory = NetworkFactory::new(1, Duration::from_millis(300));
         let mut peer = factory.new_client(2, &BasicNode { addr }).await;
-        let append = AppendEntriesRequest::<TypeConfig> {
+        let append = || AppendEntriesRequest::<TypeConfig> {
             vote: Vote::new_committed(1, 1),
             prev_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), 1)),
             leader_commit: None,
             entries: Vec::new(),
         };
+        let option = || RPCOption::new(Duration::from_millis(100));
+        for missed in 1..TIMEOUTS_BEFORE_UNREACHABLE {
+            let error = peer
+                .append_entries(append(), option())
+                .await
+                .expect_err("nobody answers");
+            match error {
+                RPCError::Timeout(t) => {
+                    assert_eq!((t.action, t.id, t.target), (RPCTypes::AppendEntries, 1, 2));
+                    assert_eq!(t.timeout, Duration::from_millis(100));
+                }
+                other => panic!(
+                    "deadline {missed} missed must be a timeout (no 500 ms backoff): {other:?}"
+                ),
+            }
+        }
+        // Still silent: now it counts as unreachable, and openraft backs off.
         let error = peer
-            .append_entries(append, RPCOption::new(Duration::from_millis(100)))
+            .append_entries(append(), option())
             .await
             .expect_err("nobody answers");
-        match error {
-            RPCError::Timeout(t) => {
-                assert_eq!((t.action, t.id, t.target), (RPCTypes::AppendEntries, 1, 2));
-                assert_eq!(t.timeout, Duration::from_millis(100));
-            }
-            other => panic!("a late answer must be a timeout (no 500 ms backoff): {other:?}"),
-        }
+        assert!(
+            matches!(error, RPCError::Unreachable(_)),
+            "a peer that keeps missing deadlines is unreachable: {error:?}"
+        );
     }
 
     #[tokio::test]
