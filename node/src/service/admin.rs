@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -10,12 +11,14 @@ use sha2::{Digest, Sha256};
 use ingressoja_proto::admin as pb;
 use ingressoja_proto::admin::admin_server::Admin;
 use openraft::{BasicNode, ServerState};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::backup::{BackupHeader, MACHINE_FORMAT};
 use crate::error::ServiceError;
 use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
+use crate::storage::state_machine::AppliedState;
 use crate::storage::{read_copy, AuditStore, SharedMachine};
 
 /// Serves operators: every node answers `Status`; membership changes go to the leader.
@@ -24,6 +27,11 @@ pub struct AdminService {
     state: SharedMachine,
     audit: AuditStore,
     addr: String,
+    /// One whole-state encoding (hash, backup, export) at a time: each holds
+    /// a copy of the state and a buffer the size of a snapshot, and runs on
+    /// after its caller gave up, so a monitor polling faster than one
+    /// finishes must queue, not pile them up.
+    whole_state: Arc<Semaphore>,
 }
 
 impl AdminService {
@@ -35,7 +43,31 @@ impl AdminService {
             state,
             audit,
             addr,
+            whole_state: Arc::new(Semaphore::new(1)),
         }
+    }
+
+    /// Runs `encode` (an encoding, hash or export of a whole-state copy:
+    /// seconds of CPU at a million fans) on a blocking thread, so the
+    /// runtime's few workers keep serving the sale, one at a time (see
+    /// `whole_state`).
+    async fn off_the_runtime<T: Send + 'static>(
+        &self,
+        encode: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let permit = self
+            .whole_state
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ServiceError::Unavailable("the node is shutting down".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let result = encode();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("encoding the state failed: {e}")))
     }
 
     fn members(&self) -> Vec<pb::Member> {
@@ -67,17 +99,6 @@ fn role(state: ServerState) -> &'static str {
         ServerState::Learner => "learner",
         ServerState::Shutdown => "shutdown",
     }
-}
-
-/// Runs `encode` (an encoding or hash of a whole-state copy: seconds of CPU
-/// at a million fans) on a blocking thread, so the runtime's few workers
-/// keep serving the sale meanwhile.
-async fn encode_off_the_runtime<T: Send + 'static>(
-    encode: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(encode)
-        .await
-        .map_err(|e| ServiceError::Internal(format!("encoding the state failed: {e}")))
 }
 
 #[tonic::async_trait]
@@ -116,7 +137,7 @@ impl Admin for AdminService {
         };
         // Empty when skipped (see `StatusRequest.skip_state_hash`).
         let state_hash = match copy {
-            Some(state) => hex::encode(encode_off_the_runtime(move || state.state_hash()).await?),
+            Some(state) => hex::encode(self.off_the_runtime(move || state.state_hash()).await?),
             None => String::new(),
         };
         Ok(Response::new(pb::NodeStatus {
@@ -231,46 +252,7 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::SaleExport>, Status> {
         // A copy (O(1) under the lock): the export is built without holding it.
         let state = read_copy(&self.state);
-        let machine = &state.machine;
-        let mut export = pb::SaleExport {
-            applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
-            state_hash: hex::encode(state.state_hash()),
-            audit_head: hex::encode(state.journal.audit().head()),
-            ..Default::default()
-        };
-        for event in machine.sale_events() {
-            for category in event.categories.values() {
-                export.categories.push(pb::ExportedCategory {
-                    event_id: event.event_id.clone(),
-                    category_id: category.spec.category_id.clone(),
-                    capacity: category.spec.capacity,
-                    sold: category.sold,
-                    held: category.held,
-                    per_customer_limit: category.spec.per_customer_limit,
-                });
-            }
-            if let Some(queue) = &event.queue {
-                let line = queue.line.iter().zip(1..);
-                let pre = queue.pre_queue.iter().map(|c| (c, 0));
-                for (customer, seq) in line.chain(pre) {
-                    export.queue.push(pb::ExportedQueueEntry {
-                        event_id: event.event_id.clone(),
-                        customer_id: customer.clone(),
-                        seq,
-                    });
-                }
-            }
-        }
-        export.tickets = machine
-            .tickets()
-            .map(|t| pb::ExportedTicket {
-                ticket_id: t.ticket_id.to_string(),
-                event_id: t.event_id.clone(),
-                category_id: t.category_id.clone(),
-                customer_id: t.customer_id.clone(),
-                hold_id: t.hold_id,
-            })
-            .collect();
+        let export = self.off_the_runtime(move || sale_export(&state)).await?;
         Ok(Response::new(export))
     }
 
@@ -293,12 +275,13 @@ impl Admin for AdminService {
             hex::encode(state.journal.audit().head()),
             state.journal.audit().len(),
         );
-        let (drained, state_hash) = encode_off_the_runtime(move || {
-            let drained = state.encode();
-            let state_hash = hex::encode(Sha256::digest(&drained));
-            (drained, state_hash)
-        })
-        .await?;
+        let (drained, state_hash) = self
+            .off_the_runtime(move || {
+                let drained = state.encode();
+                let state_hash = hex::encode(Sha256::digest(&drained));
+                (drained, state_hash)
+            })
+            .await?;
         // A backup carries the whole chain: its records, read from disk
         // (those below the length never change), go back inline.
         let records = self
@@ -379,4 +362,49 @@ impl Admin for AdminService {
             .map_err(Status::from)?;
         Ok(Response::new(pb::SnapshotReply { snapshot_index }))
     }
+}
+
+/// Every category, queue place and ticket of `state`, for `ExportSale`.
+fn sale_export(state: &AppliedState) -> pb::SaleExport {
+    let machine = &state.machine;
+    let mut export = pb::SaleExport {
+        applied_index: state.last_applied.map(|l| l.index).unwrap_or(0),
+        state_hash: hex::encode(state.state_hash()),
+        audit_head: hex::encode(state.journal.audit().head()),
+        ..Default::default()
+    };
+    for event in machine.sale_events() {
+        for category in event.categories.values() {
+            export.categories.push(pb::ExportedCategory {
+                event_id: event.event_id.clone(),
+                category_id: category.spec.category_id.clone(),
+                capacity: category.spec.capacity,
+                sold: category.sold,
+                held: category.held,
+                per_customer_limit: category.spec.per_customer_limit,
+            });
+        }
+        if let Some(queue) = &event.queue {
+            let line = queue.line.iter().zip(1..);
+            let pre = queue.pre_queue.iter().map(|c| (c, 0));
+            for (customer, seq) in line.chain(pre) {
+                export.queue.push(pb::ExportedQueueEntry {
+                    event_id: event.event_id.clone(),
+                    customer_id: customer.clone(),
+                    seq,
+                });
+            }
+        }
+    }
+    export.tickets = machine
+        .tickets()
+        .map(|t| pb::ExportedTicket {
+            ticket_id: t.ticket_id.to_string(),
+            event_id: t.event_id.clone(),
+            category_id: t.category_id.clone(),
+            customer_id: t.customer_id.clone(),
+            hold_id: t.hold_id,
+        })
+        .collect();
+    export
 }
