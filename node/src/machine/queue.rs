@@ -183,7 +183,8 @@ impl QueueState {
     /// per fan: the shuffle's permutation depends only on the length and
     /// the seed, so shuffling the arrival numbers with the same seed says
     /// where each arrival lands; the index's keys, already in customer
-    /// order, then become the seq map's in one linear bulk build.
+    /// order, then become the seq map's (inserted one by one: the persistent
+    /// map has no bulk build, so this is O(n log n) once, at the opening).
     fn open(&mut self, seed: u64, now_ms: u64) {
         let mut line: Vec<CustomerId> = std::mem::take(&mut self.pre_queue).into_iter().collect();
         let arrivals = std::mem::take(&mut self.pre_queue_index);
@@ -325,7 +326,7 @@ impl SaleMachine {
                 reason: "this event has no queue".into(),
             });
         }
-        let sold_out = event.categories.values().all(|c| c.sold == c.spec.capacity);
+        let sold_out = event.categories.values().all(|c| c.sold >= c.spec.capacity);
         let queue = event.queue.get_or_insert_with(QueueState::default);
         if !queue.contains(customer_id) {
             if sold_out {
