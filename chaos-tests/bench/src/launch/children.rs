@@ -78,7 +78,13 @@ impl Children {
         let path = dir.join(format!("{file}.toml"));
         std::fs::write(&path, text).map_err(|e| BenchError::io(&path, e))?;
         let mut command = Command::new(program);
-        command.arg("--config").arg(&path).env("RUST_LOG", "warn");
+        // Warnings, plus the node's own few info lines (started, snapshot
+        // built or installed, purge deferred): enough to place a stall or a
+        // slow restart in a run's timeline without slowing the run.
+        command
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "warn,ingressoja_node=info");
         self.spawn(name, command, &dir.join(format!("{file}.log")), "TERM")
     }
 
