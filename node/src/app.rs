@@ -123,6 +123,7 @@ pub fn raft_config(config: &NodeConfig) -> Result<Arc<openraft::Config>, StartEr
 impl NodeHandle {
     /// Opens storage, starts Raft and the gRPC server, and bootstraps the cluster if told to.
     pub async fn start(config: &NodeConfig) -> Result<NodeHandle, StartError> {
+        let started = std::time::Instant::now();
         let metrics = Arc::new(NodeMetrics::default());
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
         let sm_store = sm_store.observed_by(metrics.clone());
@@ -228,7 +229,12 @@ impl NodeHandle {
         if config.bootstrap {
             bootstrap(&raft, config).await?;
         }
-        tracing::info!(node = config.id, addr = %grpc_addr, "node started");
+        tracing::info!(
+            node = config.id,
+            addr = %grpc_addr,
+            start_ms = started.elapsed().as_millis() as u64,
+            "node started"
+        );
         Ok(NodeHandle {
             id: config.id,
             raft,
