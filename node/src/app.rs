@@ -129,6 +129,7 @@ impl NodeHandle {
         let sm_store = sm_store.observed_by(metrics.clone());
         let state = sm_store.shared();
         let audit = sm_store.audit();
+        let whole_state = sm_store.whole_state();
         // openraft's start-up reads only the current snapshot's metadata.
         let starting = sm_store.starting();
         let network =
@@ -191,6 +192,7 @@ impl NodeHandle {
                 raft.clone(),
                 state.clone(),
                 audit.clone(),
+                whole_state,
                 config.advertise_addr().to_string(),
             )));
         let mut stop = shutdown_rx.clone();

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -11,7 +10,6 @@ use sha2::{Digest, Sha256};
 use ingressoja_proto::admin as pb;
 use ingressoja_proto::admin::admin_server::Admin;
 use openraft::{BasicNode, ServerState};
-use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::backup::{BackupHeader, MACHINE_FORMAT};
@@ -19,7 +17,7 @@ use crate::error::ServiceError;
 use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
 use crate::storage::state_machine::AppliedState;
-use crate::storage::{read_copy, AuditStore, SharedMachine};
+use crate::storage::{read_copy, AuditStore, SharedMachine, WholeStateGate};
 
 /// Serves operators: every node answers `Status`; membership changes go to the leader.
 pub struct AdminService {
@@ -27,47 +25,41 @@ pub struct AdminService {
     state: SharedMachine,
     audit: AuditStore,
     addr: String,
-    /// One whole-state encoding (hash, backup, export) at a time: each holds
-    /// a copy of the state and a buffer the size of a snapshot, and runs on
-    /// after its caller gave up, so a monitor polling faster than one
-    /// finishes must queue, not pile them up.
-    whole_state: Arc<Semaphore>,
+    /// Hashes, backups and exports run in the node's lane for whole-state
+    /// work, shared with snapshot builds.
+    whole_state: WholeStateGate,
 }
 
 impl AdminService {
     /// A service for the node advertised at `addr`, reading the audit
-    /// chain's records from `audit`.
-    pub fn new(raft: Raft, state: SharedMachine, audit: AuditStore, addr: String) -> Self {
+    /// chain's records from `audit` and doing whole-state work in
+    /// `whole_state` (the state machine store's lane).
+    pub fn new(
+        raft: Raft,
+        state: SharedMachine,
+        audit: AuditStore,
+        whole_state: WholeStateGate,
+        addr: String,
+    ) -> Self {
         AdminService {
             raft,
             state,
             audit,
             addr,
-            whole_state: Arc::new(Semaphore::new(1)),
+            whole_state,
         }
     }
 
-    /// Runs `encode` (an encoding, hash or export of a whole-state copy:
-    /// seconds of CPU at a million fans) on a blocking thread, so the
-    /// runtime's few workers keep serving the sale, one at a time (see
-    /// `whole_state`).
+    /// Runs `work` on a copy of the whole state in the node's lane (see
+    /// [`WholeStateGate`]).
     async fn off_the_runtime<T: Send + 'static>(
         &self,
-        encode: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let permit = self
-            .whole_state
-            .clone()
-            .acquire_owned()
+        self.whole_state
+            .run(work)
             .await
-            .map_err(|_| ServiceError::Unavailable("the node is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let result = encode();
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("encoding the state failed: {e}")))
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     fn members(&self) -> Vec<pb::Member> {

@@ -17,6 +17,7 @@ pub mod audit_store;
 pub mod log_store;
 pub mod snapshot_file;
 pub mod state_machine;
+pub mod whole_state;
 
 #[cfg(test)]
 mod crash_tests;
@@ -35,6 +36,7 @@ pub use state_machine::{
     read_copy, ApplyObserver, SharedMachine, SnapshotError, StartupGuard, StateMachineStore,
     StoredSnapshot,
 };
+pub use whole_state::{WholeStateError, WholeStateGate};
 
 use crate::raft_types::{NodeId, StorageError};
 

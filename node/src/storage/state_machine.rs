@@ -33,6 +33,7 @@ use tokio::sync::watch;
 
 use super::audit_store::AuditStore;
 use super::snapshot_file::{self, SnapshotFileError};
+use super::whole_state::WholeStateGate;
 use super::CF_SNAPSHOT;
 use crate::machine::{self, Answer, DomainEvent, Journal, SaleMachine};
 use crate::raft_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -193,6 +194,8 @@ pub struct StateMachineStore {
     write_lock: Arc<Mutex<()>>,
     /// Held by [`StateMachineStore::starting`]'s guard while openraft starts.
     starting: Arc<AtomicBool>,
+    /// Snapshot builds share the node's lane for whole-state work.
+    whole_state: WholeStateGate,
 }
 
 /// While alive, openraft's start-up is running: see [`StateMachineStore::starting`].
@@ -315,6 +318,7 @@ impl StateMachineStore {
             durable: Arc::new(durable),
             write_lock: Arc::new(Mutex::new(())),
             starting: Arc::new(AtomicBool::new(false)),
+            whole_state: WholeStateGate::default(),
         };
         let started = std::time::Instant::now();
         if let Some((meta, bytes)) = store.read_stored()? {
@@ -360,6 +364,12 @@ impl StateMachineStore {
     /// The shared applied state, for read paths.
     pub fn shared(&self) -> SharedMachine {
         self.state.clone()
+    }
+
+    /// The node's lane for whole-state work, shared with the services that
+    /// hash, back up or export the state (see [`WholeStateGate`]).
+    pub fn whole_state(&self) -> WholeStateGate {
+        self.whole_state.clone()
     }
 
     /// The audit chain's records on disk, for read paths (the chain's
@@ -581,17 +591,16 @@ impl StateMachineStore {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         // The lock is held for the copy only: apply goes on while it is
-        // encoded, on a blocking thread (seconds of CPU at a million fans
-        // would otherwise take one of the runtime's few workers from the
-        // sale's tasks).
+        // encoded, in the node's lane for whole-state work.
         let copy = read_copy(&self.state);
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.build_snapshot_of(copy))
+        self.whole_state
+            .run(move || store.build_snapshot_of(copy))
             .await
             .map_err(|e| {
                 StorageError::from(StorageIOError::write_snapshot(
                     None,
-                    openraft::AnyError::error(format!("the snapshot build task failed: {e}")),
+                    openraft::AnyError::error(e.to_string()),
                 ))
             })?
     }
