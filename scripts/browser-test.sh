@@ -94,9 +94,18 @@ alive_or_die() {
   fi
 }
 
+# Mutual TLS as run-local.sh has it, with the run's own certificates; the
+# CLI (here and in shop_flow.py) finds its operator certificate through
+# INGRESSOJA_PKI_DIR.
+"$bin/ingressoja" pki init --dir "$tmp/pki" --cluster local --nodes 1,2,3 \
+  --gateways web --operators admin >/dev/null
+export INGRESSOJA_PKI_DIR="$tmp/pki"
 echo "starting 3 nodes (data in $tmp)..."
 for n in 1 2 3; do
-  sed -E "s|^data_dir[[:space:]]*=.*|data_dir = \"$tmp/node$n\"|" "$cfg/node$n.toml" >"$tmp/node$n.toml"
+  sed -E -e "s|^data_dir[[:space:]]*=.*|data_dir = \"$tmp/node$n\"|" \
+    -e "s|\.data/pki/local-3|$tmp/pki|" "$cfg/node$n.toml" >"$tmp/node$n.toml"
+  grep -q "$tmp/pki/node-$n.pem" "$tmp/node$n.toml" ||
+    { echo "error: no [tls] cert_file to rewrite in $cfg/node$n.toml" >&2; exit 1; }
   grep -q "^data_dir = \"$tmp/node$n\"" "$tmp/node$n.toml" ||
     { echo "error: no data_dir line to rewrite in $cfg/node$n.toml" >&2; exit 1; }
   "$bin/ingressoja-node" --config "$tmp/node$n.toml" >"$tmp/node$n.log" 2>&1 &
@@ -129,7 +138,8 @@ echo "creating events..."
 
 echo "starting 2 gateways..."
 for n in 1 2; do
-  "$bin/ingressoja-gateway" --config "$cfg/gateway$n.toml" >"$tmp/gateway$n.log" 2>&1 &
+  sed -e "s|\.data/pki/local-3|$tmp/pki|" "$cfg/gateway$n.toml" >"$tmp/gateway$n.toml"
+  "$bin/ingressoja-gateway" --config "$tmp/gateway$n.toml" >"$tmp/gateway$n.log" 2>&1 &
   pids+=($!)
   logs+=("$tmp/gateway$n.log")
   echo $! >"$tmp/gateway$n.pid"

@@ -102,7 +102,11 @@ for tool in ingressoja-chaos ingressoja-bench; do
   [ -n "$tool_bad" ] && refuse "$tool depends on $(echo $tool_bad)"
 done
 
+# Certificates and roles are shared by every process: no storage, no node.
+pki_bad=$(deps ingressoja-pki | grep -Ex 'ingressoja-.*|rocksdb|layout-check-failed' | grep -vx ingressoja-pki || true)
+[ -n "$pki_bad" ] && refuse "ingressoja-pki depends on $(echo $pki_bad)"
+
 if [ "$fail" = 0 ]; then
-  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free; harness and bench without the node)"
+  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free; harness and bench without the node; pki on no workspace crate)"
 fi
 exit "$fail"

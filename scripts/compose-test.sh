@@ -30,7 +30,7 @@ for _ in $(seq 1 60); do
   curl -sf -m 2 http://127.0.0.1:18080/healthz >/dev/null && break
   sleep 0.5
 done
-cli=("${compose[@]}" exec -T node1 /usr/local/bin/ingressoja --nodes node1:7101,node2:7101,node3:7101)
+cli=("${compose[@]}" exec -T node1 /usr/local/bin/ingressoja --pki-dir /pki --nodes node1:7101,node2:7101,node3:7101)
 for _ in $(seq 1 60); do
   if "${cli[@]}" event create --event show --name "Show no compose" \
       --category pista:Pista:100:45000:4 >/dev/null 2>&1; then

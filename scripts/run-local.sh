@@ -45,6 +45,12 @@ done
 
 [ "$fresh" = 1 ] && rm -rf .data
 mkdir -p .data
+# Mutual TLS between every process: the cluster's CA and certificates (the
+# nodes, spares 4 and 5, the gateways' "web", the CLI's "admin"), made on the
+# first start and kept in .data/pki/local-3 (never committed). ca.key stays
+# there so a spare's certificate can be made later; keep it offline in production.
+"$bin/ingressoja" pki init --dir .data/pki/local-3 --cluster local \
+  --nodes 1,2,3,4,5 --gateways web --operators admin >/dev/null
 pids=()
 stop() {
   echo

@@ -55,6 +55,34 @@ pub struct Args {
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub verbose: bool,
 
+    /// Directory of the cluster's certificates (`ingressoja pki init` makes
+    /// it; scripts/run-local.sh makes .data/pki/local-3): the CLI calls the
+    /// nodes over mutual TLS as the operator named by --operator.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "INGRESSOJA_PKI_DIR",
+        default_value = ".data/pki/local-3"
+    )]
+    pub pki_dir: PathBuf,
+
+    /// Which operator certificate of --pki-dir to call with
+    /// (operator-<NAME>.pem and .key).
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "INGRESSOJA_OPERATOR",
+        default_value = "admin"
+    )]
+    pub operator: String,
+
+    /// Call the nodes in plaintext, with no certificate: only nodes started
+    /// with --insecure-dev (a trusted dev machine) answer.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "INGRESSOJA_INSECURE_DEV")]
+    pub insecure_dev: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,6 +90,10 @@ pub struct Args {
 /// The things the CLI can do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make a cluster's certificates (offline; no node is called).
+    #[command(subcommand)]
+    Pki(PkiCommand),
+
     /// Inspect or change the cluster's membership.
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -166,6 +198,35 @@ pub enum Command {
         /// Customer id.
         #[arg(long)]
         customer: String,
+    },
+}
+
+/// `ingressoja pki ...`
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Make sure a directory holds a CA for the cluster, a certificate for
+    /// each node, gateway and operator named, and the gateways' session key
+    /// (session.key): existing files are kept, missing ones are made (a
+    /// certificate by the CA there, a new CA if there is none). Keys are
+    /// written readable by their owner only; keep ca.key offline in
+    /// production.
+    Init {
+        /// The directory (created if missing).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The cluster's name, written into every certificate
+        /// (a-z, 0-9 and '-').
+        #[arg(long)]
+        cluster: String,
+        /// Raft ids of the nodes, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<u64>,
+        /// Names of the gateways' certificates, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "web")]
+        gateways: Vec<String>,
+        /// Names of the operators' certificates, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "admin")]
+        operators: Vec<String>,
     },
 }
 

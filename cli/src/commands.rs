@@ -27,7 +27,9 @@ pub async fn execute(
         Command::Backup { out: path, force } => {
             return backup::backup(client, out, path, force).await
         }
+        // Offline: `run` handles them before any client exists.
         Command::Restore { file, configs } => return backup::restore(out, file, configs),
+        Command::Pki(command) => return crate::pki::run(command),
         Command::Event(EventCommand::Create {
             event,
             name,
@@ -248,8 +250,8 @@ pub(super) fn mutation_failed(
 
 /// Where and how replies are printed.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Output {
-    json: bool,
+pub(crate) struct Output {
+    pub(crate) json: bool,
 }
 
 impl Output {

@@ -66,6 +66,13 @@ pub enum Failure {
     #[error(transparent)]
     Password(#[from] PasswordError),
 
+    /// This process's certificates could not be made or loaded.
+    #[error(
+        "certificates: {0} (make them with `ingressoja pki init`, point --pki-dir at them, \
+         or pass --insecure-dev to call nodes started with it)"
+    )]
+    Pki(#[from] ingressoja_pki::PkiError),
+
     /// A membership change was refused before anything changed (or its
     /// learner did not catch up).
     #[error(transparent)]

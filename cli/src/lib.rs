@@ -21,6 +21,7 @@ mod failure;
 mod format;
 mod health;
 mod json;
+mod pki;
 mod policy;
 mod queue;
 mod register;
@@ -60,11 +61,20 @@ pub fn init_tracing(verbose: bool) {
 /// Runs the command `args` asks for; the exit code is for the outcomes that
 /// are not errors (e.g. `cluster status` with no leader).
 pub async fn run(args: Args) -> Result<ExitCode, Failure> {
+    // Offline commands: no client, so no certificate needed.
+    match args.command {
+        args::Command::Pki(command) => return pki::run(command),
+        args::Command::Restore { file, configs } => {
+            return backup::restore(commands::Output { json: args.json }, file, configs)
+        }
+        _ => {}
+    }
     let overall_deadline = Duration::from_secs(args.timeout_secs);
     let options = ClientOptions {
         request_timeout: REQUEST_TIMEOUT.min(overall_deadline),
         overall_deadline,
         client_id: args.client_id.clone(),
+        tls: pki::operator_material(&args)?,
     };
     let nodes: Vec<String> = args
         .nodes

@@ -65,9 +65,12 @@ async fn backup_under_load_restores_into_a_fresh_cluster() {
 
     let before_backup = load.acknowledged();
     let nodes = original.addrs().join(",");
+    let pki = original.pki.dir().to_str().unwrap().to_string();
     let out = cli(&[
         "--nodes",
         &nodes,
+        "--pki-dir",
+        &pki,
         "--json",
         "backup",
         "--out",
@@ -85,7 +88,16 @@ async fn backup_under_load_restores_into_a_fresh_cluster() {
         sold.len()
     );
     // Overwriting a backup needs --force.
-    let again = cli(&["--nodes", &nodes, "backup", "--out", file.to_str().unwrap()]).await;
+    let again = cli(&[
+        "--nodes",
+        &nodes,
+        "--pki-dir",
+        &pki,
+        "backup",
+        "--out",
+        file.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
     original.shutdown().await;

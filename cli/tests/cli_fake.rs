@@ -18,6 +18,8 @@ async fn ingressoja(nodes: &str, args: &[&str]) -> Output {
         .arg("5")
         .args(args)
         .env_remove("INGRESSOJA_CLIENT_ID")
+        // The fakes speak plaintext.
+        .env("INGRESSOJA_INSECURE_DEV", "true")
         .env_remove("RUST_LOG")
         .output()
         .await

@@ -53,6 +53,15 @@ pub(crate) fn classify(status: &Status) -> Verdict {
             reason: describe(status),
             timed_out: false,
         },
+        // Not an answer but the connection breaking under the call: tonic
+        // made this status locally, from the transport's error (a status
+        // from the wire carries no source). Over TLS a node that stops
+        // mid-stream shows up so ("h2 protocol error"), where plaintext
+        // showed `unknown`.
+        Code::Internal if code.is_none() && status.source().is_some() => Verdict::Retry {
+            reason: describe(status),
+            timed_out: false,
+        },
         // tonic reports its own per-request timeout as `Cancelled`.
         Code::DeadlineExceeded | Code::Cancelled => Verdict::Retry {
             reason: describe(status),
@@ -289,6 +298,27 @@ mod tests {
             &[(ERROR_CODE_KEY, "not_leader")],
         );
         assert_eq!(classify(&status), Verdict::NotLeader { leader_addr: None });
+    }
+
+    #[test]
+    fn a_connection_broken_under_the_call_is_retried_but_a_servers_internal_error_is_not() {
+        let mut broken = Status::internal("h2 protocol error: http2 error");
+        broken.set_source(std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify",
+        )));
+        assert!(matches!(
+            classify(&broken),
+            Verdict::Retry {
+                timed_out: false,
+                ..
+            }
+        ));
+        let answered = Status::internal("the state machine failed");
+        assert!(matches!(
+            classify(&answered),
+            Verdict::Fail(ClientError::Server { .. })
+        ));
     }
 
     #[test]

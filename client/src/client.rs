@@ -34,7 +34,11 @@ impl Client {
     /// Nothing is dialled yet: connections open on first use, so this only
     /// fails on an empty list or a malformed address. It needs no runtime.
     pub fn connect(endpoints: Vec<String>, options: ClientOptions) -> Result<Client, ClientError> {
-        let cluster = Cluster::new(&endpoints, options.request_timeout)?;
+        let tls = options
+            .tls
+            .as_ref()
+            .map(ingressoja_pki::TlsMaterial::client_config);
+        let cluster = Cluster::new(&endpoints, options.request_timeout, tls)?;
         let client_id = options
             .client_id
             .clone()

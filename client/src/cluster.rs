@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::batcher::Batcher;
 use crate::endpoint::{self, Address};
@@ -38,11 +38,18 @@ pub(crate) struct Cluster {
     current: usize,
     leader_known: bool,
     request_timeout: Duration,
+    /// Mutual TLS to every node (`None`: plaintext).
+    tls: Option<ClientTlsConfig>,
 }
 
 impl Cluster {
-    /// Validates every address (duplicates are merged) and targets the first.
-    pub(crate) fn new(raw: &[String], request_timeout: Duration) -> Result<Self, ClientError> {
+    /// Validates every address (duplicates are merged) and targets the
+    /// first; channels speak mutual TLS when `tls` is given.
+    pub(crate) fn new(
+        raw: &[String],
+        request_timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, ClientError> {
         if raw.is_empty() {
             return Err(ClientError::InvalidEndpoint {
                 endpoint: String::new(),
@@ -54,6 +61,7 @@ impl Cluster {
             current: 0,
             leader_known: false,
             request_timeout,
+            tls,
         };
         for addr in raw {
             let address = endpoint::normalise(addr)?;
@@ -87,7 +95,7 @@ impl Cluster {
         if let Some(index) = self.position(&address.addr) {
             return Ok(self.target_at(index));
         }
-        let endpoint = endpoint::endpoint(&address, self.request_timeout)?;
+        let endpoint = endpoint::endpoint(&address, self.request_timeout, self.tls.as_ref())?;
         let channel = endpoint.connect_lazy();
         Ok(Target {
             addr: address.addr,
@@ -172,7 +180,7 @@ impl Cluster {
         if let Some(index) = self.position(&address.addr) {
             return Ok(index);
         }
-        let endpoint = endpoint::endpoint(address, self.request_timeout)?;
+        let endpoint = endpoint::endpoint(address, self.request_timeout, self.tls.as_ref())?;
         self.nodes.push(Node {
             addr: address.addr.clone(),
             endpoint,
@@ -205,13 +213,13 @@ mod tests {
 
     fn cluster(addrs: &[&str]) -> Cluster {
         let raw: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        Cluster::new(&raw, Duration::from_secs(2)).unwrap()
+        Cluster::new(&raw, Duration::from_secs(2), None).unwrap()
     }
 
     #[test]
     fn empty_list_is_an_invalid_endpoint() {
         assert!(matches!(
-            Cluster::new(&[], Duration::from_secs(2)),
+            Cluster::new(&[], Duration::from_secs(2), None),
             Err(ClientError::InvalidEndpoint { .. })
         ));
     }
@@ -219,7 +227,7 @@ mod tests {
     #[test]
     fn one_bad_address_rejects_the_list() {
         let raw = vec!["127.0.0.1:7101".to_string(), "nope".to_string()];
-        match Cluster::new(&raw, Duration::from_secs(2)) {
+        match Cluster::new(&raw, Duration::from_secs(2), None) {
             Err(ClientError::InvalidEndpoint { endpoint, .. }) => assert_eq!(endpoint, "nope"),
             other => panic!("{other:?}"),
         }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tonic::transport::{Endpoint, Uri};
+use tonic::transport::{ClientTlsConfig, Endpoint, Uri};
 
 use crate::error::ClientError;
 
@@ -66,13 +66,23 @@ pub(crate) fn normalise(raw: &str) -> Result<Address, ClientError> {
     })
 }
 
-/// The endpoint both kinds of call start from: a valid URI and a bounded connect.
-fn base_endpoint(address: &Address, request_timeout: Duration) -> Result<Endpoint, ClientError> {
-    let endpoint =
-        Endpoint::from_shared(address.uri.clone()).map_err(|err| ClientError::InvalidEndpoint {
-            endpoint: address.addr.clone(),
-            reason: err.to_string(),
-        })?;
+/// The endpoint both kinds of call start from: a valid URI, mutual TLS when
+/// `tls` is given, and a bounded connect.
+fn base_endpoint(
+    address: &Address,
+    request_timeout: Duration,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<Endpoint, ClientError> {
+    let invalid = |err: tonic::transport::Error| ClientError::InvalidEndpoint {
+        endpoint: address.addr.clone(),
+        reason: err.to_string(),
+    };
+    let endpoint = match tls {
+        None => Endpoint::from_shared(address.uri.clone()).map_err(invalid)?,
+        Some(tls) => Endpoint::from_shared(format!("https://{}", address.addr))
+            .and_then(|e| e.tls_config(tls.clone()))
+            .map_err(invalid)?,
+    };
     Ok(endpoint
         .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
         .tcp_nodelay(true))
@@ -83,8 +93,9 @@ fn base_endpoint(address: &Address, request_timeout: Duration) -> Result<Endpoin
 pub(crate) fn endpoint(
     address: &Address,
     request_timeout: Duration,
+    tls: Option<&ClientTlsConfig>,
 ) -> Result<Endpoint, ClientError> {
-    Ok(base_endpoint(address, request_timeout)?.timeout(request_timeout))
+    Ok(base_endpoint(address, request_timeout, tls)?.timeout(request_timeout))
 }
 
 /// How often an idle event stream is pinged to tell a dead node from a quiet one.
@@ -97,8 +108,9 @@ pub(crate) const STREAM_KEEPALIVE: Duration = Duration::from_secs(5);
 pub(crate) fn stream_endpoint(
     address: &Address,
     request_timeout: Duration,
+    tls: Option<&ClientTlsConfig>,
 ) -> Result<Endpoint, ClientError> {
-    Ok(base_endpoint(address, request_timeout)?
+    Ok(base_endpoint(address, request_timeout, tls)?
         .http2_keep_alive_interval(STREAM_KEEPALIVE)
         .keep_alive_timeout(request_timeout.max(Duration::from_secs(1)))
         .keep_alive_while_idle(true))
@@ -161,7 +173,7 @@ mod tests {
     #[test]
     fn endpoint_builds_without_a_runtime() {
         let address = normalise("127.0.0.1:7101").unwrap();
-        let endpoint = endpoint(&address, Duration::from_secs(2)).unwrap();
+        let endpoint = endpoint(&address, Duration::from_secs(2), None).unwrap();
         assert_eq!(endpoint.uri().to_string(), "http://127.0.0.1:7101/");
     }
 }

@@ -137,6 +137,7 @@ mod tests {
             request_timeout: Duration::from_millis(200),
             overall_deadline: deadline,
             client_id: Some("test-client".into()),
+            tls: None,
         };
         Client::connect(addrs.iter().map(|a| a.to_string()).collect(), options).unwrap()
     }

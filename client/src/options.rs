@@ -17,6 +17,10 @@ pub struct ClientOptions {
     /// The `client_id` half of every idempotency key. `None` picks a fresh
     /// UUID v4; pass a stable value to retry a call across process restarts.
     pub client_id: Option<String>,
+    /// Mutual TLS to the nodes: this process's certificate (its role decides
+    /// what the nodes let it do), key and the cluster's CA. `None` speaks
+    /// plaintext, which only a node in `insecure_dev` accepts.
+    pub tls: Option<ingressoja_pki::TlsMaterial>,
 }
 
 impl Default for ClientOptions {
@@ -25,6 +29,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(2),
             overall_deadline: Duration::from_secs(15),
             client_id: None,
+            tls: None,
         }
     }
 }

@@ -267,8 +267,13 @@ impl EventWatch {
             return Ok(channel.clone());
         }
         let address = endpoint::normalise(addr)?;
-        let request_timeout = self.client.options().request_timeout;
-        let channel = endpoint::stream_endpoint(&address, request_timeout)?.connect_lazy();
+        let options = self.client.options();
+        let tls = options
+            .tls
+            .as_ref()
+            .map(ingressoja_pki::TlsMaterial::client_config);
+        let channel = endpoint::stream_endpoint(&address, options.request_timeout, tls.as_ref())?
+            .connect_lazy();
         self.channels.insert(addr.to_string(), channel.clone());
         Ok(channel)
     }

@@ -90,6 +90,7 @@ async fn nothing_reachable_fails_with_unavailable_at_the_deadline() {
         request_timeout: Duration::from_millis(300),
         overall_deadline: Duration::from_secs(1),
         client_id: None,
+        tls: None,
     };
     let client = Client::connect(vec![closed_addr(), closed_addr()], options).unwrap();
     let started = Instant::now();

@@ -110,6 +110,7 @@ async fn no_reachable_node_fails_at_the_deadline_and_the_watch_stays_usable() {
         request_timeout: Duration::from_millis(300),
         overall_deadline: Duration::from_secs(1),
         client_id: None,
+        tls: None,
     };
     let client =
         ingressoja_client::Client::connect(vec![closed_addr(), closed_addr()], options).unwrap();

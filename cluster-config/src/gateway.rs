@@ -65,7 +65,20 @@ pub struct GatewayConfig {
     /// is ignored, so a client cannot pick its own IP. Empty by default.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The gateway's certificate (role `gateway`), key and the cluster's CA,
+    /// for its calls to the nodes. Required unless `insecure_dev`.
+    #[serde(default)]
+    pub tls: Option<crate::TlsConfig>,
+    /// Call the nodes over plaintext gRPC: for a trusted dev machine only.
+    /// Exclusive with `tls`.
+    #[serde(default)]
+    pub insecure_dev: bool,
 }
+
+/// Session keys that were published in this repository's configs: refused
+/// outside dev mode, since anyone can read them.
+const PUBLISHED_SESSION_KEYS: &[&str] =
+    &["496e67726573736f4a612064656d6f206b65793a206e6f742073656372657421"];
 
 /// Upper bound of `max_in_flight`: far beyond what one gateway process can
 /// usefully serve at once.
@@ -97,6 +110,19 @@ impl GatewayConfig {
         GatewayConfig::from_toml_str(&text)
     }
 
+    /// Loads like [`load`](Self::load), calling the nodes without TLS as if
+    /// the file said `insecure_dev = true` (the binary's `--insecure-dev`).
+    pub fn load_insecure_dev(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: GatewayConfig = crate::parse::decode(&text)?;
+        config.insecure_dev = true;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every rule of the configuration and reports the first broken
     /// one, naming the field at fault. Secrets are never quoted.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -115,6 +141,17 @@ impl GatewayConfig {
         self.notifications.validate()?;
         for (i, webhook) in self.webhooks.iter().enumerate() {
             webhook.validate(&format!("webhooks[{i}]"))?;
+        }
+        crate::tls::validate_transport(self.tls.as_ref(), self.insecure_dev)?;
+        if !self.insecure_dev
+            && PUBLISHED_SESSION_KEYS.contains(&hex::encode(&self.session.key).as_str())
+        {
+            return Err(ConfigError::invalid(
+                self.session.key_source.field(),
+                "is the demo key published in IngressoJá's repository: anyone could sign a \
+                 session as any customer with it; use a key of your own (`ingressoja pki init` \
+                 writes one as session.key), or run with --insecure-dev",
+            ));
         }
         Ok(())
     }

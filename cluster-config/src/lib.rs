@@ -34,6 +34,7 @@ mod sale;
 mod secret;
 mod session;
 mod snapshot;
+mod tls;
 mod url;
 mod webhook;
 
@@ -52,6 +53,7 @@ pub use peer::PeerConfig;
 pub use raft::RaftTimingConfig;
 pub use rate_limit::{RateLimit, RateLimits};
 pub use sale::SaleConfig;
-pub use session::{LoginConfig, SessionConfig};
+pub use session::{KeySource, LoginConfig, SessionConfig};
 pub use snapshot::SnapshotPolicy;
+pub use tls::TlsConfig;
 pub use webhook::WebhookConfig;

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::peer::validate_peers;
-use crate::{ConfigError, ListenConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy};
+use crate::tls::validate_transport;
+use crate::{
+    ConfigError, ListenConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy, TlsConfig,
+};
 
 /// Returned by [`NodeConfig::own_peer`] when the config was never validated
 /// and lacks our entry. Id 0 and an empty address can never pass
@@ -45,6 +48,14 @@ pub struct NodeConfig {
     /// Sale flow parameters; defaults when the section is absent.
     #[serde(default)]
     pub sale: SaleConfig,
+    /// This node's certificate, key and the cluster's CA: every peer, gateway
+    /// and operator talks to it over mutual TLS. Required unless `insecure_dev`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Serve plaintext gRPC and let any caller do anything: for a trusted dev
+    /// machine only; the node logs a warning. Exclusive with `tls`.
+    #[serde(default)]
+    pub insecure_dev: bool,
 }
 
 impl NodeConfig {
@@ -63,6 +74,20 @@ impl NodeConfig {
             source,
         })?;
         NodeConfig::from_toml_str(&text)
+    }
+
+    /// Loads like [`load`](Self::load), running without TLS as if the file
+    /// said `insecure_dev = true` (the binaries' `--insecure-dev`). A file
+    /// with a `[tls]` section is refused: the two contradict each other.
+    pub fn load_insecure_dev(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: NodeConfig = crate::parse::decode(&text)?;
+        config.insecure_dev = true;
+        config.validate()?;
+        Ok(config)
     }
 
     /// Checks every rule of the configuration and reports the first broken
@@ -85,6 +110,7 @@ impl NodeConfig {
         self.raft.validate()?;
         self.snapshot.validate()?;
         self.sale.validate()?;
+        validate_transport(self.tls.as_ref(), self.insecure_dev)?;
         Ok(())
     }
 

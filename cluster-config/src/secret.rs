@@ -89,7 +89,7 @@ pub(crate) fn serialize_hex<S: Serializer>(key: &[u8], s: S) -> Result<S::Ok, S:
 }
 
 /// Hex -> bytes with messages that never contain the input.
-fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     hex::decode(text).map_err(|err| match err {
         hex::FromHexError::InvalidHexCharacter { index, .. } => {
             format!("is not valid hex: non-hex character at position {index}")

@@ -1,12 +1,13 @@
 //! Customer sessions and login brute-force protection of the gateway.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::check::{at_least, in_range};
-use crate::secret::{deserialize_hex, serialize_hex, REDACTED};
+use crate::secret::{decode_hex, deserialize_hex, serialize_hex, REDACTED};
 use crate::ConfigError;
 
 /// Shortest accepted session HMAC key: 256 bits, the HMAC-SHA256 block
@@ -17,31 +18,142 @@ const MIN_SESSION_TTL_SECS: u64 = 60;
 /// Longest session: 30 days.
 const MAX_SESSION_TTL_SECS: u64 = 30 * 24 * 3600;
 
+/// Where the session key was read from, named in the errors about it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// Written in the file as `key_hex`: for tests and generated configs;
+    /// the shipped configs never do it.
+    #[default]
+    Inline,
+    /// `key_file`: a file holding the key in hex (what `ingressoja pki init`
+    /// writes as `session.key`).
+    File(PathBuf),
+    /// `key_env`: an environment variable holding the key in hex.
+    Env(String),
+}
+
+impl KeySource {
+    /// The config field the key came from.
+    pub fn field(&self) -> &'static str {
+        match self {
+            KeySource::Inline => "session.key_hex",
+            KeySource::File(_) => "session.key_file",
+            KeySource::Env(_) => "session.key_env",
+        }
+    }
+}
+
 /// How the gateway signs and expires customer sessions (`[session]`).
 ///
 /// Sessions are stateless signed cookies, so every gateway of a deployment
 /// must share the same key for a customer to stay logged in whichever
-/// gateway answers. `Debug` never shows the key.
+/// gateway answers. The key is read from a file (`key_file`) or an
+/// environment variable (`key_env`) when the config is loaded, or given
+/// inline (`key_hex`, for tests). `Debug` never shows the key, and writing
+/// the config back out writes where the key came from, not the key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawSession", into = "RawSession")]
 pub struct SessionConfig {
-    /// HMAC-SHA256 key signing session cookies, at least 32 bytes. Written
-    /// in TOML as `key_hex`, hex-encoded (`openssl rand -hex 32`).
-    #[serde(
-        rename = "key_hex",
-        deserialize_with = "deserialize_hex",
-        serialize_with = "serialize_hex"
-    )]
+    /// HMAC-SHA256 key signing session cookies, at least 32 bytes.
     pub key: Vec<u8>,
+    /// Where it was read from.
+    pub key_source: KeySource,
     /// Session lifetime in seconds (60 s to 30 days, default 3600); see
     /// [`SessionConfig::ttl`].
-    #[serde(default = "default_session_ttl_secs")]
     pub ttl_secs: u64,
     /// Whether session cookies carry the `Secure` attribute (default true).
     /// Browsers accept Secure cookies from `http://localhost`, so only turn
     /// it off for plain-HTTP hosts other than localhost.
-    #[serde(default = "default_true")]
     pub cookie_secure: bool,
+}
+
+/// `[session]` as written in the file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_some_hex",
+        serialize_with = "serialize_some_hex"
+    )]
+    key_hex: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_env: Option<String>,
+    #[serde(default = "default_session_ttl_secs")]
+    ttl_secs: u64,
+    #[serde(default = "default_true")]
+    cookie_secure: bool,
+}
+
+fn deserialize_some_hex<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<u8>>, D::Error> {
+    deserialize_hex(d).map(Some)
+}
+
+fn serialize_some_hex<S: serde::Serializer>(
+    key: &Option<Vec<u8>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serialize_hex(key.as_deref().unwrap_or_default(), s)
+}
+
+impl TryFrom<RawSession> for SessionConfig {
+    type Error = String;
+
+    fn try_from(raw: RawSession) -> Result<SessionConfig, String> {
+        let (key, key_source) = match (raw.key_hex, raw.key_file, raw.key_env) {
+            (Some(key), None, None) => (key, KeySource::Inline),
+            (None, Some(path), None) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("key_file {}: cannot read it: {e}", path.display()))?;
+                let key = decode_hex(text.trim())
+                    .map_err(|why| format!("key_file {}: the key {why}", path.display()))?;
+                (key, KeySource::File(path))
+            }
+            (None, None, Some(var)) => {
+                let text = std::env::var(&var).map_err(|e| {
+                    format!("key_env {var}: cannot read the environment variable: {e}")
+                })?;
+                let key = decode_hex(text.trim())
+                    .map_err(|why| format!("key_env {var}: the key {why}"))?;
+                (key, KeySource::Env(var))
+            }
+            (None, None, None) => {
+                return Err("no key: give key_file (a file holding the key in hex; \
+                            `ingressoja pki init` writes one as session.key) or key_env \
+                            (an environment variable holding it)"
+                    .into())
+            }
+            _ => return Err("give only one of key_hex, key_file and key_env".into()),
+        };
+        Ok(SessionConfig {
+            key,
+            key_source,
+            ttl_secs: raw.ttl_secs,
+            cookie_secure: raw.cookie_secure,
+        })
+    }
+}
+
+impl From<SessionConfig> for RawSession {
+    fn from(config: SessionConfig) -> RawSession {
+        let (key_hex, key_file, key_env) = match config.key_source {
+            KeySource::Inline => (Some(config.key), None, None),
+            KeySource::File(path) => (None, Some(path), None),
+            KeySource::Env(var) => (None, None, Some(var)),
+        };
+        RawSession {
+            key_hex,
+            key_file,
+            key_env,
+            ttl_secs: config.ttl_secs,
+            cookie_secure: config.cookie_secure,
+        }
+    }
 }
 
 fn default_session_ttl_secs() -> u64 {
@@ -56,6 +168,7 @@ impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")
             .field("key", &format_args!("{REDACTED}"))
+            .field("key_source", &self.key_source)
             .field("ttl_secs", &self.ttl_secs)
             .field("cookie_secure", &self.cookie_secure)
             .finish()
@@ -73,7 +186,7 @@ impl SessionConfig {
         let len = self.key.len();
         if len < MIN_SESSION_KEY_BYTES {
             return Err(ConfigError::invalid(
-                "session.key_hex",
+                self.key_source.field(),
                 format!(
                     "must be at least {MIN_SESSION_KEY_BYTES} bytes ({} hex digits), got {len} bytes; \
                      generate one with: openssl rand -hex 32",
@@ -206,10 +319,88 @@ mod tests {
     #[test]
     fn session_section_and_key_are_required() {
         let text = gateway_full_with(&format!("key_hex = \"{GATEWAY_KEY_HEX}\"\n"), "");
-        assert_eq!(
-            gateway_error_of(&text),
-            "session.key_hex: missing field `key_hex`"
+        let err = gateway_error_of(&text);
+        assert!(err.starts_with("session: no key: give key_file"), "{err}");
+    }
+
+    #[test]
+    fn a_key_is_read_from_its_file_and_never_written_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.key");
+        std::fs::write(&path, format!("{GATEWAY_KEY_HEX}\n")).unwrap();
+        let text = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            &format!("key_file = {:?}", path.display().to_string()),
         );
+        let cfg = crate::GatewayConfig::from_toml_str(&text).unwrap();
+        assert_eq!(cfg.session.key, hex::decode(GATEWAY_KEY_HEX).unwrap());
+        assert_eq!(cfg.session.key_source, super::KeySource::File(path.clone()));
+        let written = toml::to_string(&cfg).unwrap();
+        assert!(!written.contains(GATEWAY_KEY_HEX), "{written}");
+        assert!(written.contains("key_file"), "{written}");
+        assert_eq!(crate::GatewayConfig::from_toml_str(&written).unwrap(), cfg);
+    }
+
+    #[test]
+    fn a_missing_or_bad_key_file_names_the_file_not_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.key");
+        let text = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            &format!("key_file = {:?}", missing.display().to_string()),
+        );
+        let err = gateway_error_of(&text);
+        assert!(err.contains("cannot read it"), "{err}");
+        assert!(err.contains("nope.key"), "{err}");
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, "abcd").unwrap();
+        let text = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            &format!("key_file = {:?}", short.display().to_string()),
+        );
+        assert!(gateway_error_of(&text).starts_with("session.key_file: must be at least 32 bytes"));
+    }
+
+    #[test]
+    fn a_key_is_read_from_the_environment() {
+        let var = "INGRESSOJA_TEST_SESSION_KEY_ENV";
+        std::env::set_var(var, GATEWAY_KEY_HEX);
+        let text = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            &format!("key_env = \"{var}\""),
+        );
+        let cfg = crate::GatewayConfig::from_toml_str(&text).unwrap();
+        assert_eq!(cfg.session.key, hex::decode(GATEWAY_KEY_HEX).unwrap());
+        let unset = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            "key_env = \"INGRESSOJA_TEST_NO_SUCH_VARIABLE\"",
+        );
+        assert!(gateway_error_of(&unset).contains("cannot read the environment variable"));
+    }
+
+    #[test]
+    fn the_published_demo_key_is_refused_outside_dev_mode() {
+        let demo = "496e67726573736f4a612064656d6f206b65793a206e6f742073656372657421";
+        let err = gateway_error_of(&with_key(demo));
+        assert!(
+            err.starts_with("session.key_hex: is the demo key published"),
+            "{err}"
+        );
+        let full = with_key(demo);
+        let dev = format!(
+            "insecure_dev = true\n{}",
+            &full[..full.find("[tls]").unwrap()]
+        );
+        assert!(crate::GatewayConfig::from_toml_str(&dev).is_ok());
+    }
+
+    #[test]
+    fn two_key_sources_are_refused() {
+        let text = gateway_full_with(
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\""),
+            &format!("key_hex = \"{GATEWAY_KEY_HEX}\"\nkey_env = \"X\""),
+        );
+        assert!(gateway_error_of(&text).contains("only one of key_hex, key_file and key_env"));
     }
 
     #[test]

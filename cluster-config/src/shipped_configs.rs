@@ -42,6 +42,28 @@ fn gateway_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Loads a shipped gateway file as its gateway would, the session key file
+/// it names (made by `ingressoja pki init` where the cluster runs) stood in
+/// for by a test key.
+fn load_gateway(path: &Path) -> Result<GatewayConfig, crate::ConfigError> {
+    let key = std::env::temp_dir().join(format!("ingressoja-shipped-{}.key", std::process::id()));
+    if !key.exists() {
+        std::fs::write(&key, crate::test_support::GATEWAY_KEY_HEX).unwrap();
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("key_file = ") && line.ends_with("/session.key\"") {
+                format!("key_file = {:?}\n", key.display().to_string())
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    GatewayConfig::from_toml_str(&text)
+}
+
 fn layouts() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(configs_root())
         .unwrap()
@@ -63,7 +85,7 @@ fn every_shipped_file_loads_and_validates() {
                 NodeConfig::load(&file).map(drop)
             } else if name.starts_with("gateway") {
                 gateways += 1;
-                GatewayConfig::load(&file).map(drop)
+                load_gateway(&file).map(drop)
             } else {
                 panic!("{}: neither node*.toml nor gateway*.toml", file.display());
             };
@@ -81,7 +103,7 @@ fn gateways_reach_their_layout_and_share_a_session_key() {
     for dir in layouts() {
         let gateways: Vec<GatewayConfig> = gateway_files(&dir)
             .iter()
-            .map(|f| GatewayConfig::load(f).unwrap())
+            .map(|f| load_gateway(f).unwrap())
             .collect();
         let where_ = dir.display();
         let node_addrs: BTreeSet<String> = layout_files(&dir)
@@ -117,7 +139,7 @@ fn gateways_reach_their_layout_and_share_a_session_key() {
 fn local_3_gateways_match_the_documented_ports() {
     let dir = configs_root().join("local-3");
     for n in 1..=2u16 {
-        let cfg = GatewayConfig::load(&dir.join(format!("gateway{n}.toml"))).unwrap();
+        let cfg = load_gateway(&dir.join(format!("gateway{n}.toml"))).unwrap();
         let port = 8079 + n;
         assert_eq!(cfg.listen.to_string(), format!("127.0.0.1:{port}"));
         assert_eq!(cfg.public_url, format!("http://localhost:{port}"));
@@ -226,6 +248,47 @@ fn local_3_spares_can_join_it() {
                 file.display()
             );
             assert_eq!(spare.sale, member.sale, "{}: same hold TTL", file.display());
+        }
+    }
+}
+
+#[test]
+fn no_shipped_file_holds_a_secret() {
+    // Keys, secrets and certificates are read from files or the environment
+    // named in the configs; a shipped config that carried one would be a
+    // working secret for anyone with the repository.
+    for dir in layouts() {
+        let mut files = toml_files(&dir);
+        if dir.join("spare").is_dir() {
+            files.extend(toml_files(&dir.join("spare")));
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.starts_with('#') {
+                    continue;
+                }
+                let key = line.split('=').next().unwrap_or("").trim();
+                assert!(
+                    !matches!(key, "key_hex" | "secret") && !line.contains("PRIVATE KEY"),
+                    "{}:{}: a secret written in the file: {key}",
+                    file.display(),
+                    n + 1
+                );
+            }
+            if file_name(&file).starts_with("gateway") {
+                assert!(
+                    text.contains("\nkey_file = "),
+                    "{}: no session key_file",
+                    file.display()
+                );
+            }
+            assert!(
+                text.contains("\n[tls]\n"),
+                "{}: no [tls] section",
+                file.display()
+            );
         }
     }
 }

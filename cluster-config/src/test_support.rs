@@ -13,6 +13,11 @@ grpc = "127.0.0.1:7101"
 [[peers]]
 id = 1
 addr = "127.0.0.1:7101"
+
+[tls]
+ca_file = "/etc/ingressoja/pki/ca.pem"
+cert_file = "/etc/ingressoja/pki/node-1.pem"
+key_file = "/etc/ingressoja/pki/node-1.key"
 "#;
 
 /// A valid three-voter file that sets every optional section explicitly,
@@ -51,6 +56,11 @@ chunk_size_bytes = 1048576
 
 [sale]
 hold_ttl_secs = 300
+
+[tls]
+ca_file = "/etc/ingressoja/pki/ca.pem"
+cert_file = "/etc/ingressoja/pki/node-2.pem"
+key_file = "/etc/ingressoja/pki/node-2.key"
 "#;
 
 /// `FULL` with the first occurrence of `from` replaced by `to`; panics if
@@ -85,6 +95,11 @@ nodes = ["127.0.0.1:7101"]
 
 [session]
 key_hex = "5e55104c0ffee5e55104c0ffee5e55104c0ffee5e55104c0ffee5e55104c0ffe"
+
+[tls]
+ca_file = "/etc/ingressoja/pki/ca.pem"
+cert_file = "/etc/ingressoja/pki/gateway-1.pem"
+key_file = "/etc/ingressoja/pki/gateway-1.key"
 "#;
 
 /// A valid gateway file setting every section explicitly (two webhooks),
@@ -133,6 +148,11 @@ max_attempts = 3
 initial_backoff_ms = 100
 max_backoff_ms = 1000
 kinds = ["purchase_confirmed", "payment_declined"]
+
+[tls]
+ca_file = "/etc/ingressoja/pki/ca.pem"
+cert_file = "/etc/ingressoja/pki/gateway-1.pem"
+key_file = "/etc/ingressoja/pki/gateway-1.key"
 "#;
 
 /// `GATEWAY_FULL` with the first occurrence of `from` replaced by `to`;

@@ -129,8 +129,10 @@ api_per_ip = {{ per_minute = 6000000, burst = 1000000 }}
 [session]
 key_hex = "{KEY_HEX}"
 cookie_secure = false
+{tls}
 "#,
-            port = args.port
+            port = args.port,
+            tls = cluster.gateway_tls_toml(),
         ),
     )?;
     let mut gateway = tokio::process::Command::new(&args.gateway_bin)

@@ -14,6 +14,11 @@ struct Args {
     /// The gateway's TOML config (see cluster-config/configs/local-3/gateway1.toml).
     #[arg(long, env = "INGRESSOJA_GATEWAY_CONFIG")]
     config: PathBuf,
+    /// Call the nodes in plaintext with no certificate (nodes started with
+    /// --insecure-dev): a trusted dev machine only; logs a warning. The
+    /// config must then have no [tls] section.
+    #[arg(long, env = "INGRESSOJA_INSECURE_DEV")]
+    insecure_dev: bool,
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop` and the run scripts send).
@@ -42,8 +47,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let config = GatewayConfig::load(&args.config)
-        .with_context(|| format!("invalid gateway config {}", args.config.display()))?;
+    let config = if args.insecure_dev {
+        GatewayConfig::load_insecure_dev(&args.config)
+    } else {
+        GatewayConfig::load(&args.config)
+    };
+    let config =
+        config.with_context(|| format!("invalid gateway config {}", args.config.display()))?;
     let listen = config.listen;
     let public_url = config.public_url.clone();
     let state = AppState::new(config).context("cannot prepare the cluster client")?;

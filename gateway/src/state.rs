@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::GatewayConfig;
 use ingressoja_codes::ids::ClientIdScope;
+use ingressoja_pki::{Role, TlsMaterial};
 use tokio::sync::Semaphore;
 
 use crate::auth::lockout::LockoutPolicy;
@@ -14,6 +15,38 @@ use crate::auth::session::TokenSigner;
 use crate::limits::RateLimiters;
 use crate::metrics::GatewayMetrics;
 use crate::notify::tail::EventTail;
+
+/// Why the gateway's state could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The node addresses are unusable.
+    #[error(transparent)]
+    Client(#[from] ingressoja_client::ClientError),
+    /// The `[tls]` files are missing, unreadable or not a gateway's.
+    #[error("TLS: {0}")]
+    Tls(#[from] ingressoja_pki::PkiError),
+}
+
+/// The gateway's certificate for its calls to the nodes; `None` (with a
+/// warning) in `insecure_dev`.
+fn load_tls(config: &GatewayConfig) -> Result<Option<TlsMaterial>, StateError> {
+    let Some(files) = &config.tls else {
+        tracing::warn!(
+            "insecure_dev: calling the nodes in plaintext with no certificate; \
+             never run a real sale like this"
+        );
+        return Ok(None);
+    };
+    let material = TlsMaterial::load_as(
+        &files.ca_file,
+        &files.cert_file,
+        &files.key_file,
+        Role::Gateway,
+        None,
+    )?;
+    tracing::info!(identity = %material.identity(), "mutual TLS to the nodes");
+    Ok(Some(material))
+}
 
 /// The gateway's shared, immutable-after-start state (cheap to clone).
 #[derive(Clone)]
@@ -38,11 +71,12 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state for `config`. Connects lazily: no node needs to be up.
-    pub fn new(config: GatewayConfig) -> Result<AppState, ingressoja_client::ClientError> {
+    pub fn new(config: GatewayConfig) -> Result<AppState, StateError> {
         let cluster = Client::connect(
             config.nodes.clone(),
             ClientOptions {
                 client_id: Some(format!("gateway-{}", uuid_like())),
+                tls: load_tls(&config)?,
                 ..ClientOptions::default()
             },
         )?;

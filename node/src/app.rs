@@ -15,11 +15,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+use crate::listener::ServerTls;
 use crate::metrics::NodeMetrics;
 use crate::network::{NetworkFactory, RaftTransportService};
 use crate::payment::FakeProvider;
 use crate::proposer::Proposer;
 use crate::raft_types::{NodeId, Raft};
+use crate::service::access::{AccessLayer, AccessPolicy};
 use crate::service::{AdminService, TicketingService};
 use crate::storage::{self, AuditStore, SharedMachine};
 
@@ -36,6 +38,12 @@ pub enum StartError {
     #[cfg(feature = "planted-bugs")]
     #[error("{0}")]
     PlantedBug(String),
+    /// The `[tls]` files are missing, unreadable, or not this node's.
+    #[error("TLS: {0}")]
+    Tls(#[from] ingressoja_pki::PkiError),
+    /// tonic refused the TLS settings.
+    #[error("TLS: cannot serve with the certificate: {0}")]
+    TlsServer(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -57,6 +65,10 @@ pub struct NodeHandle {
     pub grpc_addr: SocketAddr,
     /// The (fake) payment provider this node charges through.
     pub payments: Arc<FakeProvider>,
+    /// The listener's TLS (`None` in `insecure_dev`).
+    tls: Option<Arc<ServerTls>>,
+    /// The Raft network, whose client certificate a reload replaces.
+    network: NetworkFactory,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -124,6 +136,7 @@ impl NodeHandle {
     /// Opens storage, starts Raft and the gRPC server, and bootstraps the cluster if told to.
     pub async fn start(config: &NodeConfig) -> Result<NodeHandle, StartError> {
         let started = std::time::Instant::now();
+        let tls = load_tls(config)?;
         let metrics = Arc::new(NodeMetrics::default());
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
         let sm_store = sm_store.observed_by(metrics.clone());
@@ -132,12 +145,15 @@ impl NodeHandle {
         let whole_state = sm_store.whole_state();
         // openraft's start-up reads only the current snapshot's metadata.
         let starting = sm_store.starting();
-        let network =
-            NetworkFactory::new(config.id, Duration::from_millis(config.raft.rpc_timeout_ms));
+        let network = NetworkFactory::new(
+            config.id,
+            Duration::from_millis(config.raft.rpc_timeout_ms),
+            tls.as_ref().map(|tls| tls.material().client_config()),
+        );
         let raft = Raft::new(
             config.id,
             raft_config(config)?,
-            network,
+            network.clone(),
             log_store,
             sm_store,
         )
@@ -182,8 +198,15 @@ impl NodeHandle {
         );
         #[cfg(feature = "planted-bugs")]
         let ticketing = ticketing.with_planted_bugs(planted);
+        let policy = match &tls {
+            Some(tls) => AccessPolicy::Certificates {
+                cluster: tls.material().identity().cluster().to_string(),
+            },
+            None => AccessPolicy::Open,
+        };
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            .layer(AccessLayer::new(policy))
             .add_service(RaftTransportServer::new(RaftTransportService::new(
                 raft.clone(),
             )))
@@ -196,22 +219,35 @@ impl NodeHandle {
                 config.advertise_addr().to_string(),
             )));
         let mut stop = shutdown_rx.clone();
-        let server = tokio::spawn(async move {
-            // The builder's tcp_nodelay only reaches sockets tonic accepts
-            // itself: set it on ours, or Nagle holds a reply's second frame
-            // until the peer's delayed ACK (about 40 ms on Linux).
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            let signal = async move {
-                let _ = stop.changed().await;
-            };
-            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
-                tracing::error!(error = %e, "gRPC server failed");
+        let signal = async move {
+            let _ = stop.changed().await;
+        };
+        let mut tasks = Vec::new();
+        let server = match &tls {
+            // Our own handshakes, so the certificate can be reloaded.
+            Some(tls) => {
+                let (incoming, acceptor) = crate::listener::accept(listener, tls.clone());
+                tasks.push(acceptor);
+                tokio::spawn(async move {
+                    if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                        tracing::error!(error = %e, "gRPC server failed");
+                    }
+                })
             }
-        });
-        let mut tasks = vec![
+            None => tokio::spawn(async move {
+                // The builder's tcp_nodelay only reaches sockets tonic accepts
+                // itself: set it on ours, or Nagle holds a reply's second frame
+                // until the peer's delayed ACK (about 40 ms on Linux).
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                    tracing::error!(error = %e, "gRPC server failed");
+                }
+            }),
+        };
+        tasks.extend([
             server,
             crate::metrics::spawn_leader_watch(raft.clone(), metrics.clone(), shutdown_rx.clone()),
-        ];
+        ]);
         if let Some(listener) = metrics_listener {
             tasks.push(crate::metrics::spawn_server(
                 listener,
@@ -244,9 +280,25 @@ impl NodeHandle {
             audit,
             grpc_addr,
             payments,
+            tls,
+            network,
             shutdown,
             tasks,
         })
+    }
+
+    /// Reads the node's certificate, key and CA files again (what SIGHUP
+    /// does): new connections, served and dialled, use them from now on;
+    /// open ones finish with the old. A failed reload changes nothing.
+    /// `None` when the node runs without TLS.
+    pub fn reload_tls(&self) -> Result<Option<ingressoja_pki::Identity>, ingressoja_pki::PkiError> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let identity = tls.reload()?;
+        self.network.set_tls(Some(tls.material().client_config()));
+        tracing::info!(node = self.id, %identity, "TLS certificate reloaded");
+        Ok(Some(identity))
     }
 
     /// Resolves when Raft stops without being asked to (a storage error such
@@ -285,6 +337,22 @@ async fn raft_stopped(mut metrics: watch::Receiver<RaftMetrics<NodeId, BasicNode
 }
 
 /// Initializes the cluster with the configured peers as voters, once, on pristine storage.
+/// This node's TLS material, checked to name this node; `None` (with a
+/// warning) in `insecure_dev`.
+fn load_tls(config: &NodeConfig) -> Result<Option<Arc<ServerTls>>, StartError> {
+    let Some(files) = &config.tls else {
+        tracing::warn!(
+            node = config.id,
+            "insecure_dev: serving plaintext gRPC and letting any caller make any call \
+             (Raft, credentials, admin); never run a real sale like this"
+        );
+        return Ok(None);
+    };
+    let tls = ServerTls::load(files, config.id)?;
+    tracing::info!(node = config.id, identity = %tls.material().identity(), "mutual TLS on");
+    Ok(Some(Arc::new(tls)))
+}
+
 async fn bootstrap(raft: &Raft, config: &NodeConfig) -> Result<(), StartError> {
     let initialized = raft
         .is_initialized()

@@ -14,6 +14,7 @@ pub mod app;
 pub mod backup;
 pub mod checkout;
 pub mod error;
+pub mod listener;
 pub mod machine;
 pub mod metrics;
 pub mod network;

@@ -195,6 +195,8 @@ mod tests {
                 chunk_size_bytes: 64 * 1024,
             },
             sale: SaleConfig { hold_ttl_secs: 60 },
+            tls: None,
+            insecure_dev: true,
         }
     }
 

@@ -14,6 +14,21 @@ pub mod ticketing {
     tonic::include_proto!("ingressoja.ticketing.v1");
 }
 
+/// The list of every RPC, generated from the `.proto` files: what the node's
+/// access rules and the attack tests are checked against.
+pub mod rpcs {
+    /// One RPC of the contract.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Rpc {
+        /// Its HTTP/2 path, `/package.Service/Method`.
+        pub path: &'static str,
+        /// Whether the server answers with a stream.
+        pub server_streaming: bool,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/rpcs.rs"));
+}
+
 mod call_error;
 mod secret_debug;
 pub mod submit;

@@ -547,6 +547,7 @@ pub fn client(endpoints: Vec<String>) -> Client {
         request_timeout: Duration::from_millis(300),
         overall_deadline: Duration::from_secs(5),
         client_id: Some("test".into()),
+        tls: None,
     };
     Client::connect(endpoints, options).unwrap()
 }

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
-    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy, TlsConfig,
 };
 use ingressoja_node::machine::Cpf;
 use ingressoja_node::NodeHandle;
+use ingressoja_pki::{Bundle, Identity, Role};
 use openraft::ServerState;
 use tempfile::TempDir;
 
@@ -46,9 +47,16 @@ impl Default for ClusterOptions {
     }
 }
 
-/// A cluster of in-process nodes, each with its own RocksDB directory.
+/// The cluster name in the test clusters' certificates.
+pub const TEST_CLUSTER: &str = "test";
+
+/// A cluster of in-process nodes, each with its own RocksDB directory,
+/// speaking mutual TLS with certificates made for the test.
 pub struct TestCluster {
     pub configs: BTreeMap<u64, NodeConfig>,
+    /// The certificates: every node's, a gateway's (`web`) and an
+    /// operator's (`admin`); [`client`](Self::client) is the operator.
+    pub pki: Bundle,
     pub nodes: BTreeMap<u64, NodeHandle>,
     /// Ids of the spare nodes (configured, not initial members).
     pub spares: Vec<u64>,
@@ -118,8 +126,16 @@ impl TestCluster {
                 addr: format!("127.0.0.1:{}", ports[(id - 1) as usize]),
             })
             .collect();
+        let mut identities: Vec<Identity> = (1..=all)
+            .map(|id| Identity::node(TEST_CLUSTER, id).expect("node identity"))
+            .collect();
+        identities.push(Identity::new(TEST_CLUSTER, Role::Gateway, "web").expect("gateway"));
+        identities.push(Identity::new(TEST_CLUSTER, Role::Operator, "admin").expect("operator"));
+        let pki = Bundle::ensure(&dirs.path().join("pki"), TEST_CLUSTER, &identities)
+            .expect("test certificates");
         let mut configs = BTreeMap::new();
         for id in 1..=all {
+            let identity = Identity::node(TEST_CLUSTER, id).expect("node identity");
             let mut own_peers = peers.clone();
             if id > options.nodes {
                 own_peers.push(PeerConfig {
@@ -152,12 +168,19 @@ impl TestCluster {
                 sale: SaleConfig {
                     hold_ttl_secs: options.hold_ttl_secs,
                 },
+                tls: Some(TlsConfig {
+                    ca_file: pki.ca_file(),
+                    cert_file: pki.cert_file(&identity),
+                    key_file: pki.key_file(&identity),
+                }),
+                insecure_dev: false,
             };
             config.validate().expect("test config is valid");
             configs.insert(id, config);
         }
         TestCluster {
             configs,
+            pki,
             nodes: BTreeMap::new(),
             spares: (options.nodes + 1..=all).collect(),
             _dirs: dirs,
@@ -198,11 +221,60 @@ impl TestCluster {
         self.configs[&id].advertise_addr().to_string()
     }
 
-    /// A client that knows every node, with a fixed client id if given.
+    /// A client that knows every node, with a fixed client id if given,
+    /// calling as the cluster's operator (every ticketing and admin call).
     pub fn client(&self, client_id: Option<&str>) -> Client {
+        self.client_as(Role::Operator, "admin", client_id)
+    }
+
+    /// The `[tls]` section of a gateway config calling this cluster with
+    /// the bundle's gateway certificate (`web`).
+    pub fn gateway_tls_toml(&self) -> String {
+        let (cert, key) = self.pki.files_of(Role::Gateway, "web");
+        format!(
+            "[tls]\nca_file = {:?}\ncert_file = {:?}\nkey_file = {:?}\n",
+            self.pki.ca_file(),
+            cert,
+            key
+        )
+    }
+
+    /// Client options calling as the cluster's operator (mutual TLS), for
+    /// tests that make a client of their own (say, of one node only).
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            tls: Some(
+                self.pki
+                    .material_of(Role::Operator, "admin")
+                    .expect("test certificate"),
+            ),
+            ..ClientOptions::default()
+        }
+    }
+
+    /// A raw gRPC channel to node `id`, over mutual TLS as the operator:
+    /// for tests that look at what a node answers, without the client
+    /// library's retries.
+    pub fn raw_channel(&self, id: u64) -> tonic::transport::Channel {
+        let material = self
+            .pki
+            .material_of(Role::Operator, "admin")
+            .expect("test certificate");
+        tonic::transport::Endpoint::from_shared(format!("https://{}", self.addr(id)))
+            .expect("an address")
+            .tls_config(material.client_config())
+            .expect("TLS settings")
+            .connect_lazy()
+    }
+
+    /// A client calling with the certificate of `role` named `name` (one
+    /// of the bundle's: any node id, `web` (gateway) or `admin` (operator)).
+    pub fn client_as(&self, role: Role, name: &str, client_id: Option<&str>) -> Client {
+        let identity = Identity::new(TEST_CLUSTER, role, name).expect("identity");
         let options = ClientOptions {
             client_id: client_id.map(str::to_string),
             overall_deadline: Duration::from_secs(30),
+            tls: Some(self.pki.material(&identity).expect("test certificate")),
             ..ClientOptions::default()
         };
         Client::connect(self.addrs(), options).expect("client connects")

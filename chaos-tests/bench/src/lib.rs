@@ -41,7 +41,10 @@ pub use error::BenchError;
 pub use options::{BenchOptions, TargetKind};
 pub use report::BenchReport;
 
+use ingressoja_pki::{Bundle, Role, TlsMaterial};
+
 use self::festival::FestivalRun;
+use self::launch::operator_tls;
 use self::launch::{ClusterPorts, EtcdCluster, LocalCluster, LocalGateways, PostgresServer};
 use self::plan::SalePlan;
 use self::report::{Outcome, SystemReport, WorkloadSummary};
@@ -63,7 +66,7 @@ struct Programs {
 fn find_programs(options: &BenchOptions) -> Result<Programs, BenchError> {
     let systems = options.systems();
     let wants = |k: TargetKind| systems.contains(&k);
-    let ours = wants(TargetKind::Grpc) || wants(TargetKind::Http);
+    let ours = wants(TargetKind::Grpc) || wants(TargetKind::Http) || wants(TargetKind::GrpcPlain);
     Ok(Programs {
         node: if ours && options.addrs.is_empty() {
             Some(launch::local_cluster_bin(options.node_bin.as_deref())?)
@@ -133,9 +136,11 @@ async fn run_system(
 ) -> Result<SystemReport, BenchError> {
     let label = kind.label();
     match kind {
-        TargetKind::Grpc => {
-            let (cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
-            let target = GrpcTarget::connect(&addrs, Arc::clone(&plan)).await?;
+        TargetKind::Grpc | TargetKind::GrpcPlain => {
+            let plaintext = options.insecure_dev || kind == TargetKind::GrpcPlain;
+            let (cluster, addrs, access) =
+                ingressoja_cluster(options, plaintext, programs, label).await?;
+            let target = GrpcTarget::connect(&addrs, access.operator, Arc::clone(&plan)).await?;
             let (cluster, festival) = match (options.festival(), cluster) {
                 (true, Some(cluster)) => (
                     None,
@@ -147,7 +152,18 @@ async fn run_system(
                 ),
                 (_, cluster) => (cluster, None),
             };
-            let report = measure(Arc::new(target), plan, options, seed, festival.as_ref()).await;
+            let report = measure(Arc::new(target), plan, options, seed, festival.as_ref())
+                .await
+                // The same adapter either way: the row says which cluster it was.
+                .map(|r| SystemReport {
+                    system: label.to_string(),
+                    durability: if plaintext {
+                        format!("{} (no TLS)", r.durability)
+                    } else {
+                        r.durability
+                    },
+                    ..r
+                });
             let report = match festival {
                 Some(festival) => {
                     say(
@@ -166,7 +182,17 @@ async fn run_system(
             report
         }
         TargetKind::Http => {
-            let (cluster, addrs) = ingressoja_cluster(options, programs, label).await?;
+            let (cluster, addrs, access) =
+                ingressoja_cluster(options, options.insecure_dev, programs, label).await?;
+            let gateway_tls = access.pki.as_ref().map(|bundle| {
+                let (cert_file, key_file) =
+                    bundle.files_of(ingressoja_pki::Role::Gateway, launch::GATEWAY_CERT);
+                ingressoja_cluster_config::TlsConfig {
+                    ca_file: bundle.ca_file(),
+                    cert_file,
+                    key_file,
+                }
+            });
             let gateway = programs
                 .gateway
                 .as_deref()
@@ -179,9 +205,12 @@ async fn run_system(
                     options.gateway_port_base
                 ),
             );
-            let gateways = LocalGateways::start(gateway, &addrs, options.gateway_port_base).await?;
+            let gateways =
+                LocalGateways::start(gateway, &addrs, options.gateway_port_base, gateway_tls)
+                    .await?;
             let target = HttpTarget::connect(
                 &addrs,
+                access.operator,
                 gateways.addrs.clone(),
                 gateways.session_key.clone(),
                 Arc::clone(&plan),
@@ -231,15 +260,39 @@ async fn run_system(
     }
 }
 
+/// How the benchmark reaches an IngressoJá cluster: the cluster's
+/// certificates and its own (operator) one; both `None` with `--insecure-dev`.
+struct Access {
+    pki: Option<Bundle>,
+    operator: Option<TlsMaterial>,
+}
+
 /// A fresh local 3-node cluster (unless `--addrs` names a running one, then
-/// `None`) and the nodes' gRPC addresses.
+/// `None`), the nodes' gRPC addresses, and the certificates to call them with.
+/// `plaintext`: the cluster runs (or is called) without TLS.
 async fn ingressoja_cluster(
     options: &BenchOptions,
+    plaintext: bool,
     programs: &Programs,
     label: &str,
-) -> Result<(Option<LocalCluster>, Vec<String>), BenchError> {
+) -> Result<(Option<LocalCluster>, Vec<String>, Access), BenchError> {
     let Some(node) = &programs.node else {
-        return Ok((None, options.addrs.clone()));
+        let pki = (!plaintext).then(|| Bundle::at(&options.pki_dir));
+        let operator = match &pki {
+            Some(bundle) => Some(
+                bundle
+                    .material_of(Role::Operator, &options.operator)
+                    .map_err(|e| BenchError::StartFailed {
+                        what: "the benchmark".into(),
+                        reason: format!(
+                            "no operator certificate for the cluster at --addrs: {e} \
+                         (pass --pki-dir and --operator, or --insecure-dev)"
+                        ),
+                    })?,
+            ),
+            None => None,
+        };
+        return Ok((None, options.addrs.clone(), Access { pki, operator }));
     };
     say(
         options,
@@ -252,9 +305,11 @@ async fn ingressoja_cluster(
         grpc_base: options.grpc_port_base,
         metrics_base: options.metrics_ports(),
     };
-    let cluster = LocalCluster::start(node, ports, options.hold_ttl_secs).await?;
+    let cluster = LocalCluster::start(node, ports, options.hold_ttl_secs, plaintext).await?;
     let addrs = cluster.addrs.clone();
-    Ok((Some(cluster), addrs))
+    let pki = cluster.pki().cloned();
+    let operator = operator_tls(pki.as_ref())?;
+    Ok((Some(cluster), addrs, Access { pki, operator }))
 }
 
 /// Prepares the sale on `target`, runs the workload and reads the end state

@@ -16,6 +16,9 @@ pub enum TargetKind {
     Grpc,
     /// IngressoJá through two HTTP gateways' JSON API (started by the benchmark).
     Http,
+    /// IngressoJá as `grpc`, its local cluster in plaintext (`insecure_dev`):
+    /// `--compare grpc-plain` puts what mutual TLS costs in the report.
+    GrpcPlain,
     /// A 3-node etcd cluster: holds as compare-and-swap transactions on a counter per category.
     Etcd,
     /// A single PostgreSQL server: holds as a conditional `UPDATE`, fsync and synchronous commit on.
@@ -28,6 +31,7 @@ impl TargetKind {
         match self {
             TargetKind::Grpc => "ingressoja",
             TargetKind::Http => "ingressoja-http",
+            TargetKind::GrpcPlain => "ingressoja-plaintext",
             TargetKind::Etcd => "etcd",
             TargetKind::Postgres => "postgres",
         }
@@ -121,6 +125,17 @@ pub struct BenchOptions {
     /// gRPC addresses of a running IngressoJá cluster; without it the benchmark starts a local 3-node one.
     #[arg(long, value_delimiter = ',')]
     pub addrs: Vec<String>,
+    /// Run the local cluster (and gateways) without TLS (`insecure_dev`), or
+    /// call the `--addrs` cluster in plaintext: to measure what TLS costs.
+    #[arg(long)]
+    pub insecure_dev: bool,
+    /// With `--addrs`: the cluster's certificate directory (what
+    /// `ingressoja pki init` made; run-local.sh's by default).
+    #[arg(long, default_value = ".data/pki/local-3")]
+    pub pki_dir: PathBuf,
+    /// With `--addrs`: the operator certificate of `--pki-dir` to call with.
+    #[arg(long, default_value = "admin")]
+    pub operator: String,
     /// The `ingressoja-node` binary for the local cluster (default: next to this binary).
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
@@ -398,6 +413,12 @@ impl BenchOptions {
             ));
         }
         let ours = |k| self.systems().contains(&k);
+        if !self.addrs.is_empty() && ours(TargetKind::GrpcPlain) {
+            return Err(BenchError::option(
+                "compare",
+                "grpc-plain starts its own plaintext cluster: it runs without --addrs",
+            ));
+        }
         if !self.addrs.is_empty() && !ours(TargetKind::Grpc) && !ours(TargetKind::Http) {
             return Err(BenchError::option(
                 "addrs",

@@ -47,10 +47,24 @@ fn a_taken_port_is_named_and_nothing_starts() {
 #[test]
 fn a_cluster_that_is_not_running_is_reported() {
     let port = free_port();
-    let (code, stderr) = bench(&["--addrs", &format!("127.0.0.1:{port}")]);
+    let (code, stderr) = bench(&["--addrs", &format!("127.0.0.1:{port}"), "--insecure-dev"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not running or not reachable"), "{stderr}");
     assert!(stderr.contains(&port.to_string()), "{stderr}");
+}
+
+#[test]
+fn a_running_cluster_without_certificates_names_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = bench(&[
+        "--addrs",
+        "127.0.0.1:1",
+        "--pki-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no operator certificate"), "{stderr}");
+    assert!(stderr.contains("--insecure-dev"), "{stderr}");
 }
 
 #[test]

@@ -113,7 +113,9 @@ fn compare_prints_the_side_by_side_table_with_ratios() {
         &SALE,
         &[
             "--compare",
-            "etcd,postgres",
+            // grpc-plain: the same cluster without TLS, so the report says
+            // what mutual TLS costs.
+            "etcd,postgres,grpc-plain",
             "--grpc-port-base",
             "27111",
             "--etcd-port-base",
@@ -130,9 +132,12 @@ fn compare_prints_the_side_by_side_table_with_ratios() {
         .iter()
         .map(|s| s["system"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ingressoja", "etcd", "postgres"]);
+    assert_eq!(
+        names,
+        ["ingressoja", "etcd", "postgres", "ingressoja-plaintext"]
+    );
     let comparison = report["comparison"].as_array().unwrap();
-    assert_eq!(comparison.len(), 2);
+    assert_eq!(comparison.len(), 3);
     for (c, other) in comparison.iter().zip(&systems[1..]) {
         assert_eq!(c["system"], other["system"]);
         let ours = systems[0]["throughput"]["holds_purchases_per_sec"]
@@ -158,7 +163,7 @@ fn compare_prints_the_side_by_side_table_with_ratios() {
         assert_eq!(s["outcome"]["sold_out"], true, "{s}");
     }
     assert!(stdout.contains("side by side"), "{stdout}");
-    for name in ["ingressoja", "etcd", "postgres"] {
+    for name in ["ingressoja", "etcd", "postgres", "ingressoja-plaintext"] {
         assert!(
             stdout.lines().any(|l| l.starts_with(name)),
             "no row for {name}:\n{stdout}"

@@ -5,6 +5,10 @@
 //! its config and its fake-clock offset file bind-mounted from the run's
 //! directory. Data lives in the container, so `docker kill` + `docker start`
 //! is a crash and a restart with the disk intact.
+//!
+//! The nodes speak mutual TLS: the run's certificates (cluster `chaos`) are
+//! made in `<run dir>/pki`, mounted read-only at `/pki`; the harness calls
+//! as the operator `chaos`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,13 +16,20 @@ use std::time::{Duration, Instant};
 
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
-    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy, TlsConfig,
 };
+use ingressoja_pki::{Bundle, Identity, Role, TlsMaterial};
 
 use super::docker::{Docker, DockerError};
 
 /// The gRPC port every node listens on inside its container.
 pub const GRPC_PORT: u16 = 7101;
+/// The cluster name in the run's certificates.
+const CLUSTER: &str = "chaos";
+/// The harness's operator certificate.
+const OPERATOR: &str = "chaos";
+/// Where the certificates are mounted in a node container.
+const PKI_MOUNT: &str = "/pki";
 /// Where libfaketime lives in the node image (see scripts/build-images.sh).
 const FAKETIME_LIB: &str = "/usr/lib/faketime/libfaketime.so.1";
 
@@ -46,6 +57,8 @@ pub enum ClusterError {
     Docker(#[from] DockerError),
     #[error("writing {path}: {reason}")]
     Files { path: String, reason: String },
+    #[error("the run's certificates: {0}")]
+    Pki(#[from] ingressoja_pki::PkiError),
     #[error("no leader was elected within {0:?}; see the node logs in the run directory")]
     NoLeader(Duration),
 }
@@ -65,6 +78,10 @@ pub struct ChaosCluster {
     /// Every configured node (members and spares): id → container name.
     pub containers: BTreeMap<u64, String>,
     dir: PathBuf,
+    /// The run's certificates.
+    pki: Bundle,
+    /// The harness's own (operator) certificate.
+    operator: TlsMaterial,
 }
 
 impl ChaosCluster {
@@ -76,6 +93,17 @@ impl ChaosCluster {
         spec: ClusterSpec,
     ) -> Result<ChaosCluster, ClusterError> {
         docker.preflight(&spec.image).await?;
+        let all = spec.nodes + spec.spares;
+        let mut identities = Vec::new();
+        for id in 1..=all {
+            identities.push(Identity::node(CLUSTER, id).map_err(ingressoja_pki::PkiError::from)?);
+        }
+        identities.push(
+            Identity::new(CLUSTER, Role::Operator, OPERATOR)
+                .map_err(ingressoja_pki::PkiError::from)?,
+        );
+        let pki = Bundle::ensure(&dir.join("pki"), CLUSTER, &identities)?;
+        let operator = pki.material_of(Role::Operator, OPERATOR)?;
         let network = format!("{prefix}-net");
         let subnet = create_network(&docker, &network).await?;
         let mut cluster = ChaosCluster {
@@ -86,8 +114,9 @@ impl ChaosCluster {
             spec,
             containers: BTreeMap::new(),
             dir: dir.to_path_buf(),
+            pki,
+            operator,
         };
-        let all = cluster.spec.nodes + cluster.spec.spares;
         for id in 1..=all {
             cluster.create_node(id).await?;
             if id <= cluster.spec.nodes {
@@ -126,6 +155,7 @@ impl ChaosCluster {
             request_timeout: Duration::from_millis(800).min(deadline),
             overall_deadline: deadline,
             client_id: Some(client_id.to_string()),
+            tls: Some(self.operator.clone()),
         };
         let client = Client::connect(self.member_addrs(), options).expect("valid node addresses");
         let spares: Vec<String> = (self.spec.nodes + 1..=self.spec.nodes + self.spec.spares)
@@ -178,6 +208,7 @@ impl ChaosCluster {
         write_file(&clock, "+0\n")?;
         let ip = self.ip(id);
         let config_mount = format!("{}:/etc/ingressoja/node.toml:ro", config_path.display());
+        let pki_mount = format!("{}:{PKI_MOUNT}:ro", self.pki.dir().display());
         let clock_mount = format!(
             "{}:/faketime",
             clock.parent().unwrap_or(&self.dir).display()
@@ -196,6 +227,8 @@ impl ChaosCluster {
             config_mount,
             "-v".into(),
             clock_mount,
+            "-v".into(),
+            pki_mount,
             "-e".into(),
             "RUST_LOG=info,openraft=warn".into(),
         ];
@@ -259,6 +292,12 @@ impl ChaosCluster {
             sale: SaleConfig {
                 hold_ttl_secs: self.spec.hold_ttl_secs,
             },
+            tls: Some(TlsConfig {
+                ca_file: format!("{PKI_MOUNT}/ca.pem").into(),
+                cert_file: format!("{PKI_MOUNT}/node-{id}.pem").into(),
+                key_file: format!("{PKI_MOUNT}/node-{id}.key").into(),
+            }),
+            insecure_dev: false,
         }
     }
 }

@@ -55,7 +55,18 @@ pub struct Shop {
     pub gateways: Vec<Gateway>,
 }
 
-pub fn gateway_toml(listen: SocketAddr, nodes: &[String], extra: &str) -> String {
+/// `tls` ends the file: the cluster's `[tls]` section; `None` (fake nodes,
+/// which speak plaintext) sets `insecure_dev = true` instead.
+pub fn gateway_toml(
+    listen: SocketAddr,
+    nodes: &[String],
+    extra: &str,
+    tls: Option<&str>,
+) -> String {
+    let (insecure, tls) = match tls {
+        Some(tls) => ("", tls),
+        None => ("insecure_dev = true", ""),
+    };
     let nodes: Vec<String> = nodes.iter().map(|n| format!("{n:?}")).collect();
     // Tests make many calls in a row: generous limits unless a test sets its own.
     let limits = if extra.contains("[rate_limits]") {
@@ -68,11 +79,13 @@ pub fn gateway_toml(listen: SocketAddr, nodes: &[String], extra: &str) -> String
 public_url = "http://{listen}"
 nodes = [{nodes}]
 trusted_proxies = ["127.0.0.1"]
+{insecure}
 {extra}
 {limits}
 [session]
 key_hex = "{KEY_HEX}"
 cookie_secure = false
+{tls}
 "#,
         nodes = nodes.join(", "),
     )
@@ -134,9 +147,13 @@ impl Shop {
     pub async fn add_gateway(&mut self, extra: &str) -> usize {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config =
-            GatewayConfig::from_toml_str(&gateway_toml(addr, &self.cluster.addrs(), extra))
-                .expect("test gateway config is valid");
+        let config = GatewayConfig::from_toml_str(&gateway_toml(
+            addr,
+            &self.cluster.addrs(),
+            extra,
+            Some(&self.cluster.gateway_tls_toml()),
+        ))
+        .expect("test gateway config is valid");
         let state = AppState::new(config).expect("gateway state");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -48,6 +48,7 @@ async fn every_page_is_fed_by_one_shared_cluster_stream() {
         addr,
         std::slice::from_ref(&node.addr),
         limits,
+        None,
     ))
     .unwrap();
     let state = AppState::new(config).unwrap();

@@ -19,7 +19,7 @@
 //! than re-encoding and re-sending to it every 100 ms.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ingressoja_proto::raft::raft_transport_client::RaftTransportClient;
@@ -35,7 +35,7 @@ use openraft::raft::{
 use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::raft_types::{NodeId, TypeConfig};
 
@@ -48,18 +48,34 @@ pub struct NetworkFactory {
     /// This node's id (named in the timeouts it reports).
     id: NodeId,
     connect_timeout: Duration,
+    /// Mutual TLS to peers (this node's certificate); `None` in
+    /// `insecure_dev`. Replaced on a certificate reload.
+    tls: Arc<RwLock<Option<ClientTlsConfig>>>,
     /// One channel per peer address, shared by every client for that peer.
     channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl NetworkFactory {
-    /// Clients of node `id`; `connect_timeout` bounds a TCP connect to a peer.
-    pub fn new(id: NodeId, connect_timeout: Duration) -> Self {
+    /// Clients of node `id`; `connect_timeout` bounds a TCP connect to a
+    /// peer; `tls` is this node's client side of mutual TLS (`None`: plaintext).
+    pub fn new(id: NodeId, connect_timeout: Duration, tls: Option<ClientTlsConfig>) -> Self {
         NetworkFactory {
             id,
             connect_timeout,
+            tls: Arc::new(RwLock::new(tls)),
             channels: Arc::default(),
         }
+    }
+
+    /// Calls peers with `tls` from now on: channels made before are
+    /// forgotten, so the next client openraft asks for dials afresh (the
+    /// ones in use finish with the certificate they were made with).
+    pub fn set_tls(&self, tls: Option<ClientTlsConfig>) {
+        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The channel to `addr`, made (lazily connected) on first use.
@@ -68,15 +84,18 @@ impl NetworkFactory {
         if let Some(channel) = channels.get(addr) {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
-            .map(|e| {
-                e.connect_timeout(self.connect_timeout)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(Duration::from_secs(5))
-                    .keep_alive_timeout(Duration::from_secs(5))
-                    .connect_lazy()
-            })
-            .map_err(|e| e.to_string())?;
+        let tls = self.tls.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5));
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).map_err(|e| e.to_string())?;
+        }
+        let channel = endpoint.connect_lazy();
         channels.insert(addr.to_string(), channel.clone());
         Ok(channel)
     }
@@ -261,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn an_append_past_its_deadline_is_a_timeout_until_the_peer_keeps_missing_them() {
         let (addr, _held) = silent_peer().await;
-        let mut factory = NetworkFactory::new(1, Duration::from_millis(300));
+        let mut factory = NetworkFactory::new(1, Duration::from_millis(300), None);
         let mut peer = factory.new_client(2, &BasicNode { addr }).await;
         let append = || AppendEntriesRequest::<TypeConfig> {
             vote: Vote::new_committed(1, 1),
@@ -303,7 +322,7 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .to_string();
-        let mut factory = NetworkFactory::new(1, Duration::from_millis(300));
+        let mut factory = NetworkFactory::new(1, Duration::from_millis(300), None);
         let mut peer = factory.new_client(3, &BasicNode { addr }).await;
         let error = peer
             .vote(

@@ -8,6 +8,21 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use crate::raft_types::{NodeId, Raft, TypeConfig};
+use crate::service::access::Caller;
+
+/// Refuses a Raft message whose claimed sender (the node id in its vote) is
+/// not the node named by the caller's certificate: a node may speak for
+/// itself only, so a stolen follower's key cannot pose as the leader.
+fn check_sender(caller: &Caller, claimed: NodeId, rpc: &str) -> Result<(), Status> {
+    match caller {
+        Caller::Verified(identity) if identity.node_id() != Some(claimed) => {
+            Err(Status::permission_denied(format!(
+                "{rpc} claims to come from node {claimed}, but the caller's certificate is {identity}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Serves Raft RPCs from peers to this node's Raft instance.
 pub struct RaftTransportService {
@@ -38,12 +53,24 @@ impl RaftTransport for RaftTransportService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
+        let caller = Caller::of(&request);
         let rpc: AppendEntriesRequest<TypeConfig> = decode("data", &request.into_inner().data)?;
+        check_sender(
+            &caller,
+            rpc.vote.leader_id().voted_for().unwrap_or_default(),
+            "AppendEntries",
+        )?;
         reply(&self.raft.append_entries(rpc).await)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let caller = Caller::of(&request);
         let rpc: VoteRequest<NodeId> = decode("data", &request.into_inner().data)?;
+        check_sender(
+            &caller,
+            rpc.vote.leader_id().voted_for().unwrap_or_default(),
+            "Vote",
+        )?;
         reply(&self.raft.vote(rpc).await)
     }
 
@@ -51,9 +78,16 @@ impl RaftTransport for RaftTransportService {
         &self,
         request: Request<SnapshotChunk>,
     ) -> Result<Response<RaftPayload>, Status> {
+        let caller = Caller::of(&request);
         let chunk = request.into_inner();
+        let vote: openraft::Vote<NodeId> = decode("vote", &chunk.vote)?;
+        check_sender(
+            &caller,
+            vote.leader_id().voted_for().unwrap_or_default(),
+            "InstallSnapshot",
+        )?;
         let rpc = InstallSnapshotRequest::<TypeConfig> {
-            vote: decode("vote", &chunk.vote)?,
+            vote,
             meta: decode("meta", &chunk.meta)?,
             offset: chunk.offset,
             data: chunk.data,

@@ -1,5 +1,6 @@
 //! The gRPC services a node offers to clients: [`ticketing`] for buyers, [`admin`] for operators.
 
+pub mod access;
 pub mod admin;
 pub mod convert;
 mod submit;

@@ -2,6 +2,7 @@
 //! refusal, read back through the client and checked on every replica.
 
 use ingressoja_client::ClientError;
+use ingressoja_pki::Role;
 
 use crate::ELECTION;
 use ingressoja_test_support::{register, ClusterOptions, TestCluster};
@@ -16,9 +17,10 @@ fn code(e: &ClientError) -> Option<&str> {
 async fn login_counters_and_totp_replay_protection_are_replicated() {
     let cluster = TestCluster::start(ClusterOptions::default()).await;
     let leader = cluster.wait_for_leader(ELECTION).await;
-    let client = cluster.client(Some("gateway-a"));
+    // The credential calls are the gateways' alone.
+    let client = cluster.client_as(Role::Gateway, "web", Some("gateway-a"));
     // A second stateless gateway: the same cluster, its own idempotency keys.
-    let other_gateway = cluster.client(Some("gateway-b"));
+    let other_gateway = cluster.client_as(Role::Gateway, "web", Some("gateway-b"));
     register(&client, "ana", 1).await;
 
     // Enrol with the code of step 1000: that code can never log in.

@@ -9,6 +9,7 @@ mod login;
 mod membership;
 mod metrics;
 mod sale_rules;
+mod tls_rotation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -340,11 +341,9 @@ async fn typed_errors_and_not_leader_answers() {
 
     // A follower answers writes with "not leader" and the leader's address.
     let follower = (1..=3).find(|&id| id != leader).expect("a follower");
-    let addr = format!("http://{}", cluster.configs[&follower].advertise_addr());
-    let mut raw =
-        ingressoja_client::proto::ticketing::ticketing_client::TicketingClient::connect(addr)
-            .await
-            .expect("connect to follower");
+    let mut raw = ingressoja_client::proto::ticketing::ticketing_client::TicketingClient::new(
+        cluster.raw_channel(follower),
+    );
     let status = raw
         .place_hold(ingressoja_client::proto::ticketing::HoldRequest {
             key: Some(ingressoja_client::proto::ticketing::IdempotencyKey {

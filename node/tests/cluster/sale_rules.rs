@@ -136,7 +136,8 @@ async fn event_stream_from_a_follower_resumes_after_restart_without_gaps() {
     register(&client, "ana", 1).await;
     let follower = (1..=3).find(|&id| id != leader).expect("a follower");
     let follower_addr = cluster.configs[&follower].advertise_addr().to_string();
-    let follower_client = Client::connect(vec![follower_addr], Default::default()).expect("client");
+    let follower_client =
+        Client::connect(vec![follower_addr], cluster.client_options()).expect("client");
 
     let hold_and_release = |n: u32| {
         let client = client.clone();

@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use super::report::{FollowerRestart, ForcedSnapshot};
 use super::{Shared, CAUGHT_UP_WITHIN};
-use crate::launch::LocalCluster;
+use crate::launch::{operator_tls, LocalCluster};
 
 /// Share of the tickets sold when the snapshot is forced.
 pub const SNAPSHOT_AT: f64 = 0.25;
@@ -40,12 +40,21 @@ pub async fn run(
     capacity: u64,
 ) -> FaultLog {
     let mut log = FaultLog::default();
+    let tls = operator_tls(cluster.lock().await.pki());
+    let tls = match tls {
+        Ok(tls) => tls,
+        Err(e) => {
+            log.problems.push(format!("no admin certificate: {e}"));
+            return log;
+        }
+    };
     let admin = match Client::connect(
         addrs.clone(),
         ClientOptions {
             request_timeout: PATIENCE,
             overall_deadline: PATIENCE,
             client_id: None,
+            tls,
         },
     ) {
         Ok(c) => c,

@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use ingressoja_cluster_config::{AntiBotConfig, GatewayConfig, SessionConfig};
+use ingressoja_cluster_config::{
+    AntiBotConfig, GatewayConfig, KeySource, SessionConfig, TlsConfig,
+};
 use tempfile::TempDir;
 
 use super::children::{launch_dir, Children};
@@ -37,7 +39,12 @@ pub struct LocalGateways {
 /// customer's own address (in `X-Forwarded-For`) meets the per-IP limits;
 /// and the proof-of-work is off, since simulated customers have no browser
 /// to solve it (its cost is the client's, not the server's).
-pub fn gateway_config(port: u16, nodes: &[String], session_key: Vec<u8>) -> GatewayConfig {
+pub fn gateway_config(
+    port: u16,
+    nodes: &[String],
+    session_key: Vec<u8>,
+    tls: Option<TlsConfig>,
+) -> GatewayConfig {
     let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     GatewayConfig {
         listen,
@@ -45,6 +52,7 @@ pub fn gateway_config(port: u16, nodes: &[String], session_key: Vec<u8>) -> Gate
         nodes: nodes.to_vec(),
         session: SessionConfig {
             key: session_key,
+            key_source: KeySource::Inline,
             ttl_secs: 3_600,
             cookie_secure: false,
         },
@@ -58,16 +66,21 @@ pub fn gateway_config(port: u16, nodes: &[String], session_key: Vec<u8>) -> Gate
         notifications: Default::default(),
         webhooks: Vec::new(),
         trusted_proxies: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        insecure_dev: tls.is_none(),
+        tls,
     }
 }
 
 impl LocalGateways {
     /// Starts [`GATEWAYS`] gateways on `port_base`.. in front of `nodes` and
     /// waits until each answers.
+    /// `tls`: the gateways' certificate files (`None`: the nodes run
+    /// `insecure_dev`).
     pub async fn start(
         gateway_bin: &Path,
         nodes: &[String],
         port_base: u16,
+        tls: Option<TlsConfig>,
     ) -> Result<LocalGateways, BenchError> {
         for i in 0..GATEWAYS {
             ensure_free(
@@ -81,7 +94,7 @@ impl LocalGateways {
         let mut children = Children::default();
         let mut addrs = Vec::new();
         for i in 0..GATEWAYS {
-            let config = gateway_config(port_base + i, nodes, session_key.clone());
+            let config = gateway_config(port_base + i, nodes, session_key.clone(), tls.clone());
             config.validate().map_err(|e| BenchError::StartFailed {
                 what: format!("gateway {}", i + 1),
                 reason: format!("config: {e}"),
@@ -154,7 +167,7 @@ mod tests {
     #[test]
     fn configs_are_valid_trust_the_benchmark_and_skip_the_puzzle() {
         let nodes = vec!["127.0.0.1:17101".to_string()];
-        let config = gateway_config(18_081, &nodes, vec![7; 32]);
+        let config = gateway_config(18_081, &nodes, vec![7; 32], None);
         config.validate().unwrap();
         assert_eq!(
             config.trusted_proxies,

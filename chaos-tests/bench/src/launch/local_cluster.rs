@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
-    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy,
+    ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy, TlsConfig,
 };
+use ingressoja_pki::{Bundle, Identity, Role, TlsMaterial};
 use tempfile::TempDir;
 
 use super::children::{launch_dir, Children};
@@ -19,6 +20,12 @@ use crate::error::BenchError;
 const NODES: u16 = 3;
 /// Longest wait for a leader.
 const READY: Duration = Duration::from_secs(60);
+/// The cluster name in a local run's certificates.
+const CLUSTER: &str = "bench";
+/// The names of the benchmark's own certificates in the bundle.
+pub const OPERATOR: &str = "bench";
+/// The gateways' certificate name.
+pub const GATEWAY: &str = "web";
 
 /// A running local cluster; stopped (and its directory removed) when dropped.
 pub struct LocalCluster {
@@ -27,8 +34,20 @@ pub struct LocalCluster {
     node_bin: PathBuf,
     ports: ClusterPorts,
     hold_ttl_secs: u64,
+    /// The run's certificates; `None` when the nodes run `insecure_dev`.
+    pki: Option<Bundle>,
     /// The nodes' gRPC addresses.
     pub addrs: Vec<String>,
+}
+
+/// The benchmark's operator certificate of `pki` (`None`: plaintext).
+pub fn operator_tls(pki: Option<&Bundle>) -> Result<Option<TlsMaterial>, BenchError> {
+    pki.map(|bundle| bundle.material_of(Role::Operator, OPERATOR))
+        .transpose()
+        .map_err(|e| BenchError::StartFailed {
+            what: "the benchmark's certificate".into(),
+            reason: e.to_string(),
+        })
 }
 
 /// The loopback ports of a local cluster: node `id` (1-based) listens for
@@ -102,7 +121,31 @@ pub fn find_built_bin(
     })
 }
 
-fn node_config(id: u64, dir: &Path, ports: ClusterPorts, hold_ttl_secs: u64) -> NodeConfig {
+/// Certificates for the three nodes, the gateways and the benchmark, in `dir`.
+fn make_pki(dir: &Path) -> Result<Bundle, BenchError> {
+    let mut identities = Vec::new();
+    let mut add = |identity: Result<Identity, ingressoja_pki::IdentityError>| {
+        identity.map(|i| identities.push(i))
+    };
+    let made = (1..=u64::from(NODES))
+        .try_for_each(|id| add(Identity::node(CLUSTER, id)))
+        .and_then(|()| add(Identity::new(CLUSTER, Role::Gateway, GATEWAY)))
+        .and_then(|()| add(Identity::new(CLUSTER, Role::Operator, OPERATOR)))
+        .map_err(ingressoja_pki::PkiError::from)
+        .and_then(|()| Bundle::ensure(&dir.join("pki"), CLUSTER, &identities));
+    made.map_err(|e| BenchError::StartFailed {
+        what: "the local cluster's certificates".into(),
+        reason: e.to_string(),
+    })
+}
+
+fn node_config(
+    id: u64,
+    dir: &Path,
+    ports: ClusterPorts,
+    hold_ttl_secs: u64,
+    pki: Option<&Bundle>,
+) -> NodeConfig {
     let port_base = ports.grpc_base;
     let addr = |i: u64| format!("127.0.0.1:{}", u64::from(port_base) + i - 1);
     NodeConfig {
@@ -135,15 +178,27 @@ fn node_config(id: u64, dir: &Path, ports: ClusterPorts, hold_ttl_secs: u64) -> 
             chunk_size_bytes: 1 << 20,
         },
         sale: SaleConfig { hold_ttl_secs },
+        tls: pki.map(|bundle| {
+            let (cert_file, key_file) = bundle.files_of(Role::Node, &id.to_string());
+            TlsConfig {
+                ca_file: bundle.ca_file(),
+                cert_file,
+                key_file,
+            }
+        }),
+        insecure_dev: pki.is_none(),
     }
 }
 
 impl LocalCluster {
-    /// Starts the three nodes on `ports` and waits for a leader.
+    /// Starts the three nodes on `ports` and waits for a leader: over
+    /// mutual TLS with certificates made for the run, or with `insecure`
+    /// in plaintext (`insecure_dev`, to measure what TLS costs).
     pub async fn start(
         node_bin: &Path,
         ports: ClusterPorts,
         hold_ttl_secs: u64,
+        insecure: bool,
     ) -> Result<LocalCluster, BenchError> {
         for i in 0..NODES {
             ensure_free(
@@ -160,6 +215,11 @@ impl LocalCluster {
             }
         }
         let dir = launch_dir("ingressoja-bench-nodes-")?;
+        let pki = if insecure {
+            None
+        } else {
+            Some(make_pki(dir.path())?)
+        };
         let addrs: Vec<String> = (0..NODES)
             .map(|i| format!("127.0.0.1:{}", ports.grpc_base + i))
             .collect();
@@ -169,6 +229,7 @@ impl LocalCluster {
             node_bin: node_bin.to_path_buf(),
             ports,
             hold_ttl_secs,
+            pki,
             addrs,
         };
         for id in 1..=u64::from(NODES) {
@@ -183,7 +244,13 @@ impl LocalCluster {
     }
 
     fn spawn(&mut self, id: u64) -> Result<(), BenchError> {
-        let mut config = node_config(id, self.dir.path(), self.ports, self.hold_ttl_secs);
+        let mut config = node_config(
+            id,
+            self.dir.path(),
+            self.ports,
+            self.hold_ttl_secs,
+            self.pki.as_ref(),
+        );
         // Only the very first start initialises the cluster.
         config.bootstrap &= !config.data_dir.exists();
         self.children.spawn_configured(
@@ -193,6 +260,11 @@ impl LocalCluster {
             self.dir.path(),
             &format!("node{id}"),
         )
+    }
+
+    /// The run's certificates (`None`: the nodes run `insecure_dev`).
+    pub fn pki(&self) -> Option<&Bundle> {
+        self.pki.as_ref()
     }
 
     /// The node ids, 1-based.
@@ -230,6 +302,7 @@ impl LocalCluster {
             request_timeout: Duration::from_millis(500),
             overall_deadline: Duration::from_secs(2),
             client_id: None,
+            tls: operator_tls(self.pki.as_ref())?,
         };
         let client =
             Client::connect(self.addrs.clone(), options).map_err(|e| BenchError::StartFailed {
@@ -262,13 +335,15 @@ mod tests {
     #[test]
     fn configs_are_valid_and_name_every_peer() {
         let dir = Path::new("/tmp/x");
-        for id in 1..=3 {
+        let pki = Bundle::at(dir);
+        for (id, pki) in [(1, Some(&pki)), (2, None), (3, Some(&pki))] {
             let ports = ClusterPorts {
                 grpc_base: 27_101,
                 metrics_base: Some(27_201),
             };
-            let config = node_config(id, dir, ports, 3);
+            let config = node_config(id, dir, ports, 3, pki);
             config.validate().unwrap();
+            assert_eq!(config.insecure_dev, pki.is_none());
             assert_eq!(config.peers.len(), 3);
             assert_eq!(config.listen.grpc.port(), 27_100 + id as u16);
             assert_eq!(

@@ -16,7 +16,7 @@ mod postgres_server;
 pub use children::Children;
 pub use etcd_cluster::EtcdCluster;
 pub use gateways::LocalGateways;
-pub use local_cluster::{ClusterPorts, LocalCluster};
+pub use local_cluster::{operator_tls, ClusterPorts, LocalCluster, GATEWAY as GATEWAY_CERT};
 pub use ports::ensure_free;
 pub use postgres_server::PostgresServer;
 

@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use ingressoja_client::proto::ticketing::{CategorySpec, SalePolicy};
 use ingressoja_client::{Client, ClientError, ClientOptions};
 use ingressoja_codes::Cpf;
+use ingressoja_pki::TlsMaterial;
 
 use super::{CategoryCount, HoldExpiry, HoldTicket, OpError, Payment, SystemProfile, Target};
 use crate::error::BenchError;
@@ -38,7 +39,12 @@ fn op_error(error: ClientError) -> OpError {
 
 impl GrpcTarget {
     /// Connects to the nodes at `addrs` and checks that one answers.
-    pub async fn connect(addrs: &[String], plan: Arc<SalePlan>) -> Result<GrpcTarget, BenchError> {
+    /// Calls with the operator certificate `tls` (`None`: plaintext).
+    pub async fn connect(
+        addrs: &[String],
+        tls: Option<TlsMaterial>,
+        plan: Arc<SalePlan>,
+    ) -> Result<GrpcTarget, BenchError> {
         let unreachable = |reason: String| BenchError::TargetUnreachable {
             system: "IngressoJá".into(),
             addrs: addrs.join(","),
@@ -48,6 +54,7 @@ impl GrpcTarget {
             request_timeout: Duration::from_secs(2),
             overall_deadline: Duration::from_secs(10),
             client_id: None,
+            tls: tls.clone(),
         };
         let clients = (0..CLIENTS)
             .map(|_| Client::connect(addrs.to_vec(), options.clone()))
@@ -59,6 +66,7 @@ impl GrpcTarget {
                 request_timeout: Duration::from_secs(1),
                 overall_deadline: Duration::from_secs(3),
                 client_id: None,
+                tls,
             },
         )
         .map_err(|e| unreachable(e.to_string()))?;

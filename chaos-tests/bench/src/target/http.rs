@@ -82,11 +82,12 @@ impl HttpTarget {
     /// at `gateways`, signing every customer's session with `session_key`.
     pub async fn connect(
         nodes: &[String],
+        tls: Option<ingressoja_pki::TlsMaterial>,
         gateways: Vec<SocketAddr>,
         session_key: Vec<u8>,
         plan: Arc<SalePlan>,
     ) -> Result<HttpTarget, BenchError> {
-        let setup = GrpcTarget::connect(nodes, Arc::clone(&plan)).await?;
+        let setup = GrpcTarget::connect(nodes, tls, Arc::clone(&plan)).await?;
         let signer = TokenSigner::new(session_key);
         let expires_at = ingressoja_gateway::clock::now_secs() + SESSION_SECS;
         let sessions = (0..plan.customers)
