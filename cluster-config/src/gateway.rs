@@ -65,6 +65,11 @@ pub struct GatewayConfig {
     /// is ignored, so a client cannot pick its own IP. Empty by default.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client may take to send a request's headers (1..=120,
+    /// default 10); a slower one is cut off, so a slowloris holding many
+    /// half-sent requests open costs the gateway little.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
     /// The gateway's certificate (role `gateway`), key and the cluster's CA,
     /// for its calls to the nodes. Required unless `insecure_dev`.
     #[serde(default)]
@@ -83,6 +88,10 @@ const PUBLISHED_SESSION_KEYS: &[&str] =
 /// Upper bound of `max_in_flight`: far beyond what one gateway process can
 /// usefully serve at once.
 const MAX_IN_FLIGHT_LIMIT: usize = 100_000;
+
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
 
 fn default_max_in_flight() -> usize {
     512
@@ -136,6 +145,12 @@ impl GatewayConfig {
             self.max_in_flight,
             1..=MAX_IN_FLIGHT_LIMIT,
             "",
+        )?;
+        in_range(
+            "header_read_timeout_secs",
+            self.header_read_timeout_secs,
+            1..=120,
+            "seconds",
         )?;
         self.anti_bot.validate()?;
         self.notifications.validate()?;

@@ -18,7 +18,7 @@ use crate::web::{id_field, text_field};
 
 /// Longest password accepted (argon2 hashes anything, but a megabyte
 /// password is a denial-of-service attempt, not a password).
-pub const MAX_PASSWORD_BYTES: usize = 256;
+pub use crate::auth::password::MAX_PASSWORD_BYTES;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -66,12 +66,9 @@ pub async fn register(
             format!("at most {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
-    let plain = password.clone();
-    let hash =
-        tokio::task::spawn_blocking(move || ingressoja_client::password::hash_password(&plain))
-            .await
-            .map_err(|_| ApiError::Cluster("password hashing was interrupted".into()))?
-            .map_err(|error| ApiError::invalid("password", error.to_string()))?;
+    let hash = crate::auth::password::hash(password.clone())
+        .await
+        .map_err(|error| ApiError::invalid("password", error))?;
     let reply = state
         .cluster_for(customer_id)
         .register(customer_id, email, cpf, display_name, &hash, None)

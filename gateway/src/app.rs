@@ -71,6 +71,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spawn_background(&state);
+    let header_read_timeout = Duration::from_secs(state.config.header_read_timeout_secs);
     let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -100,6 +101,7 @@ pub async fn serve(
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
             .serve_connection(TokioIo::new(tcp), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

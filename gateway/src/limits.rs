@@ -110,13 +110,15 @@ impl RateLimiters {
             Guarded::QueueJoin => (&self.queue_ip, &self.queue_customer),
             Guarded::Purchase => (&self.purchase_ip, &self.purchase_customer),
         };
-        by_ip.check(&ip.to_string(), &self.refused)?;
-        by_customer.check(&customer.to_ascii_lowercase(), &self.refused)
+        by_ip.check(&ip_bucket(ip), &self.refused)?;
+        // The exact id: ids are case-sensitive, so "ANA" is another account
+        // (or none), and trying it must not spend ana's budget.
+        by_customer.check(customer, &self.refused)
     }
 
     /// Counts one request of any kind from `ip`.
     pub fn check_any(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.any_ip.check(&ip.to_string(), &self.refused)
+        self.any_ip.check(&ip_bucket(ip), &self.refused)
     }
 
     fn all(&self) -> [&Limiter; 7] {
@@ -170,6 +172,19 @@ pub async fn shed_load(
     }
 }
 
+/// The per-IP bucket of `ip`: the address itself for IPv4, its /64 for
+/// IPv6, since one home or phone gets a whole /64 and could otherwise
+/// take a fresh address (and a fresh budget) per request.
+fn ip_bucket(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,12 +224,12 @@ mod tests {
     fn the_customer_limit_holds_across_ips() {
         let limiters = RateLimiters::new(&limits(60, 2), Family::default());
         limiters
-            .check(Guarded::QueueJoin, "10.0.0.1".parse().unwrap(), "Ana")
+            .check(Guarded::QueueJoin, "10.0.0.1".parse().unwrap(), "ana")
             .unwrap();
         limiters
             .check(Guarded::QueueJoin, "10.0.0.2".parse().unwrap(), "ana")
             .unwrap();
-        let refused = limiters.check(Guarded::QueueJoin, "10.0.0.3".parse().unwrap(), "ANA");
+        let refused = limiters.check(Guarded::QueueJoin, "10.0.0.3".parse().unwrap(), "ana");
         assert!(matches!(
             refused,
             Err(ApiError::RateLimited {
@@ -222,6 +237,39 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn another_spelling_of_an_id_does_not_spend_its_budget() {
+        // Ids are case-sensitive: a stranger hammering "ANA" and "Ana" is
+        // trying other accounts, and must not use up ana's logins.
+        let limiters = RateLimiters::new(&limits(60, 2), Family::default());
+        for (n, id) in ["ANA", "ANA", "Ana", "Ana"].iter().enumerate() {
+            let ip: IpAddr = format!("10.0.1.{n}").parse().unwrap();
+            limiters.check(Guarded::Login, ip, id).unwrap();
+        }
+        limiters
+            .check(Guarded::Login, "10.0.2.1".parse().unwrap(), "ana")
+            .expect("ana's own budget is untouched");
+    }
+
+    #[test]
+    fn one_ipv6_network_is_one_client_and_a_mapped_ipv4_is_its_ipv4() {
+        let limiters = RateLimiters::new(&limits(60, 2), Family::default());
+        for n in 1..=2 {
+            let ip: IpAddr = format!("2001:db8:1:2::{n}").parse().unwrap();
+            limiters.check_any(ip).unwrap();
+        }
+        let next_address: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert!(limiters.check_any(next_address).is_err());
+        limiters
+            .check_any("2001:db8:1:3::1".parse().unwrap())
+            .unwrap();
+        limiters.check_any("198.51.100.7".parse().unwrap()).unwrap();
+        limiters.check_any("198.51.100.7".parse().unwrap()).unwrap();
+        assert!(limiters
+            .check_any("::ffff:198.51.100.7".parse().unwrap())
+            .is_err());
     }
 
     async fn status_with_permits(permits: usize) -> (u16, Option<String>) {

@@ -208,7 +208,7 @@ pub async fn observe(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     metrics
@@ -226,9 +226,37 @@ pub async fn observe(
     response
 }
 
+/// The `method` label: the standard methods by name, anything else as
+/// `other`. HTTP lets a client invent methods (`FOO1`, `FOO2`, ...): each
+/// would be a new series kept for ever, a memory leak on demand.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::POST), "POST");
+        for invented in ["FOO1", "FOO2", "BREW", "PROPFIND"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{invented}");
+        }
+    }
 
     #[test]
     fn every_metric_is_rendered_with_its_prometheus_name() {

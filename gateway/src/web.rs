@@ -58,19 +58,35 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        if state.config.trusted_proxies.contains(&peer) {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return Ok(ClientIp(ip));
-            }
-        }
-        Ok(ClientIp(peer))
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
     }
+}
+
+/// The caller's address: the TCP peer, or, when the peer is one of the
+/// `trusted` proxies, the address that proxy wrote into `X-Forwarded-For`.
+///
+/// The proxy appends what it saw to the end of the header; anything before
+/// is whatever the client sent, so only the last entry of the last
+/// `X-Forwarded-For` line counts (a client that sends its own line must not
+/// pick its address). IPv4 addresses seen as IPv6 (`::ffff:a.b.c.d`, from a
+/// dual-stack socket) are the IPv4 address, so one client is one bucket.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !trusted.iter().any(|proxy| proxy.to_canonical() == peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|line| line.to_str().ok())
+        .and_then(|line| line.rsplit(',').next())
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
+        .map_or(peer, |ip| ip.to_canonical())
 }
 
 /// The signed-in buyer, from the session cookie or an `Authorization:
@@ -225,6 +241,49 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    fn forwarded(lines: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", HeaderValue::from_static(line));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_client_cannot_pick_its_address_with_a_header_line_of_its_own() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client's own line first, the proxy's line after it.
+        let headers = forwarded(&["6.6.6.6", "203.0.113.9"]);
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // One line, the client's entries first and the proxy's appended.
+        let headers = forwarded(&["6.6.6.6, 7.7.7.7, 203.0.113.9"]);
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Not from the proxy: the header is the client's word, ignored.
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(stranger, &headers, &[proxy]), stranger);
+    }
+
+    #[test]
+    fn an_ipv4_client_seen_over_ipv6_is_the_ipv4_client() {
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        let plain: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(client_ip(mapped, &HeaderMap::new(), &[]), plain);
+        // A proxy listed as IPv4 but connecting over a dual-stack socket.
+        let proxy_v4: IpAddr = "10.0.0.2".parse().unwrap();
+        let proxy_mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        let headers = forwarded(&["::ffff:203.0.113.9"]);
+        assert_eq!(
+            client_ip(proxy_mapped, &headers, &[proxy_v4]),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

@@ -36,6 +36,12 @@ pub async fn check_password(
     if password.is_empty() {
         return Err(ApiError::invalid("password", "must not be empty"));
     }
+    if password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid(
+            "password",
+            format!("at most {} bytes", password::MAX_PASSWORD_BYTES),
+        ));
+    }
     let credentials = match state.cluster.get_credentials(login.trim()).await {
         Ok(credentials) => credentials,
         Err(error)

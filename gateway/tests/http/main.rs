@@ -9,5 +9,6 @@ mod harness;
 mod ids;
 mod pages;
 mod sale;
+mod slowloris;
 mod waitroom;
 mod webhook;

@@ -368,17 +368,26 @@ mod tests {
     }
 
     #[test]
-    fn an_email_login_is_not_captured_by_an_id_that_looks_like_it() {
+    fn an_account_whose_id_looks_like_an_email_keeps_its_own_login() {
+        // New ids cannot hold '@' (the service refuses them before
+        // proposing), but accounts registered before may: such an account
+        // must not be shadowed by another account's e-mail, or it could
+        // never log in again. The exact id wins; the other account logs in
+        // by its own id.
         let mut m = machine_with_event(5, 4);
-        // Someone registers ana's e-mail as their customer id: ana's e-mail still finds ana.
         let mut r = registration("ana@example.com", Cpf::from_base(4_242).as_str());
         r.email = "other@example.com".into();
         apply(&mut m, 10, 5_000, Command::RegisterCustomer(r)).unwrap();
-        assert_eq!(m.credentials("ana@example.com").unwrap().customer_id, "ana");
+        assert_eq!(
+            m.credentials("ana@example.com").unwrap().customer_id,
+            "ana@example.com"
+        );
         assert_eq!(
             m.credentials("other@example.com").unwrap().customer_id,
             "ana@example.com"
         );
+        assert_eq!(m.credentials("ana").unwrap().customer_id, "ana");
+        assert_eq!(m.credentials("ANA@example.com").unwrap().customer_id, "ana");
     }
 
     #[test]

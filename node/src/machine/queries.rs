@@ -60,18 +60,25 @@ impl SaleMachine {
         &self.customers
     }
 
-    /// The account a login names: an e-mail (any case) if `login` contains `@` and
-    /// matches one, else a customer id. Fails with `unknown_customer`.
+    /// The account a login names: the customer with exactly that id, else,
+    /// if `login` contains `@`, the one with that e-mail (any case). Fails
+    /// with `unknown_customer`.
     ///
-    /// E-mails win over ids for inputs that look like one, so an account whose id
-    /// happens to be someone else's e-mail cannot capture that person's logins.
+    /// New ids cannot contain `@` (refused before proposing), so an e-mail
+    /// never meets a new id; an old account whose id looks like an e-mail
+    /// keeps its login.
     pub fn credentials(&self, login: &str) -> Result<&Customer, Rejection> {
-        let by_email = login
-            .contains('@')
-            .then(|| self.customers.by_email(login))
-            .flatten();
-        by_email
-            .or_else(|| self.customers.get(login))
+        // The exact id first: an account registered (before ids lost '@')
+        // with an id that looks like an e-mail keeps its own login even when
+        // another account's e-mail is the same text.
+        self.customers
+            .get(login)
+            .or_else(|| {
+                login
+                    .contains('@')
+                    .then(|| self.customers.by_email(login))
+                    .flatten()
+            })
             .ok_or_else(|| Rejection::UnknownCustomer(login.to_string()))
     }
 

@@ -332,6 +332,16 @@ impl Ticketing for TicketingService {
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterReply>, Status> {
         let r = request.into_inner();
+        // Checked here, before proposing, not in the state machine: a rule
+        // added to apply would replay differently over old log entries.
+        if r.customer_id.contains('@') {
+            return Err(ServiceError::bad_request(
+                "customer_id",
+                "must not contain '@': a login with '@' is an e-mail, and an id that \
+                 looked like one could shadow another account's e-mail (or be shadowed)",
+            )
+            .into());
+        }
         let command = Command::RegisterCustomer(Registration {
             customer_id: r.customer_id,
             email: r.email,

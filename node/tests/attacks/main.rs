@@ -9,7 +9,9 @@
 //!   cluster, a node posing as another in Raft: refused.
 //! - [`startup`]: a node started without certificates and without
 //!   `--insecure-dev` exits non-zero, naming the flag.
+//! - [`accounts`]: an account id made to shadow someone's e-mail.
 
+mod accounts;
 mod roles;
 mod startup;
 mod transport;

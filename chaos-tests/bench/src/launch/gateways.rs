@@ -66,6 +66,7 @@ pub fn gateway_config(
         notifications: Default::default(),
         webhooks: Vec::new(),
         trusted_proxies: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        header_read_timeout_secs: 10,
         insecure_dev: tls.is_none(),
         tls,
     }
