@@ -63,6 +63,9 @@ fn session_token(state: &AppState, customer_id: &str) -> serde_json::Value {
         "customer_id": customer_id,
         "token": state.signer.issue(Purpose::Session, customer_id, expires_at),
         "expires_at": expires_at,
+        // Keep it and send it with later logins: a lockout strangers cause
+        // does not shut this device out.
+        "device_token": login::device_token(state, customer_id),
     })
 }
 
@@ -85,6 +88,9 @@ struct LoginBody {
     login: String,
     #[serde(default)]
     password: String,
+    /// The `device_token` of an earlier login on this device, if any.
+    #[serde(default)]
+    device_token: String,
 }
 
 async fn login_password(
@@ -93,8 +99,10 @@ async fn login_password(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let login_name = text_field("login", &body.login, 254)?;
-    state.limits.check(Guarded::Login, ip, login_name)?;
-    match login::check_password(&state, login_name, &body.password).await? {
+    let device = Some(body.device_token.as_str());
+    let limit_key = login::limit_key(&state, login_name, device);
+    state.limits.check(Guarded::Login, ip, &limit_key)?;
+    match login::check_password(&state, login_name, &body.password, device).await? {
         PasswordOutcome::SignedIn { customer_id } => Ok(Json(session_token(&state, &customer_id))),
         PasswordOutcome::NeedsCode { customer_id } => {
             let expires_at = clock::now_secs() + 300;
@@ -113,6 +121,9 @@ struct CodeBody {
     second_factor_token: String,
     #[serde(default)]
     code: String,
+    /// The `device_token` of an earlier login on this device, if any.
+    #[serde(default)]
+    device_token: String,
 }
 
 async fn login_code(
@@ -125,10 +136,10 @@ async fn login_code(
         Purpose::SecondFactor,
         clock::now_secs(),
     )?;
-    state
-        .limits
-        .check(Guarded::Login, ip, &claims.customer_id)?;
-    login::check_code(&state, &claims.customer_id, &body.code).await?;
+    let device = Some(body.device_token.as_str());
+    let limit_key = login::limit_key(&state, &claims.customer_id, device);
+    state.limits.check(Guarded::Login, ip, &limit_key)?;
+    login::check_code(&state, &claims.customer_id, &body.code, device).await?;
     Ok(Json(session_token(&state, &claims.customer_id)))
 }
 

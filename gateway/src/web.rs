@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// Cookie carrying the session token.
 pub const SESSION_COOKIE: &str = "ij_session";
+/// The device token of the last login on this browser (`auth::login`).
+pub const DEVICE_COOKIE: &str = "ij_device";
 /// Cookie carrying the half-login token (password checked, code owed).
 pub const SECOND_FACTOR_COOKIE: &str = "ij_2fa";
 /// Cookie carrying the chosen language.

@@ -1,9 +1,20 @@
 //! The login flow shared by the pages and the JSON API: password, then (if
 //! enrolled) a TOTP code, with the failures and the used code recorded in
 //! the cluster so that lockout and replay protection hold on every gateway.
+//!
+//! A lockout must not be a way to shut the owner out: anyone can type six
+//! wrong passwords for someone else's account during the minutes of a sale.
+//! So every successful login hands the browser or app a signed *device
+//! token* (a cookie for the pages, `device_token` in the API). A login that
+//! presents one of the same account is exempt from the account's lockout
+//! and counted in a rate-limit bucket of its own: the owner on a device
+//! they used before gets in with the right password (and code), while
+//! strangers, who hold no such token, stay locked out. (OWASP's "device
+//! cookies" defence against lockout denial of service.)
 
 use ingressoja_codes::RejectionCode;
 
+use super::session::Purpose;
 use super::{password, totp};
 use crate::clock;
 use crate::error::ApiError;
@@ -24,11 +35,51 @@ pub enum PasswordOutcome {
     },
 }
 
-/// Checks `login` (customer id or e-mail) and `password`.
+/// How long a device token is good for: a device used in the last half year.
+pub const DEVICE_TOKEN_SECS: u64 = 180 * 24 * 3600;
+
+/// A device token for `customer_id`, handed out at each successful login.
+pub fn device_token(state: &AppState, customer_id: &str) -> String {
+    state.signer.issue(
+        Purpose::Device,
+        customer_id,
+        clock::now_secs() + DEVICE_TOKEN_SECS,
+    )
+}
+
+/// Whether `device` is a valid device token of `customer_id`.
+pub fn trusted_device(state: &AppState, device: Option<&str>, customer_id: &str) -> bool {
+    device
+        .filter(|token| !token.is_empty())
+        .and_then(|token| {
+            state
+                .signer
+                .verify(token, Purpose::Device, clock::now_secs())
+                .ok()
+        })
+        .is_some_and(|claims| claims.customer_id == customer_id)
+}
+
+/// The per-customer rate-limit key of a login attempt for `login`: the
+/// login itself, or, from a device that logged in to that account before,
+/// the device's own bucket (so strangers cannot spend it).
+pub fn limit_key(state: &AppState, login: &str, device: Option<&str>) -> String {
+    match device {
+        Some(token) if trusted_device(state, device, login) => {
+            let tail = &token[token.len().saturating_sub(22)..];
+            format!("device:{login}:{tail}")
+        }
+        _ => login.to_string(),
+    }
+}
+
+/// Checks `login` (customer id or e-mail) and `password`; `device` is the
+/// device token the caller presented, if any.
 pub async fn check_password(
     state: &AppState,
     login: &str,
     password: &str,
+    device: Option<&str>,
 ) -> Result<PasswordOutcome, ApiError> {
     if login.trim().is_empty() {
         return Err(ApiError::invalid("login", "must not be empty"));
@@ -56,11 +107,13 @@ pub async fn check_password(
         }
         Err(error) => return Err(error.into()),
     };
-    ensure_not_locked(
-        state,
-        credentials.failed_logins,
-        credentials.last_failed_login_ms,
-    )?;
+    if !trusted_device(state, device, &credentials.customer_id) {
+        ensure_not_locked(
+            state,
+            credentials.failed_logins,
+            credentials.last_failed_login_ms,
+        )?;
+    }
     let customer_id = credentials.customer_id;
     if !password::matches(password.to_string(), Some(credentials.password_hash)).await {
         state
@@ -80,13 +133,20 @@ pub async fn check_password(
 
 /// Checks the second-factor `code` of `customer_id` (who passed the
 /// password step) and records its time step so it cannot be used again.
-pub async fn check_code(state: &AppState, customer_id: &str, code: &str) -> Result<(), ApiError> {
+pub async fn check_code(
+    state: &AppState,
+    customer_id: &str,
+    code: &str,
+    device: Option<&str>,
+) -> Result<(), ApiError> {
     let credentials = state.cluster.get_credentials(customer_id).await?;
-    ensure_not_locked(
-        state,
-        credentials.failed_logins,
-        credentials.last_failed_login_ms,
-    )?;
+    if !trusted_device(state, device, customer_id) {
+        ensure_not_locked(
+            state,
+            credentials.failed_logins,
+            credentials.last_failed_login_ms,
+        )?;
+    }
     let Some(step) = totp::verify(&credentials.totp_secret, code, clock::now_secs()) else {
         state.cluster.record_login(customer_id, false, None).await?;
         return Err(ApiError::BadCode);

@@ -22,6 +22,9 @@ pub enum Purpose {
     Session,
     /// Password checked, second factor still owed: only `/login/2fa` accepts it.
     SecondFactor,
+    /// This browser or app logged in to the account before: a lockout
+    /// caused by strangers does not shut it out (see `auth::login`).
+    Device,
 }
 
 impl Purpose {
@@ -29,6 +32,7 @@ impl Purpose {
         match self {
             Purpose::Session => "s1",
             Purpose::SecondFactor => "m1",
+            Purpose::Device => "d1",
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::limits::Guarded;
 use crate::qr;
 use crate::state::AppState;
 use crate::web::{
-    cookie, set_cookie, ClientIp, PageForm, LANG_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE,
+    cookie, set_cookie, ClientIp, PageForm, DEVICE_COOKIE, LANG_COOKIE, SECOND_FACTOR_COOKIE,
+    SESSION_COOKIE,
 };
 
 /// How long a half-finished login (password checked, code owed) lasts.
@@ -43,6 +44,16 @@ fn session_cookie(state: &AppState, customer_id: &str) -> String {
         SESSION_COOKIE,
         &token,
         ttl,
+        state.config.session.cookie_secure,
+    )
+}
+
+/// The device cookie handed out with each session: see `auth::login`.
+fn device_cookie(state: &AppState, customer_id: &str) -> String {
+    set_cookie(
+        DEVICE_COOKIE,
+        &login::device_token(state, customer_id),
+        login::DEVICE_TOKEN_SECS,
         state.config.session.cookie_secure,
     )
 }
@@ -181,20 +192,26 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     visitor: Visitor,
+    headers: HeaderMap,
     ClientIp(ip): ClientIp,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&form.csrf, &state)?;
+    let device = cookie(&headers, DEVICE_COOKIE);
     let outcome = async {
         let login_name = crate::web::text_field("login", &form.login, 254)?;
-        state.limits.check(Guarded::Login, ip, login_name)?;
-        login::check_password(&state, login_name, &form.password).await
+        let limit_key = login::limit_key(&state, login_name, device.as_deref());
+        state.limits.check(Guarded::Login, ip, &limit_key)?;
+        login::check_password(&state, login_name, &form.password, device.as_deref()).await
     }
     .await;
     match outcome {
         Ok(PasswordOutcome::SignedIn { customer_id }) => Ok(redirect_with_cookies(
             "/",
-            &[session_cookie(&state, &customer_id)],
+            &[
+                session_cookie(&state, &customer_id),
+                device_cookie(&state, &customer_id),
+            ],
         )),
         Ok(PasswordOutcome::NeedsCode { customer_id }) => {
             let token = state.signer.issue(
@@ -293,11 +310,11 @@ pub async fn second_factor(
         Ok(claims) => claims,
         Err(_) => return Ok(Redirect::to("/login").into_response()),
     };
+    let device = cookie(&headers, DEVICE_COOKIE);
     let outcome = async {
-        state
-            .limits
-            .check(Guarded::Login, ip, &claims.customer_id)?;
-        login::check_code(&state, &claims.customer_id, &form.code).await
+        let limit_key = login::limit_key(&state, &claims.customer_id, device.as_deref());
+        state.limits.check(Guarded::Login, ip, &limit_key)?;
+        login::check_code(&state, &claims.customer_id, &form.code, device.as_deref()).await
     }
     .await;
     match outcome {
@@ -305,6 +322,7 @@ pub async fn second_factor(
             "/?signed_in=1",
             &[
                 session_cookie(&state, &claims.customer_id),
+                device_cookie(&state, &claims.customer_id),
                 cleared(&state, SECOND_FACTOR_COOKIE),
             ],
         )),

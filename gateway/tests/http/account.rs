@@ -280,3 +280,56 @@ async fn the_login_rate_limit_answers_429_and_its_retry_after_is_honoured() {
     );
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_cannot_lock_the_owner_out_of_a_device_she_used_before() {
+    // The attack: during the sale, type wrong passwords for a rival's
+    // account until it locks (and its login budget is spent).
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[login]\nlockout_after = 3\nlockout_base_secs = 60\nlockout_max_secs = 600\n\
+                     [rate_limits]\nlogin_per_customer = { per_minute = 1, burst = 4 }\n"
+            .into(),
+    })
+    .await;
+    let mut cai = Buyer::new(shop.url());
+    let signed_up = cai.register("cai", &cpf(202)).await;
+    assert_eq!(signed_up.status, 201);
+    let device = signed_up.body["device_token"]
+        .as_str()
+        .expect("a device token at sign-up")
+        .to_string();
+    let right = json!({"login": "cai", "password": "correct horse battery"});
+    let wrong = json!({"login": "cai", "password": "wrong password"});
+
+    // Sign-up spent one of the account's four login tokens; the stranger
+    // spends the other three and locks the account.
+    let stranger = Buyer::new(shop.url());
+    for _ in 0..3 {
+        let refused = stranger.post("/api/v1/login", wrong.clone()).await;
+        assert_eq!(refused.code(), "bad_credentials", "{:?}", refused.body);
+    }
+    // Locked and out of budget for anyone without cai's device, the right
+    // password included: the lock still stops guessing.
+    let locked = stranger.post("/api/v1/login", right.clone()).await;
+    assert_eq!(locked.status, 429, "{:?}", locked.body);
+
+    // cai, on the phone she signed up with, gets in.
+    let mut with_device = right.clone();
+    with_device["device_token"] = json!(device);
+    let signed_in = Buyer::new(shop.url())
+        .post("/api/v1/login", with_device)
+        .await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["customer_id"], "cai");
+
+    // Another account's device token opens nothing of cai's.
+    let mut dan = Buyer::new(shop.url());
+    let dan_signed_up = dan.register("dan", &cpf(203)).await;
+    assert_eq!(dan_signed_up.status, 201);
+    let mut borrowed = right.clone();
+    borrowed["device_token"] = dan_signed_up.body["device_token"].clone();
+    let still_locked = Buyer::new(shop.url()).post("/api/v1/login", borrowed).await;
+    assert_eq!(still_locked.status, 429, "{:?}", still_locked.body);
+    shop.shutdown().await;
+}
