@@ -97,7 +97,7 @@ alive_or_die() {
 # Mutual TLS as run-local.sh has it, with the run's own certificates; the
 # CLI (here and in shop_flow.py) finds its operator certificate through
 # INGRESSOJA_PKI_DIR.
-"$bin/ingressoja" pki init --dir "$tmp/pki" --cluster local --nodes 1,2,3 \
+"$bin/ingressoja" pki init --dir "$tmp/pki" --cluster local --node-ids 1,2,3 \
   --gateways web --operators admin >/dev/null
 export INGRESSOJA_PKI_DIR="$tmp/pki"
 echo "starting 3 nodes (data in $tmp)..."

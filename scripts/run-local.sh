@@ -50,7 +50,7 @@ mkdir -p .data
 # first start and kept in .data/pki/local-3 (never committed). ca.key stays
 # there so a spare's certificate can be made later; keep it offline in production.
 "$bin/ingressoja" pki init --dir .data/pki/local-3 --cluster local \
-  --nodes 1,2,3,4,5 --gateways web --operators admin >/dev/null
+  --node-ids 1,2,3,4,5 --gateways web --operators admin >/dev/null
 pids=()
 stop() {
   echo

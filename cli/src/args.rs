@@ -220,7 +220,7 @@ pub enum PkiCommand {
         cluster: String,
         /// Raft ids of the nodes, comma-separated.
         #[arg(long, value_delimiter = ',', required = true)]
-        nodes: Vec<u64>,
+        node_ids: Vec<u64>,
         /// Names of the gateways' certificates, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "web")]
         gateways: Vec<String>,

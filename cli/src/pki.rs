@@ -12,12 +12,12 @@ pub fn run(command: PkiCommand) -> Result<ExitCode, Failure> {
     let PkiCommand::Init {
         dir,
         cluster,
-        nodes,
+        node_ids,
         gateways,
         operators,
     } = command;
     let mut identities = Vec::new();
-    for id in nodes {
+    for id in node_ids {
         identities.push(Identity::node(&cluster, id).map_err(PkiError::from)?);
     }
     for (role, names) in [(Role::Gateway, gateways), (Role::Operator, operators)] {
@@ -27,8 +27,10 @@ pub fn run(command: PkiCommand) -> Result<ExitCode, Failure> {
     }
     let bundle = Bundle::ensure(&dir, &cluster, &identities)?;
     let session_key = bundle.ensure_session_key()?;
+    let ticket_key = bundle.ensure_ticket_key()?;
     println!("CA: {}", bundle.ca_file().display());
     println!("gateways' session key: {}", session_key.display());
+    println!("tickets' QR key: {}", ticket_key.display());
     for identity in &identities {
         println!("{identity}: {}", bundle.cert_file(identity).display());
     }

@@ -350,3 +350,53 @@ fn audit_verify_with_no_node_reachable_exits_1_and_lists_them() {
     assert!(out.contains("unreachable: "), "{out}");
     assert!(out.contains("AUDIT CHECK FAILED"), "{out}");
 }
+
+#[test]
+fn pki_init_makes_a_cluster_once_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let args = [
+        "pki",
+        "init",
+        "--dir",
+        pki.to_str().unwrap(),
+        "--cluster",
+        "local",
+        "--node-ids",
+        "1,2,3",
+    ];
+    let output = ingressoja(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in [
+        "ca.pem",
+        "ca.key",
+        "node-1.pem",
+        "node-3.key",
+        "gateway-web.pem",
+        "operator-admin.key",
+        "session.key",
+        "ticket.key",
+    ] {
+        assert!(pki.join(file).is_file(), "{file} missing");
+    }
+    let ca = std::fs::read(pki.join("ca.pem")).unwrap();
+    let again = ingressoja(&args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read(pki.join("ca.pem")).unwrap(),
+        ca,
+        "the CA was replaced"
+    );
+    let bad = ingressoja(&[
+        "pki",
+        "init",
+        "--dir",
+        pki.to_str().unwrap(),
+        "--cluster",
+        "Bad_Name",
+        "--node-ids",
+        "1",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("invalid cluster"), "{}", stderr(&bad));
+}

@@ -65,6 +65,10 @@ pub struct GatewayConfig {
     /// is ignored, so a client cannot pick its own IP. Empty by default.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The key signing the tickets' QR codes (`[tickets]`); without it,
+    /// one derived from the session key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<crate::TicketsConfig>,
     /// Seconds a client may take to send a request's headers (1..=120,
     /// default 10); a slower one is cut off, so a slowloris holding many
     /// half-sent requests open costs the gateway little.
@@ -138,6 +142,9 @@ impl GatewayConfig {
         self.validate_public_url()?;
         self.validate_nodes()?;
         self.session.validate()?;
+        if let Some(tickets) = &self.tickets {
+            tickets.validate()?;
+        }
         self.login.validate()?;
         self.rate_limits.validate()?;
         in_range(
@@ -162,7 +169,7 @@ impl GatewayConfig {
             && PUBLISHED_SESSION_KEYS.contains(&hex::encode(&self.session.key).as_str())
         {
             return Err(ConfigError::invalid(
-                self.session.key_source.field(),
+                self.session.key_source.field("session"),
                 "is the demo key published in IngressoJá's repository: anyone could sign a \
                  session as any customer with it; use a key of your own (`ingressoja pki init` \
                  writes one as session.key), or run with --insecure-dev",

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{at_least, in_range};
-use crate::secret::{decode_hex, deserialize_hex, serialize_hex, REDACTED};
+use crate::key::{key_fields, resolve_key, KeySource};
+use crate::secret::{deserialize_hex, serialize_hex, REDACTED};
 use crate::ConfigError;
 
 /// Shortest accepted session HMAC key: 256 bits, the HMAC-SHA256 block
@@ -17,31 +18,6 @@ pub(crate) const MIN_SESSION_KEY_BYTES: usize = 32;
 const MIN_SESSION_TTL_SECS: u64 = 60;
 /// Longest session: 30 days.
 const MAX_SESSION_TTL_SECS: u64 = 30 * 24 * 3600;
-
-/// Where the session key was read from, named in the errors about it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum KeySource {
-    /// Written in the file as `key_hex`: for tests and generated configs;
-    /// the shipped configs never do it.
-    #[default]
-    Inline,
-    /// `key_file`: a file holding the key in hex (what `ingressoja pki init`
-    /// writes as `session.key`).
-    File(PathBuf),
-    /// `key_env`: an environment variable holding the key in hex.
-    Env(String),
-}
-
-impl KeySource {
-    /// The config field the key came from.
-    pub fn field(&self) -> &'static str {
-        match self {
-            KeySource::Inline => "session.key_hex",
-            KeySource::File(_) => "session.key_file",
-            KeySource::Env(_) => "session.key_env",
-        }
-    }
-}
 
 /// How the gateway signs and expires customer sessions (`[session]`).
 ///
@@ -105,31 +81,7 @@ impl TryFrom<RawSession> for SessionConfig {
     type Error = String;
 
     fn try_from(raw: RawSession) -> Result<SessionConfig, String> {
-        let (key, key_source) = match (raw.key_hex, raw.key_file, raw.key_env) {
-            (Some(key), None, None) => (key, KeySource::Inline),
-            (None, Some(path), None) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("key_file {}: cannot read it: {e}", path.display()))?;
-                let key = decode_hex(text.trim())
-                    .map_err(|why| format!("key_file {}: the key {why}", path.display()))?;
-                (key, KeySource::File(path))
-            }
-            (None, None, Some(var)) => {
-                let text = std::env::var(&var).map_err(|e| {
-                    format!("key_env {var}: cannot read the environment variable: {e}")
-                })?;
-                let key = decode_hex(text.trim())
-                    .map_err(|why| format!("key_env {var}: the key {why}"))?;
-                (key, KeySource::Env(var))
-            }
-            (None, None, None) => {
-                return Err("no key: give key_file (a file holding the key in hex; \
-                            `ingressoja pki init` writes one as session.key) or key_env \
-                            (an environment variable holding it)"
-                    .into())
-            }
-            _ => return Err("give only one of key_hex, key_file and key_env".into()),
-        };
+        let (key, key_source) = resolve_key(raw.key_hex, raw.key_file, raw.key_env, "session.key")?;
         Ok(SessionConfig {
             key,
             key_source,
@@ -141,11 +93,7 @@ impl TryFrom<RawSession> for SessionConfig {
 
 impl From<SessionConfig> for RawSession {
     fn from(config: SessionConfig) -> RawSession {
-        let (key_hex, key_file, key_env) = match config.key_source {
-            KeySource::Inline => (Some(config.key), None, None),
-            KeySource::File(path) => (None, Some(path), None),
-            KeySource::Env(var) => (None, None, Some(var)),
-        };
+        let (key_hex, key_file, key_env) = key_fields(config.key, config.key_source);
         RawSession {
             key_hex,
             key_file,
@@ -186,7 +134,7 @@ impl SessionConfig {
         let len = self.key.len();
         if len < MIN_SESSION_KEY_BYTES {
             return Err(ConfigError::invalid(
-                self.key_source.field(),
+                self.key_source.field("session"),
                 format!(
                     "must be at least {MIN_SESSION_KEY_BYTES} bytes ({} hex digits), got {len} bytes; \
                      generate one with: openssl rand -hex 32",

@@ -54,7 +54,9 @@ fn load_gateway(path: &Path) -> Result<GatewayConfig, crate::ConfigError> {
     let text: String = text
         .lines()
         .map(|line| {
-            if line.starts_with("key_file = ") && line.ends_with("/session.key\"") {
+            if line.starts_with("key_file = ")
+                && (line.ends_with("/session.key\"") || line.ends_with("/ticket.key\""))
+            {
                 format!("key_file = {:?}\n", key.display().to_string())
             } else {
                 format!("{line}\n")

@@ -27,6 +27,15 @@ pub enum StateError {
     Tls(#[from] ingressoja_pki::PkiError),
 }
 
+/// The key of the tickets' QR codes: `[tickets]`'s, or else derived from
+/// the session key one way (HMAC), so it opens no session.
+pub fn ticket_key(config: &GatewayConfig) -> Vec<u8> {
+    match &config.tickets {
+        Some(tickets) => tickets.key.clone(),
+        None => TokenSigner::new(config.session.key.clone()).mac(b"ingressoja ticket key v1"),
+    }
+}
+
 /// The gateway's certificate for its calls to the nodes; `None` (with a
 /// warning) in `insecure_dev`.
 fn load_tls(config: &GatewayConfig) -> Result<Option<TlsMaterial>, StateError> {
@@ -57,6 +66,9 @@ pub struct AppState {
     pub cluster: Client,
     /// Signs and checks sessions, CSRF fields and challenges.
     pub signer: TokenSigner,
+    /// Signs the tickets' QR codes: its own key, which a gate scanner may
+    /// hold without being able to sign sessions.
+    pub ticket_signer: TokenSigner,
     /// Per-IP and per-customer rate limits.
     pub limits: Arc<RateLimiters>,
     /// The global concurrency limit.
@@ -89,6 +101,7 @@ impl AppState {
         Ok(AppState {
             events,
             signer: TokenSigner::new(config.session.key.clone()),
+            ticket_signer: TokenSigner::new(ticket_key(&config)),
             limits: Arc::new(RateLimiters::new(
                 &config.rate_limits,
                 metrics.rate_limited.clone(),

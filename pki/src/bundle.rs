@@ -96,7 +96,17 @@ impl Bundle {
     /// its path. Kept here so the compose file's one-shot `pki` service, the
     /// only process that writes secrets, makes it too.
     pub fn ensure_session_key(&self) -> Result<PathBuf, PkiError> {
-        let path = self.dir.join("session.key");
+        self.ensure_secret("session.key")
+    }
+
+    /// Makes sure the directory holds `ticket.key`, the key signing the
+    /// tickets' QR codes (what a gate scanner holds; not the session key).
+    pub fn ensure_ticket_key(&self) -> Result<PathBuf, PkiError> {
+        self.ensure_secret("ticket.key")
+    }
+
+    fn ensure_secret(&self, name: &str) -> Result<PathBuf, PkiError> {
+        let path = self.dir.join(name);
         if !path.exists() {
             let key: [u8; 32] = rand::random();
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();

@@ -13,7 +13,8 @@ use crate::qr;
 use crate::state::AppState;
 
 /// What a ticket's QR code says: `IJ1|ticket|event|customer|mac`, the MAC
-/// (shared key) letting a gate scanner check a ticket offline.
+/// (the ticket key, `AppState::ticket_signer`, never the session key)
+/// letting a gate scanner check a ticket offline.
 pub fn ticket_code(
     signer: &TokenSigner,
     ticket_id: &str,
@@ -40,7 +41,7 @@ pub async fn tickets(
         let cards: String = tickets
             .iter()
             .map(|t| {
-                let code = ticket_code(&state.signer, &t.ticket_id, &t.event_id, &customer_id);
+                let code = ticket_code(&state.ticket_signer, &t.ticket_id, &t.event_id, &customer_id);
                 format!(
                     r#"<article class="ticket" data-ticket="{id}"><div class="ticket-qr">{qr}</div>
 <div><p class="ticket-id"><code>{id}</code></p><p>{event} · {category} · {price}</p></div></article>"#,
@@ -67,5 +68,25 @@ mod tests {
         let b = ticket_code(&TokenSigner::new(vec![2; 32]), "T-1", "rock", "ana");
         assert!(a.starts_with("IJ1|T-1|rock|ana|"));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_ticket_key_is_not_the_session_key() {
+        // A gate scanner holds the ticket key: with it, no session can be
+        // signed, derived or given.
+        let text = format!(
+            "listen = \"127.0.0.1:1\"\npublic_url = \"http://x\"\nnodes = [\"127.0.0.1:2\"]\n\
+             insecure_dev = true\n[session]\nkey_hex = \"{}\"\n",
+            "11".repeat(32)
+        );
+        let mut config = ingressoja_cluster_config::GatewayConfig::from_toml_str(&text).unwrap();
+        let derived = crate::state::ticket_key(&config);
+        assert_eq!(derived.len(), 32);
+        assert_ne!(derived, config.session.key);
+        config.tickets = Some(ingressoja_cluster_config::TicketsConfig {
+            key: vec![0x22; 32],
+            key_source: Default::default(),
+        });
+        assert_eq!(crate::state::ticket_key(&config), vec![0x22; 32]);
     }
 }

@@ -67,6 +67,7 @@ pub fn gateway_config(
         webhooks: Vec::new(),
         trusted_proxies: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
         header_read_timeout_secs: 10,
+        tickets: None,
         insecure_dev: tls.is_none(),
         tls,
     }
