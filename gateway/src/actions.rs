@@ -170,13 +170,19 @@ pub async fn pay(
         .await?)
 }
 
-/// Gives a hold's tickets back.
+/// Gives a hold's tickets back. Counted against the purchase budget, and
+/// checked with a read first: a release of a hold that is not the buyer's
+/// (a bot trying hold ids) is answered "not found" without costing a Raft
+/// entry.
 pub async fn release(
     state: &AppState,
+    ip: IpAddr,
     customer_id: &str,
     hold_id: u64,
     request_id: u64,
 ) -> Result<(), ApiError> {
+    state.limits.check(Guarded::Purchase, ip, customer_id)?;
+    own_hold(state, customer_id, hold_id).await?;
     state
         .cluster_for(customer_id)
         .release_hold_with_request_id(hold_id, customer_id, request_id)

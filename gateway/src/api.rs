@@ -303,12 +303,13 @@ async fn get_hold(
 
 async fn release(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     buyer: Buyer,
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let request_id = request_id(idempotency_key(&headers))?;
-    actions::release(&state, &buyer.customer_id, hold_id(&raw)?, request_id).await?;
+    actions::release(&state, ip, &buyer.customer_id, hold_id(&raw)?, request_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -187,6 +187,7 @@ pub async fn pay(
 pub async fn release(
     State(state): State<AppState>,
     visitor: Visitor,
+    ClientIp(ip): ClientIp,
     Path(raw): Path<String>,
     PageForm(form): PageForm<PayForm>,
 ) -> Result<Response, PageError> {
@@ -194,7 +195,7 @@ pub async fn release(
     let customer_id = visitor.buyer()?.to_string();
     let hold_id = parse_hold_id(&visitor, &raw)?;
     let request_id = request_id(Some(&form.request_id)).map_err(|e| visitor.error(e))?;
-    actions::release(&state, &customer_id, hold_id, request_id)
+    actions::release(&state, ip, &customer_id, hold_id, request_id)
         .await
         .map_err(|e| visitor.error(e))?;
     Ok(Redirect::to(&format!("/checkout/{hold_id}")).into_response())

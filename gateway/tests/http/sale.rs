@@ -450,3 +450,51 @@ async fn unknown_endpoints_and_the_openapi_file() {
     }
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn releasing_other_peoples_holds_costs_no_raft_entry_and_is_rate_limited() {
+    // The attack: a bot fires releases at hold ids it does not own. Each
+    // used to become a Raft entry (refused only when applied), unmetered.
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[rate_limits]\npurchase_per_customer = { per_minute = 1, burst = 4 }\n".into(),
+    })
+    .await;
+    let mut ana = Buyer::new(shop.url());
+    assert_eq!(ana.register("ana", &cpf(301)).await.status, 201);
+    let mut bot = Buyer::new(shop.url());
+    assert_eq!(bot.register("bot", &cpf(302)).await.status, 201);
+    let hold = ana
+        .post(
+            "/api/v1/holds",
+            json!({"event_id": "show", "category_id": "vip", "quantity": 1}),
+        )
+        .await;
+    let hold_id = hold.body["hold_id"].as_u64().unwrap();
+
+    let admin = shop.cluster.client(None);
+    let addr = shop.cluster.addr(1);
+    let audited = |page: ingressoja_client::proto::admin::AuditPage| {
+        page.records
+            .iter()
+            .filter(|r| r.action == "release_hold")
+            .count()
+    };
+    let before = audited(admin.export_audit(&addr, 0, 0).await.unwrap());
+    let delete = |id: u64| bot.http.delete(format!("{}/api/v1/holds/{id}", shop.url()));
+    let mut statuses = Vec::new();
+    for id in [hold_id, hold_id, 999_999, hold_id, hold_id + 1] {
+        statuses.push(bot.send(delete(id)).await.status);
+    }
+    // Not found (not the bot's) four times, then out of budget.
+    assert_eq!(statuses, [404, 404, 404, 404, 429], "{statuses:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = audited(admin.export_audit(&addr, 0, 0).await.unwrap());
+    assert_eq!(after, before, "a refused release reached the Raft log");
+    // ana's hold is untouched.
+    assert_eq!(
+        ana.get(&format!("/api/v1/holds/{hold_id}")).await.body["status"],
+        "live"
+    );
+    shop.shutdown().await;
+}
