@@ -20,14 +20,24 @@ pub struct NotificationConfig {
     /// page), in milliseconds (100..=60000, default 1000); see
     /// [`NotificationConfig::queue_poll`].
     pub queue_poll_ms: u64,
+    /// Notification streams one customer may hold open on a gateway at
+    /// once (1..=1000, default 8: a few tabs and a phone). More is a bot.
+    pub max_streams_per_customer: usize,
+    /// Notification streams one address (an IPv4 address, an IPv6 /64) may
+    /// hold open on a gateway at once (1..=1000000, default 2000: a mobile
+    /// carrier's NAT puts many fans behind one address).
+    pub max_streams_per_ip: usize,
 }
 
 impl Default for NotificationConfig {
-    /// Warn one minute before expiry, poll the queue every second.
+    /// Warn one minute before expiry, poll the queue every second, 8
+    /// streams per customer and 2000 per address.
     fn default() -> Self {
         NotificationConfig {
             hold_warning_secs: 60,
             queue_poll_ms: 1000,
+            max_streams_per_customer: 8,
+            max_streams_per_ip: 2_000,
         }
     }
 }
@@ -57,6 +67,18 @@ impl NotificationConfig {
             self.queue_poll_ms,
             100..=60_000,
             "ms",
+        )?;
+        in_range(
+            "notifications.max_streams_per_customer",
+            self.max_streams_per_customer,
+            1..=1_000,
+            "",
+        )?;
+        in_range(
+            "notifications.max_streams_per_ip",
+            self.max_streams_per_ip,
+            1..=1_000_000,
+            "",
         )
     }
 }

@@ -124,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
 public_url = "http://127.0.0.1:{port}"
 nodes = ["{node}"]
 max_in_flight = 4096
+[notifications]
+max_streams_per_ip = 1000000
 [rate_limits]
 api_per_ip = {{ per_minute = 6000000, burst = 1000000 }}
 [session]

@@ -358,3 +358,25 @@ async fn tickets(
 fn idempotency_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("idempotency-key").and_then(|v| v.to_str().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_documents_the_answers_any_route_can_give() {
+        // Any request can meet the per-address limit (429) and load
+        // shedding or a cluster outage (503): the contract must say so.
+        let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let paths = spec["paths"].as_object().unwrap();
+        assert!(paths.len() >= 10);
+        for (path, operations) in paths {
+            for (method, operation) in operations.as_object().unwrap() {
+                for status in ["429", "503"] {
+                    assert!(
+                        operation["responses"].get(status).is_some(),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+            }
+        }
+    }
+}

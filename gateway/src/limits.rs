@@ -175,7 +175,7 @@ pub async fn shed_load(
 /// The per-IP bucket of `ip`: the address itself for IPv4, its /64 for
 /// IPv6, since one home or phone gets a whole /64 and could otherwise
 /// take a fresh address (and a fresh budget) per request.
-fn ip_bucket(ip: IpAddr) -> String {
+pub(crate) fn ip_bucket(ip: IpAddr) -> String {
     match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {

@@ -14,6 +14,7 @@ use crate::auth::lockout::LockoutPolicy;
 use crate::auth::session::TokenSigner;
 use crate::limits::RateLimiters;
 use crate::metrics::GatewayMetrics;
+use crate::notify::stream_caps::StreamCaps;
 use crate::notify::tail::EventTail;
 
 /// Why the gateway's state could not be prepared.
@@ -79,6 +80,8 @@ pub struct AppState {
     pub metrics: Arc<GatewayMetrics>,
     /// The one shared tail of the cluster's events every SSE stream reads.
     pub events: EventTail,
+    /// Open notification streams per customer and per address.
+    pub stream_caps: Arc<StreamCaps>,
 }
 
 impl AppState {
@@ -100,6 +103,10 @@ impl AppState {
         );
         Ok(AppState {
             events,
+            stream_caps: Arc::new(StreamCaps::new(
+                config.notifications.max_streams_per_customer,
+                config.notifications.max_streams_per_ip,
+            )),
             signer: TokenSigner::new(config.session.key.clone()),
             ticket_signer: TokenSigner::new(ticket_key(&config)),
             limits: Arc::new(RateLimiters::new(

@@ -7,5 +7,6 @@ pub mod event_json;
 pub mod mailbox;
 pub mod progress;
 pub mod sse;
+pub mod stream_caps;
 pub mod tail;
 pub mod webhook;

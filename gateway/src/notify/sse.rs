@@ -47,9 +47,10 @@ use super::tail::{Start, Subscription};
 use crate::clock;
 use crate::error::ApiError;
 use crate::metrics::{GatewayMetrics, SseConnection};
+use crate::notify::stream_caps::StreamPermit;
 use crate::state::AppState;
 use crate::views::QueueView;
-use crate::web::{id_field, Buyer};
+use crate::web::{id_field, Buyer, ClientIp};
 
 /// Events older than this at connection time count as history (`replay`).
 const REPLAY_AGE: Duration = Duration::from_secs(5);
@@ -74,10 +75,12 @@ pub struct StreamParams {
 /// Opens the buyer's notification stream.
 pub async fn stream(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(params): Query<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let buyer = Buyer::from_headers(&headers, &state)?;
+    let permit = state.stream_caps.open(&buyer.customer_id, ip)?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -104,7 +107,14 @@ pub async fn stream(
     } else {
         clock::now_ms().saturating_sub(REPLAY_AGE.as_millis() as u64)
     };
-    let connection = Connection::open(state, buyer.customer_id, from, replay_before_ms, queue);
+    let connection = Connection::open(
+        state,
+        buyer.customer_id,
+        from,
+        replay_before_ms,
+        queue,
+        permit,
+    );
     let frames = futures::stream::unfold(connection, |mut connection| async move {
         let frame = connection.next_frame().await;
         Some((Ok(frame), connection))
@@ -133,6 +143,8 @@ struct Connection {
     /// `hold_expiring` warnings from their timer tasks (opened on the first hold).
     warnings: Option<(mpsc::Sender<Event>, mpsc::Receiver<Event>)>,
     _open: SseConnection,
+    /// Its place under the per-customer and per-address caps.
+    _permit: StreamPermit,
 }
 
 /// The buyer's place in one queue, followed from the shared progress.
@@ -153,6 +165,7 @@ impl Connection {
         from: Option<u64>,
         replay_before_ms: u64,
         queue: Option<String>,
+        permit: StreamPermit,
     ) -> Connection {
         let open = SseConnection::open(state.metrics.clone());
         let (subscription, start) = state.events.subscribe(&customer_id, from);
@@ -175,6 +188,7 @@ impl Connection {
             }),
             warnings: None,
             _open: open,
+            _permit: permit,
         };
         connection.begin(start);
         connection

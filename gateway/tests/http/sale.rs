@@ -498,3 +498,49 @@ async fn releasing_other_peoples_holds_costs_no_raft_entry_and_is_rate_limited()
     );
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_account_cannot_hold_more_notification_streams_than_its_cap() {
+    // The attack: one account (or one address) opening thousands of
+    // streams to fill the gateway the waiting room needs.
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[notifications]\nmax_streams_per_customer = 2\n".into(),
+    })
+    .await;
+    let mut ana = Buyer::new(shop.url());
+    assert_eq!(ana.register("ana", &cpf(311)).await.status, 201);
+    let token = ana.token.clone().unwrap();
+    let http = reqwest::Client::new();
+    let open = || {
+        http.get(format!("{}/api/v1/notifications", shop.url()))
+            .bearer_auth(&token)
+            .send()
+    };
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    // A closed stream gives its place back.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        let attempt = open().await.unwrap();
+        if attempt.status() == 200 {
+            reopened = Some(attempt);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed stream's place was not given back"
+    );
+    drop(second);
+    shop.shutdown().await;
+}
