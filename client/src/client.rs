@@ -70,6 +70,14 @@ impl Client {
         }
     }
 
+    /// Calls the nodes with `tls` from now on (a renewed certificate, read
+    /// again after SIGHUP): new connections use it, calls in flight finish
+    /// on theirs. Shared by every clone of this client.
+    pub fn set_tls(&self, tls: Option<ingressoja_pki::TlsMaterial>) -> Result<(), ClientError> {
+        let config = tls.as_ref().map(ingressoja_pki::TlsMaterial::client_config);
+        self.cluster().set_tls(config)
+    }
+
     /// Adds node addresses (e.g. the members a status reply listed) to the
     /// failover rotation. Invalid or already known addresses are skipped;
     /// returns how many were new.

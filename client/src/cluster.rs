@@ -70,6 +70,32 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Calls with `tls` from now on: every node's endpoint is rebuilt and
+    /// its channel dropped, so the next call dials afresh with it (calls in
+    /// flight finish on their connection). Nothing changes on an error.
+    pub(crate) fn set_tls(&mut self, tls: Option<ClientTlsConfig>) -> Result<(), ClientError> {
+        let mut endpoints = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let address = endpoint::normalise(&node.addr)?;
+            endpoints.push(endpoint::endpoint(
+                &address,
+                self.request_timeout,
+                tls.as_ref(),
+            )?);
+        }
+        for (node, endpoint) in self.nodes.iter_mut().zip(endpoints) {
+            node.endpoint = endpoint;
+            node.channel = None;
+        }
+        self.tls = tls;
+        Ok(())
+    }
+
+    /// The TLS settings calls use now.
+    pub(crate) fn tls(&self) -> Option<ClientTlsConfig> {
+        self.tls.clone()
+    }
+
     /// The node the next attempt should go to. Needs a tokio runtime: the
     /// channel is created here on first use.
     pub(crate) fn current_target(&mut self) -> Target {

@@ -268,10 +268,8 @@ impl EventWatch {
         }
         let address = endpoint::normalise(addr)?;
         let options = self.client.options();
-        let tls = options
-            .tls
-            .as_ref()
-            .map(ingressoja_pki::TlsMaterial::client_config);
+        // The client's TLS of now (a reload may have replaced the first).
+        let tls = self.client.cluster().tls();
         let channel = endpoint::stream_endpoint(&address, options.request_timeout, tls.as_ref())?
             .connect_lazy();
         self.channels.insert(addr.to_string(), channel.clone());

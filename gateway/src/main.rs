@@ -38,6 +38,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// SIGHUP: read the certificate, key and CA files again.
+async fn reload_on_hangup(state: AppState) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        match state.reload_tls() {
+            Ok(Some(identity)) => tracing::info!(%identity, "SIGHUP: certificate reloaded"),
+            Ok(None) => tracing::warn!("SIGHUP: no TLS to reload (insecure_dev)"),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: certificate NOT reloaded; calling on with the old one")
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -61,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, %public_url, "gateway listening");
+    tokio::spawn(reload_on_hangup(state.clone()));
     ingressoja_gateway::serve(state, listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -125,6 +125,18 @@ impl AppState {
         })
     }
 
+    /// Reads the `[tls]` files again (what SIGHUP does): calls to the nodes
+    /// use the renewed certificate from the next connection on. A failed
+    /// reload changes nothing. `None` without TLS (`insecure_dev`).
+    pub fn reload_tls(&self) -> Result<Option<ingressoja_pki::Identity>, StateError> {
+        let Some(material) = load_tls(&self.config)? else {
+            return Ok(None);
+        };
+        let identity = material.identity().clone();
+        self.cluster.set_tls(Some(material))?;
+        Ok(Some(identity))
+    }
+
     /// The cluster handle whose idempotency keys belong to `customer_id`:
     /// a request id the buyer's page carries then means the same request on
     /// every gateway, so a retry after a gateway or leader failure is

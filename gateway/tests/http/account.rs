@@ -333,3 +333,73 @@ async fn a_stranger_cannot_lock_the_owner_out_of_a_device_she_used_before() {
     assert_eq!(still_locked.status, 429, "{:?}", still_locked.body);
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_gateway_certificate_is_rotated_under_load_with_no_failed_request() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let shop = Shop::start(ShopOptions {
+        gateways: 1,
+        extra_toml: "[rate_limits]\napi_per_ip = { per_minute = 600000, burst = 100000 }\n".into(),
+    })
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, stop) = (shop.url().to_string(), stop.clone());
+            let (served, failed) = (served.clone(), failed.clone());
+            tokio::spawn(async move {
+                let buyer = Buyer::new(&url);
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = buyer.get("/api/v1/events").await;
+                    if answer.status == 200 {
+                        served.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        eprintln!("failed: {} {:?}", answer.status, answer.body);
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A renewed certificate for the gateway, put in place, then reloaded.
+    let pki = &shop.cluster.pki;
+    let ca = ingressoja_pki::Authority::load(
+        ingressoja_test_support::TEST_CLUSTER,
+        &std::fs::read_to_string(pki.ca_file()).unwrap(),
+        &std::fs::read_to_string(pki.dir().join("ca.key")).unwrap(),
+    )
+    .unwrap();
+    let web = ingressoja_pki::Identity::new(
+        ingressoja_test_support::TEST_CLUSTER,
+        ingressoja_pki::Role::Gateway,
+        "web",
+    )
+    .unwrap();
+    let renewed = ca.issue(&web).unwrap();
+    let (cert, key) = (pki.cert_file(&web), pki.key_file(&web));
+    std::fs::write(key.with_extension("new"), &renewed.key_pem).unwrap();
+    std::fs::rename(key.with_extension("new"), &key).unwrap();
+    std::fs::write(cert.with_extension("new"), &renewed.cert_pem).unwrap();
+    std::fs::rename(cert.with_extension("new"), &cert).unwrap();
+    let state = shop.gateways[0].state.clone();
+    assert_eq!(state.reload_tls().expect("reload"), Some(web));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let (served, failed) = (
+        served.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
+    assert!(served > 20, "only {served} requests served");
+    assert_eq!(failed, 0, "{failed} requests failed during the rotation");
+    shop.shutdown().await;
+}

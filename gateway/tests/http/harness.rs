@@ -34,6 +34,8 @@ impl Default for ShopOptions {
 /// One running gateway.
 pub struct Gateway {
     pub url: String,
+    /// Its state (a clone): for what SIGHUP would do, say.
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -155,6 +157,7 @@ impl Shop {
         ))
         .expect("test gateway config is valid");
         let state = AppState::new(config).expect("gateway state");
+        let kept = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = ingressoja_gateway::serve(state, listener, async {
@@ -164,6 +167,7 @@ impl Shop {
         });
         self.gateways.push(Gateway {
             url: format!("http://{addr}"),
+            state: kept,
             stop: Some(stop),
             task: Some(task),
         });

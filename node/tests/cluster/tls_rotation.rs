@@ -137,3 +137,28 @@ async fn a_node_certificate_is_rotated_under_load_with_no_failed_call() {
     cluster.assert_same_state().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_given_new_material_calls_with_it_from_the_next_connection() {
+    // What a gateway's SIGHUP does: the client's certificate is replaced
+    // while it is in use. Switching identity shows on the node's side: the
+    // credential calls are the gateways' alone.
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    cluster.wait_for_leader(ELECTION).await;
+    let client = cluster.client(None);
+    register(&client, "ana", 1).await;
+    let refused = client.get_credentials("ana").await.unwrap_err();
+    assert_eq!(
+        refused.rejection_code(),
+        Some("permission_denied"),
+        "{refused:?}"
+    );
+    let gateway = cluster.pki.material_of(Role::Gateway, "web").unwrap();
+    client.set_tls(Some(gateway)).unwrap();
+    let found = client.get_credentials("ana").await.expect("as the gateway");
+    assert_eq!(found.customer_id, "ana");
+    // Clones share it.
+    let clone = client.with_client_id("another");
+    clone.get_credentials("ana").await.expect("the clone too");
+    cluster.shutdown().await;
+}
