@@ -24,7 +24,6 @@ pub(crate) struct Target {
 }
 
 /// A known node and its channel (with the batcher over it), created on first use.
-#[derive(Debug)]
 struct Node {
     addr: String,
     endpoint: Endpoint,
@@ -32,14 +31,37 @@ struct Node {
 }
 
 /// The known nodes and the current target.
-#[derive(Debug)]
 pub(crate) struct Cluster {
     nodes: Vec<Node>,
     current: usize,
     leader_known: bool,
     request_timeout: Duration,
-    /// Mutual TLS to every node (`None`: plaintext).
+    /// Mutual TLS to every node (`None`: plaintext). Not in `Debug`: tonic's
+    /// would print the private key.
     tls: Option<ClientTlsConfig>,
+}
+
+impl std::fmt::Debug for Node {
+    /// The address and whether a channel is open; not the endpoint, whose
+    /// TLS settings hold the private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("addr", &self.addr)
+            .field("connected", &self.channel.is_some())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("nodes", &self.nodes)
+            .field("current", &self.current)
+            .field("leader_known", &self.leader_known)
+            .field("request_timeout", &self.request_timeout)
+            .field("tls", &self.tls.as_ref().map(|_| "<mutual TLS>"))
+            .finish()
+    }
 }
 
 impl Cluster {

@@ -87,8 +87,17 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .next_back()
         .and_then(|line| line.to_str().ok())
         .and_then(|line| line.rsplit(',').next())
-        .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
+        .and_then(|entry| forwarded_ip(entry.trim()))
         .map_or(peer, |ip| ip.to_canonical())
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port
+/// (`203.0.113.9:4711`, `[2001:db8::1]:4711`), as some proxies write it.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The signed-in buyer, from the session cookie or an `Authorization:
@@ -270,6 +279,21 @@ mod tests {
         // Not from the proxy: the header is the client's word, ignored.
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(client_ip(stranger, &headers, &[proxy]), stranger);
+    }
+
+    #[test]
+    fn a_forwarded_address_with_a_port_is_the_address() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        for (line, expected) in [
+            ("203.0.113.9:4711", "203.0.113.9"),
+            ("[2001:db8::1]:4711", "2001:db8::1"),
+        ] {
+            let headers = forwarded(&[line]);
+            assert_eq!(
+                client_ip(proxy, &headers, &[proxy]),
+                expected.parse::<IpAddr>().unwrap()
+            );
+        }
     }
 
     #[test]

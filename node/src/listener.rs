@@ -26,8 +26,12 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 /// Longest a client may take to finish its handshake: a connection that
-/// opens and says nothing must not hold a task for ever.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// opens and says nothing must not hold a task (and a descriptor) for long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Handshakes in flight at once: beyond it, new connections wait to be
+/// accepted (in the kernel's backlog), so a flood of connections that never
+/// finish a handshake cannot use up the node's file descriptors.
+const HANDSHAKES_IN_FLIGHT: usize = 256;
 
 /// The node's server-side TLS: its files, and the settings loaded from them.
 pub struct ServerTls {
@@ -141,7 +145,8 @@ impl AsyncWrite for TlsConnection {
 }
 
 /// Accepts connections on `listener` and handshakes each (at once, each on
-/// its own task, bounded by [`HANDSHAKE_TIMEOUT`]); what comes out is what
+/// its own task, bounded by [`HANDSHAKE_TIMEOUT`], at most
+/// [`HANDSHAKES_IN_FLIGHT`] at a time); what comes out is what
 /// tonic serves. A failed handshake (no certificate, another CA) is logged
 /// and dropped. Ends when the returned receiver is dropped.
 pub fn accept(
@@ -152,8 +157,16 @@ pub fn accept(
     tokio::task::JoinHandle<()>,
 ) {
     let (tx, rx) = mpsc::channel(64);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_IN_FLIGHT));
     let task = tokio::spawn(async move {
         loop {
+            let slot = tokio::select! {
+                slot = handshakes.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => return,
+                },
+                () = tx.closed() => return,
+            };
             let (tcp, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -172,12 +185,16 @@ pub fn accept(
             let acceptor = tls.acceptor();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                drop(slot);
+                // Debug, not info: a stranger's failed handshakes must not
+                // be a way to flood the node's log.
+                match handshake {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(TlsConnection(stream))).await;
                     }
-                    Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake refused"),
-                    Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake refused"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
             });
         }

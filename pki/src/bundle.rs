@@ -25,7 +25,12 @@ fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), PkiError>
         path: path.to_path_buf(),
         source,
     };
-    let aside = path.with_extension("partial");
+    // `<name>.partial` beside it (a certificate and its key never share
+    // one), made afresh with its mode: a leftover of a crash is replaced.
+    let mut aside_name = path.file_name().unwrap_or_default().to_os_string();
+    aside_name.push(".partial");
+    let aside = path.with_file_name(aside_name);
+    let _ = std::fs::remove_file(&aside);
     {
         use std::io::Write;
         let mut options = std::fs::OpenOptions::new();
@@ -60,6 +65,17 @@ impl Bundle {
             source,
         })?;
         let (ca_cert, ca_key) = (bundle.ca_file(), dir.join("ca.key"));
+        if ca_cert.exists() && !ca_key.exists() {
+            // The key kept offline, as it should be in production: issuing
+            // here would replace the CA every certificate trusts.
+            return Err(PkiError::Invalid {
+                what: "CA key",
+                path: ca_key,
+                reason: "missing beside ca.pem: issue with the CA's key where it is kept \
+                         (a new CA would invalidate every certificate)"
+                    .into(),
+            });
+        }
         let authority = if ca_cert.exists() && ca_key.exists() {
             let read = |what, path: &Path| {
                 std::fs::read_to_string(path).map_err(|source| PkiError::Read {
@@ -191,6 +207,22 @@ mod tests {
         assert_eq!(std::fs::read(again.ca_file()).unwrap(), ca);
         assert_eq!(std::fs::read(again.cert_file(&more[0])).unwrap(), node1);
         again.material(&more[4]).unwrap();
+    }
+
+    #[test]
+    fn a_ca_whose_key_is_kept_elsewhere_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        Bundle::ensure(dir.path(), "local", &identities()).unwrap();
+        let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        std::fs::remove_file(dir.path().join("ca.key")).unwrap();
+        let mut more = identities();
+        more.push(Identity::node("local", 3).unwrap());
+        let refused = Bundle::ensure(dir.path(), "local", &more).unwrap_err();
+        assert!(
+            matches!(refused, PkiError::Invalid { what: "CA key", .. }),
+            "{refused}"
+        );
+        assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
     }
 
     #[test]

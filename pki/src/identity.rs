@@ -104,7 +104,10 @@ impl Identity {
     pub fn new(cluster: &str, role: Role, name: &str) -> Result<Identity, IdentityError> {
         check_label("cluster", cluster, 63)?;
         check_label("name", name, 63)?;
-        if role == Role::Node && !matches!(name.parse::<u64>(), Ok(id) if id > 0) {
+        // Canonical: "01" would name node 1 under another spelling.
+        if role == Role::Node
+            && !matches!(name.parse::<u64>(), Ok(id) if id > 0 && id.to_string() == name)
+        {
             return Err(IdentityError::InvalidField {
                 field: "name",
                 value: name.to_string(),
@@ -232,6 +235,7 @@ mod tests {
         assert_eq!(field(Identity::new("f", Role::Gateway, "-a")), "name");
         assert_eq!(field(Identity::new("f", Role::Node, "gw")), "name");
         assert_eq!(field(Identity::new("f", Role::Node, "0")), "name");
+        assert_eq!(field(Identity::new("f", Role::Node, "01")), "name");
         assert_eq!(field(Identity::from_uri("https://f/node/1")), "uri");
         assert_eq!(field(Identity::from_uri("ingressoja://f/admin/1")), "uri");
         assert_eq!(field(Identity::from_uri("ingressoja://f/node/1/x")), "uri");

@@ -69,6 +69,9 @@ pub fn limit_key(state: &AppState, login: &str, device: Option<&str>) -> String 
             let tail = &token[token.len().saturating_sub(22)..];
             format!("device:{login}:{tail}")
         }
+        // An e-mail names the account in any case: one bucket for all its
+        // spellings (ids are case-sensitive and stay exact).
+        _ if login.contains('@') => login.trim().to_ascii_lowercase(),
         _ => login.to_string(),
     }
 }

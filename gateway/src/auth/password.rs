@@ -9,7 +9,7 @@
 //! parameters ask for more than [`MAX_MEMORY_KIB`], [`MAX_ITERATIONS`] or
 //! [`MAX_LANES`] is not run at all.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
@@ -31,20 +31,28 @@ const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Y2aT3qJ0bW5bqk3w0lGk3cQb4xJ2cVtQ0mS8m1b1VdY";
 
 /// The argon2 runs allowed at once: one per core.
-fn slots() -> &'static Semaphore {
-    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+fn slots() -> &'static Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Semaphore::new(cores)
+        Arc::new(Semaphore::new(cores))
     })
 }
 
-/// Runs `work` on the blocking pool once a slot is free.
+/// Runs `work` on the blocking pool once a slot is free. The slot goes
+/// with the work, not with the request: a caller that gives up (a reset
+/// stream, a timeout) does not free it while the hash still runs, so
+/// cancelled logins cannot pile hashes up on the blocking pool.
 async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let _slot = slots().acquire().await.ok()?;
-    #[cfg(test)]
-    let _running = tests::Running::enter();
-    tokio::task::spawn_blocking(work).await.ok()
+    let slot = slots().clone().acquire_owned().await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        #[cfg(test)]
+        let _running = tests::Running::enter();
+        work()
+    })
+    .await
+    .ok()
 }
 
 /// Whether a stored hash's cost parameters are within what we run.

@@ -27,6 +27,9 @@ pub enum Rule {
     /// The sale's calls (holds, purchases, queue, events, registration):
     /// the gateways, and operators' tools (CLI, benchmark, chaos harness).
     Ticketing,
+    /// Making an event: the organiser's, through an operator's tools; no
+    /// gateway needs it, so a stolen gateway key cannot put one on sale.
+    Organise,
     /// Password hashes, TOTP secrets, login records: the gateways only.
     Credentials,
     /// Membership, snapshots, backups, exports, the audit: operators only.
@@ -41,6 +44,7 @@ impl Rule {
         match self {
             Rule::Raft => &[Role::Node],
             Rule::Ticketing => &[Role::Gateway, Role::Operator],
+            Rule::Organise => &[Role::Operator],
             Rule::Credentials => &[Role::Gateway],
             Rule::Admin => &[Role::Operator],
             Rule::Status => &[Role::Node, Role::Gateway, Role::Operator],
@@ -71,9 +75,10 @@ pub fn rule_of(path: &str) -> Option<Rule> {
     }
     if let Some(method) = path.strip_prefix(TICKETING) {
         return match method {
-            "CreateEvent" | "PlaceHold" | "ReleaseHold" | "Purchase" | "Availability"
-            | "ListEvents" | "GetHold" | "ListTickets" | "Register" | "JoinQueue"
-            | "GetQueueStatus" | "WatchEvents" | "Submit" => Some(Rule::Ticketing),
+            "CreateEvent" => Some(Rule::Organise),
+            "PlaceHold" | "ReleaseHold" | "Purchase" | "Availability" | "ListEvents"
+            | "GetHold" | "ListTickets" | "Register" | "JoinQueue" | "GetQueueStatus"
+            | "WatchEvents" | "Submit" => Some(Rule::Ticketing),
             "GetCredentials" | "EnrolTotp" | "RecordLogin" => Some(Rule::Credentials),
             _ => None,
         };

@@ -16,11 +16,17 @@ fn rpc(path: &str) -> &'static ingressoja_proto::rpcs::Rpc {
     RPCS.iter().find(|r| r.path == path).expect("an RPC")
 }
 
-/// Material for `identity` signed by `authority`, written to `dir`.
-fn issued(dir: &std::path::Path, authority: &Authority, identity: &Identity) -> TlsMaterial {
+/// Material for `identity` signed by `authority`, trusting the CA in
+/// `trusted_ca_pem` for the server, written to `dir`.
+fn issued(
+    dir: &std::path::Path,
+    authority: &Authority,
+    identity: &Identity,
+    trusted_ca_pem: &str,
+) -> TlsMaterial {
     let cert = authority.issue(identity).expect("issue");
     let (ca, crt, key) = (dir.join("ca.pem"), dir.join("x.pem"), dir.join("x.key"));
-    std::fs::write(&ca, authority.cert_pem()).unwrap();
+    std::fs::write(&ca, trusted_ca_pem).unwrap();
     std::fs::write(&crt, cert.cert_pem).unwrap();
     std::fs::write(&key, cert.key_pem).unwrap();
     TlsMaterial::load(&ca, &crt, &key).expect("material")
@@ -45,13 +51,37 @@ async fn no_certificate_another_ca_or_another_cluster_gets_nothing() {
     );
 
     // A certificate that says "gateway of cluster test", signed by a CA of
-    // the attacker's own making: the handshake fails.
+    // the attacker's own making (the attacker trusts the real node): the
+    // node refuses the handshake.
+    let real_ca = std::fs::read_to_string(cluster.pki.ca_file()).unwrap();
     let forger = Authority::generate(TEST_CLUSTER).unwrap();
     let forged_gateway = Identity::new(TEST_CLUSTER, Role::Gateway, "web").unwrap();
-    let forged = issued(scratch.path(), &forger, &forged_gateway);
+    let forged = issued(scratch.path(), &forger, &forged_gateway, &real_ca);
     let outcome = call(channel(&addr, &forged), rpc(GET_CREDENTIALS)).await;
     assert!(
-        matches!(&outcome, Err(s) if s.code() == Code::Unavailable),
+        matches!(&outcome, Err(s) if matches!(
+            s.code(),
+            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled
+        ) && s.metadata().get(ingressoja_proto::ERROR_CODE_KEY).is_none()),
+        "{outcome:?}"
+    );
+
+    // TLS with no client certificate at all: refused at the handshake.
+    let anonymous = tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(&real_ca))
+                .domain_name(ingressoja_pki::NODE_SERVER_NAME),
+        )
+        .unwrap()
+        .connect_lazy();
+    let outcome = call(anonymous, rpc(GET_CREDENTIALS)).await;
+    assert!(
+        matches!(&outcome, Err(s) if matches!(
+            s.code(),
+            Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled
+        ) && s.metadata().get(ingressoja_proto::ERROR_CODE_KEY).is_none()),
         "{outcome:?}"
     );
 
@@ -61,7 +91,7 @@ async fn no_certificate_another_ca_or_another_cluster_gets_nothing() {
     let ca_cert = std::fs::read_to_string(cluster.pki.ca_file()).unwrap();
     let staging = Authority::load("staging", &ca_cert, &ca_key).unwrap();
     let staging_gateway = Identity::new("staging", Role::Gateway, "web").unwrap();
-    let other = issued(scratch.path(), &staging, &staging_gateway);
+    let other = issued(scratch.path(), &staging, &staging_gateway, &ca_cert);
     let outcome = call(channel(&addr, &other), rpc(GET_CREDENTIALS)).await;
     assert!(refused(&outcome), "{outcome:?}");
     let message = outcome.unwrap_err().message().to_string();
