@@ -30,7 +30,22 @@ for _ in $(seq 1 60); do
   curl -sf -m 2 http://127.0.0.1:18080/healthz >/dev/null && break
   sleep 0.5
 done
-cli=("${compose[@]}" exec -T node1 /usr/local/bin/ingressoja --pki-dir /pki --nodes node1:7101,node2:7101,node3:7101)
+# The CLI runs in the pki service, the only one holding an operator's key.
+cli=("${compose[@]}" run --rm -T pki --pki-dir /pki --nodes node1:7101,node2:7101,node3:7101)
+# Each node and gateway holds its own key and no one else's: no CA key, no
+# operator's key (read through `docker cp`, as the images have no shell).
+holds() { docker cp "$("${compose[@]}" ps -q "$1"):/pki/$2" - >/dev/null 2>&1; }
+holds node1 node-1.key || { echo "error: node1 has no /pki/node-1.key" >&2; exit 1; }
+holds gateway1 session.key || { echo "error: gateway1 has no /pki/session.key" >&2; exit 1; }
+for service in node1 node2 gateway1; do
+  for secret in ca.key operator-admin.key node-3.key; do
+    if holds "$service" "$secret"; then
+      echo "error: $service holds /pki/$secret" >&2
+      exit 1
+    fi
+  done
+done
+echo "each container holds its own key only"
 for _ in $(seq 1 60); do
   if "${cli[@]}" event create --event show --name "Show no compose" \
       --category pista:Pista:100:45000:4 >/dev/null 2>&1; then

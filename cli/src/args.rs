@@ -227,6 +227,11 @@ pub enum PkiCommand {
         /// Names of the operators' certificates, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "admin")]
         operators: Vec<String>,
+        /// Also copy each holder's files (the CA certificate, its own
+        /// certificate and key, and a gateway's session and ticket keys) to
+        /// <EXPORT>/<role>-<name>/: what that process alone should mount.
+        #[arg(long, value_name = "EXPORT")]
+        export: Option<PathBuf>,
     },
 }
 

@@ -15,6 +15,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode, Failure> {
         node_ids,
         gateways,
         operators,
+        export,
     } = command;
     let mut identities = Vec::new();
     for id in node_ids {
@@ -33,6 +34,11 @@ pub fn run(command: PkiCommand) -> Result<ExitCode, Failure> {
     println!("tickets' QR key: {}", ticket_key.display());
     for identity in &identities {
         println!("{identity}: {}", bundle.cert_file(identity).display());
+        if let Some(export) = &export {
+            let dest = export.join(format!("{}-{}", identity.role(), identity.name()));
+            bundle.export(identity, &dest)?;
+            println!("  exported to {}", dest.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

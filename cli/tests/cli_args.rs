@@ -380,6 +380,15 @@ fn pki_init_makes_a_cluster_once_and_keeps_it() {
         assert!(pki.join(file).is_file(), "{file} missing");
     }
     let ca = std::fs::read(pki.join("ca.pem")).unwrap();
+    let export = dir.path().join("export");
+    let mut with_export = args.to_vec();
+    with_export.extend(["--export", export.to_str().unwrap()]);
+    let exported = ingressoja(&with_export);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    assert!(export.join("node-2/node-2.key").is_file());
+    assert!(export.join("gateway-web/session.key").is_file());
+    assert!(!export.join("node-2/ca.key").exists());
+    assert!(!export.join("node-2/operator-admin.key").exists());
     let again = ingressoja(&args);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(

@@ -131,6 +131,35 @@ impl Bundle {
         Ok(path)
     }
 
+    /// Copies what `identity` needs, and nothing else, into `dest`: the CA
+    /// certificate, its own certificate and key (same names as here), and
+    /// for a gateway the session and ticket keys. What a container mounts,
+    /// so a broken-into gateway holds no CA key, no operator's key and no
+    /// other process's key.
+    pub fn export(&self, identity: &Identity, dest: &Path) -> Result<(), PkiError> {
+        std::fs::create_dir_all(dest).map_err(|source| PkiError::Write {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        let mut files = vec![(self.ca_file(), false)];
+        files.push((self.cert_file(identity), false));
+        files.push((self.key_file(identity), true));
+        if identity.role() == crate::Role::Gateway {
+            files.push((self.ensure_session_key()?, true));
+            files.push((self.ensure_ticket_key()?, true));
+        }
+        for (file, secret) in files {
+            let text = std::fs::read_to_string(&file).map_err(|source| PkiError::Read {
+                what: if secret { "key" } else { "certificate" },
+                path: file.clone(),
+                source,
+            })?;
+            let name = file.file_name().unwrap_or_default();
+            write_file(&dest.join(name), &text, secret)?;
+        }
+        Ok(())
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -223,6 +252,33 @@ mod tests {
             "{refused}"
         );
         assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
+    }
+
+    #[test]
+    fn an_export_holds_only_what_its_holder_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = Bundle::ensure(dir.path(), "local", &identities()).unwrap();
+        let node1 = dir.path().join("export-node-1");
+        bundle.export(&identities()[0], &node1).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&node1)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ca.pem", "node-1.key", "node-1.pem"]);
+        Bundle::at(&node1).material(&identities()[0]).unwrap();
+        let web = dir.path().join("export-gateway");
+        bundle.export(&identities()[2], &web).unwrap();
+        for file in [
+            "ca.pem",
+            "gateway-gateway.pem",
+            "gateway-gateway.key",
+            "session.key",
+            "ticket.key",
+        ] {
+            assert!(web.join(file).is_file(), "{file}");
+        }
+        assert!(!web.join("ca.key").exists());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! is a crash and a restart with the disk intact.
 //!
 //! The nodes speak mutual TLS: the run's certificates (cluster `chaos`) are
-//! made in `<run dir>/pki`, mounted read-only at `/pki`; the harness calls
-//! as the operator `chaos`.
+//! made in `<run dir>/pki`; each node mounts read-only at `/pki` only its own
+//! (`<run dir>/pki-node<i>`: the CA certificate, its certificate and key).
+//! The harness calls as the operator `chaos`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -208,7 +209,10 @@ impl ChaosCluster {
         write_file(&clock, "+0\n")?;
         let ip = self.ip(id);
         let config_mount = format!("{}:/etc/ingressoja/node.toml:ro", config_path.display());
-        let pki_mount = format!("{}:{PKI_MOUNT}:ro", self.pki.dir().display());
+        let own = self.dir.join(format!("pki-node{id}"));
+        let identity = Identity::node(CLUSTER, id).map_err(ingressoja_pki::PkiError::from)?;
+        self.pki.export(&identity, &own)?;
+        let pki_mount = format!("{}:{PKI_MOUNT}:ro", own.display());
         let clock_mount = format!(
             "{}:/faketime",
             clock.parent().unwrap_or(&self.dir).display()
