@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use ingressoja_cluster_config::TlsConfig;
 use ingressoja_pki::{Identity, PkiError, Role, TlsMaterial};
-use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -85,22 +84,24 @@ fn load_material(files: &TlsConfig, node_id: u64) -> Result<TlsMaterial, PkiErro
     )
 }
 
-/// The certificate chain a caller presented (leaf first; empty if none), as
-/// tonic puts it in every request's extensions: the access layer reads it.
+/// Who the caller is, read once per connection from the certificate it
+/// presented (not per call: a parse per RPC would cost the hot path), as
+/// tonic puts it in every request's extensions for the access layer.
 #[derive(Debug, Clone)]
-pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+pub struct PeerIdentity(pub Arc<Result<Identity, String>>);
 
 /// One accepted, handshaken connection.
 pub struct TlsConnection(TlsStream<TcpStream>);
 
 impl tonic::transport::server::Connected for TlsConnection {
-    type ConnectInfo = PeerCertificates;
+    type ConnectInfo = PeerIdentity;
 
-    fn connect_info(&self) -> PeerCertificates {
-        let chain = self.0.get_ref().1.peer_certificates().unwrap_or_default();
-        PeerCertificates(Arc::new(
-            chain.iter().map(|c| c.clone().into_owned()).collect(),
-        ))
+    fn connect_info(&self) -> PeerIdentity {
+        let identity = match self.0.get_ref().1.peer_certificates() {
+            Some([leaf, ..]) => Identity::from_der(leaf).map_err(|e| e.to_string()),
+            _ => Err("no client certificate".to_string()),
+        };
+        PeerIdentity(Arc::new(identity))
     }
 }
 

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use ingressoja_pki::{Identity, Role};
 
-use crate::listener::PeerCertificates;
+use crate::listener::PeerIdentity;
 use tonic::codegen::http;
 use tonic::Status;
 
@@ -153,17 +153,18 @@ impl AccessPolicy {
         let rule = rule_of(path).ok_or_else(|| {
             Status::permission_denied(format!("{path}: no access rule names this call"))
         })?;
-        let certs = request
+        let peer = request
             .extensions()
-            .get::<PeerCertificates>()
+            .get::<PeerIdentity>()
             .ok_or_else(|| Status::unauthenticated(format!("{path} needs a client certificate")))?;
-        let leaf = certs
-            .0
-            .first()
-            .ok_or_else(|| Status::unauthenticated(format!("{path} needs a client certificate")))?;
-        let identity = Identity::from_der(leaf).map_err(|e| {
-            Status::permission_denied(format!("{path}: the client certificate is refused: {e}"))
-        })?;
+        let identity = match peer.0.as_ref() {
+            Ok(identity) => identity.clone(),
+            Err(e) => {
+                return Err(Status::permission_denied(format!(
+                    "{path}: the client certificate is refused: {e}"
+                )))
+            }
+        };
         if identity.cluster() != cluster {
             return Err(Status::permission_denied(format!(
                 "{path}: the caller {identity} is not of cluster {cluster}"
