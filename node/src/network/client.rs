@@ -19,6 +19,7 @@
 //! than re-encoding and re-sending to it every 100 ms.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -53,6 +54,10 @@ pub struct NetworkFactory {
     tls: Arc<RwLock<Option<ClientTlsConfig>>>,
     /// One channel per peer address, shared by every client for that peer.
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Bumped by each [`NetworkFactory::set_tls`]: a [`PeerClient`] made
+    /// before re-dials at its next call (openraft keeps one per replication
+    /// stream for as long as the leadership lasts).
+    generation: Arc<AtomicU64>,
 }
 
 impl NetworkFactory {
@@ -63,6 +68,7 @@ impl NetworkFactory {
             id,
             connect_timeout,
             tls: Arc::new(RwLock::new(tls)),
+            generation: Arc::default(),
             channels: Arc::default(),
         }
     }
@@ -76,6 +82,7 @@ impl NetworkFactory {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The channel to `addr`, made (lazily connected) on first use.
@@ -105,6 +112,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        let generation = self.generation.load(Ordering::SeqCst);
         let client = self.channel(&node.addr).map(RaftTransportClient::new);
         PeerClient {
             id: self.id,
@@ -112,6 +120,8 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             timeouts_in_a_row: 0,
             addr: node.addr.clone(),
             client,
+            factory: self.clone(),
+            generation,
         }
     }
 }
@@ -124,6 +134,10 @@ pub struct PeerClient {
     timeouts_in_a_row: u32,
     addr: String,
     client: Result<RaftTransportClient<Channel>, String>,
+    /// Where a new channel comes from after a certificate reload.
+    factory: NetworkFactory,
+    /// The factory's generation `client` was made in.
+    generation: u64,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
@@ -133,7 +147,15 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, NetworkError> {
 }
 
 impl PeerClient {
-    fn client<E: std::error::Error>(&self) -> RpcResult<RaftTransportClient<Channel>, E> {
+    fn client<E: std::error::Error>(&mut self) -> RpcResult<RaftTransportClient<Channel>, E> {
+        let now = self.factory.generation.load(Ordering::SeqCst);
+        if now != self.generation {
+            self.client = self
+                .factory
+                .channel(&self.addr)
+                .map(RaftTransportClient::new);
+            self.generation = now;
+        }
         self.client.clone().map_err(|reason| {
             let e = std::io::Error::other(format!("bad peer address {:?}: {reason}", self.addr));
             RPCError::Unreachable(Unreachable::new(&e))
