@@ -82,6 +82,9 @@ pub struct AppState {
     pub events: EventTail,
     /// Open notification streams per customer and per address.
     pub stream_caps: Arc<StreamCaps>,
+    /// Failed logins per device token (a worn-out device loses its
+    /// exemption from the account's lockout).
+    pub device_failures: Arc<crate::auth::login::DeviceFailures>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
         );
         Ok(AppState {
             events,
+            device_failures: Arc::default(),
             stream_caps: Arc::new(StreamCaps::new(
                 config.notifications.max_streams_per_customer,
                 config.notifications.max_streams_per_ip,

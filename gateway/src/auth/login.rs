@@ -35,6 +35,52 @@ pub enum PasswordOutcome {
     },
 }
 
+/// Failed logins per device token, on this gateway: a device that keeps
+/// failing loses its exemption from the account's lockout (after as many
+/// failures as lock an account), so a stolen device cookie buys a guesser
+/// a few tries, not ten a minute for half a year. Bounded: when full it
+/// starts afresh (a guesser then gets a few more tries, no more).
+#[derive(Debug, Default)]
+pub struct DeviceFailures {
+    counts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+/// Devices tracked at once before the table starts afresh.
+const MAX_TRACKED_DEVICES: usize = 100_000;
+
+impl DeviceFailures {
+    fn key(token: &str) -> String {
+        token[token.len().saturating_sub(22)..].to_string()
+    }
+
+    fn failures(&self, token: &str) -> u32 {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.get(&Self::key(token)).copied().unwrap_or(0)
+    }
+
+    fn failed(&self, token: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= MAX_TRACKED_DEVICES {
+            counts.clear();
+        }
+        *counts.entry(Self::key(token)).or_default() += 1;
+    }
+
+    fn succeeded(&self, token: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.remove(&Self::key(token));
+    }
+}
+
+/// The device token of this login if it may skip the account's lockout:
+/// valid, of this account, and not worn out by failures of its own.
+fn exempt<'a>(state: &AppState, device: Option<&'a str>, customer_id: &str) -> Option<&'a str> {
+    device.filter(|token| {
+        trusted_device(state, Some(token), customer_id)
+            && state.device_failures.failures(token) < state.lockout.after
+    })
+}
+
 /// How long a device token is good for: a device used in the last half year.
 pub const DEVICE_TOKEN_SECS: u64 = 180 * 24 * 3600;
 
@@ -110,7 +156,8 @@ pub async fn check_password(
         }
         Err(error) => return Err(error.into()),
     };
-    if !trusted_device(state, device, &credentials.customer_id) {
+    let exempt = exempt(state, device, &credentials.customer_id);
+    if exempt.is_none() {
         ensure_not_locked(
             state,
             credentials.failed_logins,
@@ -119,6 +166,9 @@ pub async fn check_password(
     }
     let customer_id = credentials.customer_id;
     if !password::matches(password.to_string(), Some(credentials.password_hash)).await {
+        if let Some(token) = exempt {
+            state.device_failures.failed(token);
+        }
         state
             .cluster
             .record_login(&customer_id, false, None)
@@ -128,6 +178,9 @@ pub async fn check_password(
     }
     if credentials.totp_secret.is_empty() {
         state.cluster.record_login(&customer_id, true, None).await?;
+        if let Some(token) = exempt {
+            state.device_failures.succeeded(token);
+        }
         Ok(PasswordOutcome::SignedIn { customer_id })
     } else {
         Ok(PasswordOutcome::NeedsCode { customer_id })
@@ -143,7 +196,8 @@ pub async fn check_code(
     device: Option<&str>,
 ) -> Result<(), ApiError> {
     let credentials = state.cluster.get_credentials(customer_id).await?;
-    if !trusted_device(state, device, customer_id) {
+    let exempt = exempt(state, device, customer_id);
+    if exempt.is_none() {
         ensure_not_locked(
             state,
             credentials.failed_logins,
@@ -151,6 +205,9 @@ pub async fn check_code(
         )?;
     }
     let Some(step) = totp::verify(&credentials.totp_secret, code, clock::now_secs()) else {
+        if let Some(token) = exempt {
+            state.device_failures.failed(token);
+        }
         state.cluster.record_login(customer_id, false, None).await?;
         return Err(ApiError::BadCode);
     };
@@ -159,7 +216,12 @@ pub async fn check_code(
         .record_login(customer_id, true, Some(step))
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            if let Some(token) = exempt {
+                state.device_failures.succeeded(token);
+            }
+            Ok(())
+        }
         Err(error) if error.rejection() == Some(RejectionCode::TotpReplayed) => {
             Err(ApiError::CodeReplayed)
         }

@@ -288,7 +288,7 @@ async fn a_stranger_cannot_lock_the_owner_out_of_a_device_she_used_before() {
     let shop = Shop::start(ShopOptions {
         gateways: 1,
         extra_toml: "[login]\nlockout_after = 3\nlockout_base_secs = 60\nlockout_max_secs = 600\n\
-                     [rate_limits]\nlogin_per_customer = { per_minute = 1, burst = 4 }\n"
+                     [rate_limits]\nlogin_per_customer = { per_minute = 1, burst = 5 }\n"
             .into(),
     })
     .await;
@@ -302,8 +302,8 @@ async fn a_stranger_cannot_lock_the_owner_out_of_a_device_she_used_before() {
     let right = json!({"login": "cai", "password": "correct horse battery"});
     let wrong = json!({"login": "cai", "password": "wrong password"});
 
-    // Sign-up spent one of the account's four login tokens; the stranger
-    // spends the other three and locks the account.
+    // Sign-up spent one of the account's five login tokens; the stranger
+    // spends three more and locks the account.
     let stranger = Buyer::new(shop.url());
     for _ in 0..3 {
         let refused = stranger.post("/api/v1/login", wrong.clone()).await;
