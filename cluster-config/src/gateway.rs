@@ -116,20 +116,14 @@ impl GatewayConfig {
 
     /// Reads, parses and validates the gateway config file at `path`.
     pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::parse::read(path)?;
         GatewayConfig::from_toml_str(&text)
     }
 
     /// Loads like [`load`](Self::load), calling the nodes without TLS as if
     /// the file said `insecure_dev = true` (the binary's `--insecure-dev`).
     pub fn load_insecure_dev(path: &Path) -> Result<GatewayConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::parse::read(path)?;
         let mut config: GatewayConfig = crate::parse::decode(&text)?;
         config.insecure_dev = true;
         config.validate()?;

@@ -4,7 +4,42 @@
 
 use std::path::PathBuf;
 
-use crate::secret::decode_hex;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{decode_hex, deserialize_hex, serialize_hex};
+
+/// The three ways to give a key, as written in a section that holds
+/// nothing else (`[tickets]`); `[session]` has them beside its own fields.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyFields {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_some_hex",
+        serialize_with = "serialize_some_hex"
+    )]
+    pub key_hex: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+}
+
+/// `serde(deserialize_with)` for an optional inline hex key.
+pub(crate) fn deserialize_some_hex<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<u8>>, D::Error> {
+    deserialize_hex(d).map(Some)
+}
+
+/// `serde(serialize_with)` for an optional inline hex key.
+pub(crate) fn serialize_some_hex<S: serde::Serializer>(
+    key: &Option<Vec<u8>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serialize_hex(key.as_deref().unwrap_or_default(), s)
+}
 
 /// Where a key was read from, named in the errors about it and written
 /// back (instead of the key) when a config is serialised.

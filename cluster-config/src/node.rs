@@ -69,10 +69,7 @@ impl NodeConfig {
     /// Reads, parses and validates the config file at `path`. A relative
     /// `data_dir` is returned as written, not resolved against the file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::parse::read(path)?;
         NodeConfig::from_toml_str(&text)
     }
 
@@ -80,10 +77,7 @@ impl NodeConfig {
     /// said `insecure_dev = true` (the binaries' `--insecure-dev`). A file
     /// with a `[tls]` section is refused: the two contradict each other.
     pub fn load_insecure_dev(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::parse::read(path)?;
         let mut config: NodeConfig = crate::parse::decode(&text)?;
         config.insecure_dev = true;
         config.validate()?;

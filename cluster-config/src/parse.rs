@@ -16,6 +16,14 @@ use crate::ConfigError;
 /// Field name used when an error cannot be tied to a key.
 const WHOLE_FILE: &str = "<file>";
 
+/// The text of the config file at `path`.
+pub(crate) fn read(path: &std::path::Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Parses `text` as TOML and decodes it into `T`; syntax and type errors
 /// become [`ConfigError::Parse`] naming the key at fault.
 pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{at_least, in_range};
-use crate::key::{key_fields, resolve_key, KeySource};
-use crate::secret::{deserialize_hex, serialize_hex, REDACTED};
+use crate::key::{deserialize_some_hex, key_fields, resolve_key, serialize_some_hex, KeySource};
+use crate::secret::REDACTED;
 use crate::ConfigError;
 
 /// Shortest accepted session HMAC key: 256 bits, the HMAC-SHA256 block
@@ -62,19 +62,6 @@ struct RawSession {
     ttl_secs: u64,
     #[serde(default = "default_true")]
     cookie_secure: bool,
-}
-
-fn deserialize_some_hex<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<u8>>, D::Error> {
-    deserialize_hex(d).map(Some)
-}
-
-fn serialize_some_hex<S: serde::Serializer>(
-    key: &Option<Vec<u8>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    serialize_hex(key.as_deref().unwrap_or_default(), s)
 }
 
 impl TryFrom<RawSession> for SessionConfig {

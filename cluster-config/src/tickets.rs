@@ -6,12 +6,11 @@
 //! key (one-way), so a scanner given it still cannot sign sessions.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::key::{key_fields, resolve_key, KeySource};
-use crate::secret::{deserialize_hex, serialize_hex, REDACTED};
+use crate::key::{key_fields, resolve_key, KeyFields, KeySource};
+use crate::secret::REDACTED;
 use crate::ConfigError;
 
 /// Shortest accepted ticket key.
@@ -19,7 +18,7 @@ const MIN_TICKET_KEY_BYTES: usize = 32;
 
 /// The ticket-signing key (`[tickets]`). `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawTickets", into = "RawTickets")]
+#[serde(try_from = "KeyFields", into = "KeyFields")]
 pub struct TicketsConfig {
     /// HMAC-SHA256 key of the QR codes, at least 32 bytes.
     pub key: Vec<u8>,
@@ -27,43 +26,19 @@ pub struct TicketsConfig {
     pub key_source: KeySource,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTickets {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_hex",
-        serialize_with = "some_hex_out"
-    )]
-    key_hex: Option<Vec<u8>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_file: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_env: Option<String>,
-}
-
-fn some_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-    deserialize_hex(d).map(Some)
-}
-
-fn some_hex_out<S: serde::Serializer>(key: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-    serialize_hex(key.as_deref().unwrap_or_default(), s)
-}
-
-impl TryFrom<RawTickets> for TicketsConfig {
+impl TryFrom<KeyFields> for TicketsConfig {
     type Error = String;
 
-    fn try_from(raw: RawTickets) -> Result<TicketsConfig, String> {
+    fn try_from(raw: KeyFields) -> Result<TicketsConfig, String> {
         let (key, key_source) = resolve_key(raw.key_hex, raw.key_file, raw.key_env, "ticket.key")?;
         Ok(TicketsConfig { key, key_source })
     }
 }
 
-impl From<TicketsConfig> for RawTickets {
-    fn from(config: TicketsConfig) -> RawTickets {
+impl From<TicketsConfig> for KeyFields {
+    fn from(config: TicketsConfig) -> KeyFields {
         let (key_hex, key_file, key_env) = key_fields(config.key, config.key_source);
-        RawTickets {
+        KeyFields {
             key_hex,
             key_file,
             key_env,

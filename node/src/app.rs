@@ -41,9 +41,6 @@ pub enum StartError {
     /// The `[tls]` files are missing, unreadable, or not this node's.
     #[error("TLS: {0}")]
     Tls(#[from] ingressoja_pki::PkiError),
-    /// tonic refused the TLS settings.
-    #[error("TLS: cannot serve with the certificate: {0}")]
-    TlsServer(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,

@@ -12,6 +12,7 @@
 //! strangers, who hold no such token, stay locked out. (OWASP's "device
 //! cookies" defence against lockout denial of service.)
 
+use ingressoja_client::proto::ticketing::CredentialsReply;
 use ingressoja_codes::RejectionCode;
 
 use super::session::Purpose;
@@ -156,14 +157,7 @@ pub async fn check_password(
         }
         Err(error) => return Err(error.into()),
     };
-    let exempt = exempt(state, device, &credentials.customer_id);
-    if exempt.is_none() {
-        ensure_not_locked(
-            state,
-            credentials.failed_logins,
-            credentials.last_failed_login_ms,
-        )?;
-    }
+    let exempt = lock_or_exempt(state, device, &credentials)?;
     let customer_id = credentials.customer_id;
     if !password::matches(password.to_string(), Some(credentials.password_hash)).await {
         if let Some(token) = exempt {
@@ -196,14 +190,7 @@ pub async fn check_code(
     device: Option<&str>,
 ) -> Result<(), ApiError> {
     let credentials = state.cluster.get_credentials(customer_id).await?;
-    let exempt = exempt(state, device, customer_id);
-    if exempt.is_none() {
-        ensure_not_locked(
-            state,
-            credentials.failed_logins,
-            credentials.last_failed_login_ms,
-        )?;
-    }
+    let exempt = lock_or_exempt(state, device, &credentials)?;
     let Some(step) = totp::verify(&credentials.totp_secret, code, clock::now_secs()) else {
         if let Some(token) = exempt {
             state.device_failures.failed(token);
@@ -243,6 +230,24 @@ pub async fn enrol(
     let step = totp::verify(secret, code, clock::now_secs()).ok_or(ApiError::BadCode)?;
     state.cluster.enrol_totp(customer_id, secret, step).await?;
     Ok(())
+}
+
+/// Refuses a locked account unless this login comes from a device exempt
+/// from its lock; returns that device's token, if so.
+fn lock_or_exempt<'a>(
+    state: &AppState,
+    device: Option<&'a str>,
+    credentials: &CredentialsReply,
+) -> Result<Option<&'a str>, ApiError> {
+    let exempt = exempt(state, device, &credentials.customer_id);
+    if exempt.is_none() {
+        ensure_not_locked(
+            state,
+            credentials.failed_logins,
+            credentials.last_failed_login_ms,
+        )?;
+    }
+    Ok(exempt)
 }
 
 fn ensure_not_locked(
