@@ -20,6 +20,9 @@ fn check_sender(caller: &Caller, claimed: NodeId, rpc: &str) -> Result<(), Statu
                 "{rpc} claims to come from node {claimed}, but the caller's certificate is {identity}"
             )))
         }
+        Caller::Unknown => Err(Status::permission_denied(format!(
+            "{rpc}: the caller was never checked (served without the access layer)"
+        ))),
         _ => Ok(()),
     }
 }

@@ -101,18 +101,21 @@ pub enum Caller {
     Verified(Identity),
     /// Nobody checked: the node runs with `insecure_dev`.
     Unchecked,
+    /// The request never went through the access layer (a service served
+    /// without it): refused, so a service added without the layer fails
+    /// closed rather than open.
+    Unknown,
 }
 
 impl Caller {
-    /// The caller of a request that went through the access layer. A request
-    /// that did not (a service called directly, in a unit test) counts as
-    /// unchecked.
+    /// The caller of a request as the access layer established it;
+    /// [`Caller::Unknown`] (refused) if it did not go through the layer.
     pub fn of<T>(request: &tonic::Request<T>) -> Caller {
         request
             .extensions()
             .get::<Caller>()
             .cloned()
-            .unwrap_or(Caller::Unchecked)
+            .unwrap_or(Caller::Unknown)
     }
 
     /// Whether the caller may make calls under `rule`; the refusal names
@@ -120,6 +123,9 @@ impl Caller {
     pub fn check(&self, rule: Rule, what: &str) -> Result<(), Status> {
         match self {
             Caller::Unchecked => Ok(()),
+            Caller::Unknown => Err(Status::permission_denied(format!(
+                "{what}: the caller was never checked (served without the access layer)"
+            ))),
             Caller::Verified(identity) if rule.allows(identity.role()) => Ok(()),
             Caller::Verified(identity) => Err(Status::permission_denied(format!(
                 "{what} needs the {} role; the caller is {identity} ({} role)",
@@ -292,5 +298,12 @@ mod tests {
             refused.message()
         );
         assert!(Caller::Unchecked.check(Rule::Raft, "x").is_ok());
+        // A request that skipped the layer is refused, not waved through.
+        let unlayered = Caller::of(&tonic::Request::new(()));
+        assert_eq!(unlayered, Caller::Unknown);
+        assert_eq!(
+            unlayered.check(Rule::Ticketing, "x").unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
     }
 }
