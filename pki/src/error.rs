@@ -36,6 +36,15 @@ pub enum PkiError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The material loaded but TLS cannot use it (a chain rustls refuses,
+    /// a key type it does not take).
+    #[error("the {what} cannot be used for TLS: {reason}")]
+    Unusable {
+        /// Which part (`CA certificate`, `certificate`, `key`).
+        what: &'static str,
+        /// What rustls said.
+        reason: String,
+    },
     /// The certificate does not carry the identity it must.
     #[error("the certificate {path} does not identify this process: {reason}")]
     WrongIdentity {

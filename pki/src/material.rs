@@ -141,11 +141,7 @@ impl TlsMaterial {
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, PkiError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let invalid = |what, reason: String| PkiError::Invalid {
-            what,
-            path: Default::default(),
-            reason,
-        };
+        let invalid = |what, reason: String| PkiError::Unusable { what, reason };
         // The process's provider: `ring`, the only one compiled in (aws-lc
         // would add a long C build).
         let mut roots = rustls::RootCertStore::empty();

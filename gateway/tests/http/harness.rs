@@ -286,6 +286,24 @@ impl Buyer {
             .await
     }
 
+    /// Holds one ticket of `event_id`/`category_id` and pays for it with
+    /// the fake provider's approving token; the purchase's answer.
+    pub async fn buy_one(&self, event_id: &str, category_id: &str) -> Answer {
+        let hold = self
+            .post(
+                "/api/v1/holds",
+                json!({"event_id": event_id, "category_id": category_id, "quantity": 1}),
+            )
+            .await;
+        assert_eq!(hold.status, 201, "{:?}", hold.body);
+        let hold_id = hold.body["hold_id"].as_u64().unwrap();
+        self.post(
+            &format!("/api/v1/holds/{hold_id}/purchase"),
+            json!({"payment_token": "approve"}),
+        )
+        .await
+    }
+
     /// Registers through the API and keeps the session token.
     pub async fn register(&mut self, customer_id: &str, cpf: &str) -> Answer {
         let answer = self

@@ -3,7 +3,6 @@
 //! id `web:<id>` included); an id it refuses never reaches the cluster.
 
 use ingressoja_codes::MAX_ID_LEN;
-use serde_json::json;
 
 use crate::harness::{cpf, Buyer, Shop, ShopOptions};
 
@@ -19,20 +18,7 @@ async fn the_longest_customer_id_registers_holds_and_buys() {
     assert_eq!(account.status, 200, "{:?}", account.body);
     assert_eq!(account.body["customer_id"], longest.as_str());
 
-    let hold = buyer
-        .post(
-            "/api/v1/holds",
-            json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
-        )
-        .await;
-    assert_eq!(hold.status, 201, "{:?}", hold.body);
-    let hold_id = hold.body["hold_id"].as_u64().unwrap();
-    let bought = buyer
-        .post(
-            &format!("/api/v1/holds/{hold_id}/purchase"),
-            json!({"payment_token": "approve"}),
-        )
-        .await;
+    let bought = buyer.buy_one("show", "pista").await;
     assert_eq!(bought.status, 200, "{:?}", bought.body);
     assert_eq!(bought.body["tickets"].as_array().unwrap().len(), 1);
     let tickets = buyer.get("/api/v1/tickets").await;

@@ -77,20 +77,7 @@ async fn a_sale_leaves_no_name_email_or_cpf_in_the_logs() {
     assert_eq!(login.status, 200, "{:?}", login.body);
     let mut joana = Buyer::new(shop.url());
     joana.token = login.body["token"].as_str().map(str::to_string);
-    let hold = joana
-        .post(
-            "/api/v1/holds",
-            json!({"event_id": "show", "category_id": "pista", "quantity": 1}),
-        )
-        .await;
-    assert_eq!(hold.status, 201, "{:?}", hold.body);
-    let hold_id = hold.body["hold_id"].as_u64().unwrap();
-    let paid = joana
-        .post(
-            &format!("/api/v1/holds/{hold_id}/purchase"),
-            json!({"payment_token": "approve"}),
-        )
-        .await;
+    let paid = joana.buy_one("show", "pista").await;
     assert_eq!(paid.status, 200, "{:?}", paid.body);
     assert_eq!(joana.get("/api/v1/tickets").await.status, 200);
     assert_eq!(joana.get("/api/v1/account").await.status, 200);
