@@ -170,7 +170,8 @@ pub async fn pay(
         .await?)
 }
 
-/// Gives a hold's tickets back. Counted against the purchase budget, and
+/// Gives a hold's tickets back. Rate-limited like purchases (a budget of
+/// its own), and
 /// checked with a read first: a release of a hold that is not the buyer's
 /// (a bot trying hold ids) is answered "not found" without costing a Raft
 /// entry.
@@ -181,7 +182,7 @@ pub async fn release(
     hold_id: u64,
     request_id: u64,
 ) -> Result<(), ApiError> {
-    state.limits.check(Guarded::Purchase, ip, customer_id)?;
+    state.limits.check(Guarded::Release, ip, customer_id)?;
     own_hold(state, customer_id, hold_id).await?;
     state
         .cluster_for(customer_id)

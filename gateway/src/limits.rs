@@ -32,6 +32,9 @@ pub enum Guarded {
     QueueJoin,
     /// Holding and paying.
     Purchase,
+    /// Giving a hold back: as much budget as purchases, but its own, so a
+    /// buyer who spent hers on hold attempts can still free the tickets.
+    Release,
 }
 
 /// One keyed limiter with its human name for the error message.
@@ -71,6 +74,8 @@ pub struct RateLimiters {
     queue_customer: Limiter,
     purchase_ip: Limiter,
     purchase_customer: Limiter,
+    release_ip: Limiter,
+    release_customer: Limiter,
     any_ip: Limiter,
     refused: Family<Labels, Counter>,
 }
@@ -88,6 +93,8 @@ impl RateLimiters {
             ),
             purchase_ip: Limiter::new("purchase per IP", &config.purchase_per_ip),
             purchase_customer: Limiter::new("purchase per customer", &config.purchase_per_customer),
+            release_ip: Limiter::new("release per IP", &config.purchase_per_ip),
+            release_customer: Limiter::new("release per customer", &config.purchase_per_customer),
             any_ip: Limiter::new("requests per IP", &config.api_per_ip),
             refused,
         };
@@ -109,6 +116,7 @@ impl RateLimiters {
             Guarded::Login => (&self.login_ip, &self.login_customer),
             Guarded::QueueJoin => (&self.queue_ip, &self.queue_customer),
             Guarded::Purchase => (&self.purchase_ip, &self.purchase_customer),
+            Guarded::Release => (&self.release_ip, &self.release_customer),
         };
         by_ip.check(&ip_bucket(ip), &self.refused)?;
         // The exact id: ids are case-sensitive, so "ANA" is another account
@@ -121,7 +129,7 @@ impl RateLimiters {
         self.any_ip.check(&ip_bucket(ip), &self.refused)
     }
 
-    fn all(&self) -> [&Limiter; 7] {
+    fn all(&self) -> [&Limiter; 9] {
         [
             &self.login_ip,
             &self.login_customer,
@@ -129,6 +137,8 @@ impl RateLimiters {
             &self.queue_customer,
             &self.purchase_ip,
             &self.purchase_customer,
+            &self.release_ip,
+            &self.release_customer,
             &self.any_ip,
         ]
     }
