@@ -118,7 +118,10 @@ done
 cli=("$bin/ingressoja" --nodes "$nodes")
 echo "waiting for a leader..."
 for i in $(seq 1 60); do
-  if "${cli[@]}" cluster status >/dev/null 2>&1; then break; fi
+  # Formed: all three nodes lead or follow (node 1 adds the others as
+  # learners first, then makes them voters).
+  formed=$("${cli[@]}" cluster status 2>/dev/null | grep -Ec '^ *[0-9]+ +[^ ]+ +(leader|follower) ' || true)
+  if [ "$formed" -ge 3 ]; then break; fi
   for n in 1 2 3; do alive_or_die "node $n" "$(cat "$tmp/node$n.pid")" "$tmp/node$n.log"; done
   if [ "$i" = 60 ]; then echo "error: no leader after 30 s" >&2; exit 1; fi
   sleep 0.5

@@ -74,7 +74,10 @@ export INGRESSOJA_NODES=127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
 cli="$bin/ingressoja"
 echo "waiting for a leader..."
 for _ in $(seq 1 60); do
-  if "$cli" cluster status >/dev/null 2>&1; then break; fi
+  # Formed: all three nodes lead or follow (node 1 adds the others as
+  # learners first, then makes them voters).
+  formed=$("$cli" cluster status 2>/dev/null | grep -Ec '^ *[0-9]+ +[^ ]+ +(leader|follower) ' || true)
+  if [ "$formed" -ge 3 ]; then break; fi
   for i in "${!pids[@]}"; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "error: node $((i + 1)) exited; its log:" >&2

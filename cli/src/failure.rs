@@ -96,6 +96,7 @@ impl Failure {
                 refusal @ (MembershipError::IdInUse { .. }
                 | MembershipError::UnknownNode(_)
                 | MembershipError::WrongId { .. }
+                | MembershipError::OtherCluster { .. }
                 | MembershipError::TooFewVoters { .. }),
             ) => {
                 eprintln!("error: {refusal}");

@@ -64,6 +64,30 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
              (run `ingressoja audit verify`)\n"
         ));
     }
+    let statuses = || reports.iter().filter_map(|r| r.status.as_ref().ok());
+    let clusters: std::collections::BTreeSet<&str> = statuses()
+        .map(|s| s.cluster_id.as_str())
+        .filter(|id| !id.is_empty())
+        .collect();
+    match clusters.len() {
+        0 => {}
+        1 => out.push_str(&format!(
+            "cluster: {}\n",
+            clusters.first().copied().unwrap_or_default()
+        )),
+        _ => out.push_str(&format!(
+            "WARNING: these nodes belong to different clusters ({}): check their addresses\n",
+            clusters.into_iter().collect::<Vec<_>>().join(", ")
+        )),
+    }
+    for s in statuses().filter(|s| s.blank) {
+        out.push_str(&format!(
+            "node {} has a blank data directory: it votes for nobody until it is added as a \
+             learner (if it lost its disk: `ingressoja cluster remove-node --id {}`, then \
+             `ingressoja cluster add-node --id {} --addr ...`)\n",
+            s.id, s.id, s.id
+        ));
+    }
     out
 }
 
@@ -260,6 +284,33 @@ mod tests {
             "{out}"
         );
         assert_eq!(lines[3], "leader: node 1 at 127.0.0.1:7101");
+    }
+
+    #[test]
+    fn cluster_status_names_the_cluster_and_a_blank_node_with_its_runbook() {
+        let status = |id: u64, cluster: &str, blank: bool| NodeReport {
+            addr: format!("127.0.0.1:710{id}"),
+            status: Ok(NodeStatus {
+                id,
+                role: if id == 1 { "leader" } else { "follower" }.into(),
+                leader_id: 1,
+                cluster_id: cluster.into(),
+                blank,
+                ..Default::default()
+            }),
+        };
+        let out = cluster_status(&[status(1, "c0ffee", false), status(2, "", true)]);
+        assert!(out.contains("cluster: c0ffee\n"), "{out}");
+        assert!(
+            out.contains("node 2 has a blank data directory")
+                && out.contains("cluster remove-node --id 2"),
+            "{out}"
+        );
+        let out = cluster_status(&[status(1, "c0ffee", false), status(2, "beef", false)]);
+        assert!(
+            out.contains("WARNING: these nodes belong to different clusters (beef, c0ffee)"),
+            "{out}"
+        );
     }
 
     #[test]

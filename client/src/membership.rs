@@ -57,6 +57,16 @@ pub enum MembershipError {
         /// The id the node reports.
         found: u64,
     },
+    /// The address answers as a node of another cluster.
+    #[error("{addr} belongs to cluster {found}, not to this cluster ({expected}): it is another cluster's node, or its directory was restored from a backup; give it a blank data directory first")]
+    OtherCluster {
+        /// The address given.
+        addr: String,
+        /// The cluster the node reports.
+        found: String,
+        /// The leader's cluster.
+        expected: String,
+    },
     /// The removal would leave too few voters.
     #[error("removing node {id} would leave {left} voter(s); {SAFE_VOTERS} or more keep the sale running through one more failure (use --force to do it anyway)")]
     TooFewVoters {
@@ -155,6 +165,16 @@ impl Client {
                 addr: addr.to_string(),
                 id,
                 found: joining.id,
+            });
+        }
+        if !joining.cluster_id.is_empty()
+            && !leader.cluster_id.is_empty()
+            && joining.cluster_id != leader.cluster_id
+        {
+            return Err(MembershipError::OtherCluster {
+                addr: addr.to_string(),
+                found: joining.cluster_id,
+                expected: leader.cluster_id,
             });
         }
         self.add_learner(id, addr).await?;

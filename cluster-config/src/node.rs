@@ -28,8 +28,12 @@ static NO_OWN_PEER: PeerConfig = PeerConfig {
 pub struct NodeConfig {
     /// This node's Raft id; > 0 and present in `peers`.
     pub id: u64,
-    /// If true and the storage is pristine, this node initializes the
-    /// cluster with `peers` as voters. Exactly one node should set it.
+    /// If true and the storage is blank, this node forms the cluster once
+    /// every peer answers and none belongs to a cluster yet: itself as the
+    /// only voter, then every other peer added as a learner and made a
+    /// voter once it holds the log (see the node's `formation`). Exactly
+    /// one node should set it; on a blank directory whose peers already
+    /// form a cluster it forms nothing and waits to be added back.
     #[serde(default)]
     pub bootstrap: bool,
     /// RocksDB directory. A relative path is kept as written and resolved

@@ -1,6 +1,5 @@
 //! Wiring a node together: storage, Raft, gRPC server, ticker — and taking it apart again.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 use crate::listener::ServerTls;
+use crate::member::MemberGuard;
 use crate::metrics::NodeMetrics;
 use crate::network::{NetworkFactory, RaftTransportService};
 use crate::payment::FakeProvider;
@@ -41,6 +41,9 @@ pub enum StartError {
     /// The `[tls]` files are missing, unreadable, or not this node's.
     #[error("TLS: {0}")]
     Tls(#[from] ingressoja_pki::PkiError),
+    /// The data directory belongs to another node, or its marker is unreadable.
+    #[error(transparent)]
+    Member(#[from] crate::member::MemberError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -136,6 +139,13 @@ impl NodeHandle {
         let tls = load_tls(config)?;
         let metrics = Arc::new(NodeMetrics::default());
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
+        let member = MemberGuard::open(config.id, log_store.marker_store())?;
+        if member.is_blank() && !config.bootstrap {
+            tracing::info!(
+                node = config.id,
+                "blank data directory: this node votes for nobody and waits to be added as a learner"
+            );
+        }
         let sm_store = sm_store.observed_by(metrics.clone());
         let state = sm_store.shared();
         let audit = sm_store.audit();
@@ -146,7 +156,8 @@ impl NodeHandle {
             config.id,
             Duration::from_millis(config.raft.rpc_timeout_ms),
             tls.as_ref().map(|tls| tls.material().client_config()),
-        );
+        )
+        .with_member(member.clone());
         let raft = Raft::new(
             config.id,
             raft_config(config)?,
@@ -157,6 +168,7 @@ impl NodeHandle {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         drop(starting);
+        network.watch_membership(raft.metrics());
 
         let listener = TcpListener::bind(config.listen.grpc)
             .await
@@ -206,6 +218,7 @@ impl NodeHandle {
             .layer(AccessLayer::new(policy))
             .add_service(RaftTransportServer::new(RaftTransportService::new(
                 raft.clone(),
+                member.clone(),
             )))
             .add_service(TicketingServer::new(ticketing))
             .add_service(AdminServer::new(AdminService::new(
@@ -214,6 +227,7 @@ impl NodeHandle {
                 audit.clone(),
                 whole_state,
                 config.advertise_addr().to_string(),
+                member.clone(),
             )));
         let mut stop = shutdown_rx.clone();
         let signal = async move {
@@ -254,16 +268,21 @@ impl NodeHandle {
                 shutdown_rx.clone(),
             ));
         }
+        if config.bootstrap {
+            tasks.push(tokio::spawn(crate::formation::run(
+                raft.clone(),
+                config.clone(),
+                member.clone(),
+                network.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(crate::ticker::run(
             proposer,
             raft.clone(),
             state.clone(),
             shutdown_rx,
         )));
-
-        if config.bootstrap {
-            bootstrap(&raft, config).await?;
-        }
         tracing::info!(
             node = config.id,
             addr = %grpc_addr,
@@ -333,7 +352,6 @@ async fn raft_stopped(mut metrics: watch::Receiver<RaftMetrics<NodeId, BasicNode
     }
 }
 
-/// Initializes the cluster with the configured peers as voters, once, on pristine storage.
 /// This node's TLS material, checked to name this node; `None` (with a
 /// warning) in `insecure_dev`.
 fn load_tls(config: &NodeConfig) -> Result<Option<Arc<ServerTls>>, StartError> {
@@ -348,41 +366,6 @@ fn load_tls(config: &NodeConfig) -> Result<Option<Arc<ServerTls>>, StartError> {
     let tls = ServerTls::load(files, config.id)?;
     tracing::info!(node = config.id, identity = %tls.material().identity(), "mutual TLS on");
     Ok(Some(Arc::new(tls)))
-}
-
-async fn bootstrap(raft: &Raft, config: &NodeConfig) -> Result<(), StartError> {
-    let initialized = raft
-        .is_initialized()
-        .await
-        .map_err(|e| StartError::Raft(e.to_string()))?;
-    if initialized {
-        return Ok(());
-    }
-    let members: BTreeMap<NodeId, BasicNode> = config
-        .peers
-        .iter()
-        .map(|p| {
-            (
-                p.id,
-                BasicNode {
-                    addr: p.addr.clone(),
-                },
-            )
-        })
-        .collect();
-    match raft.initialize(members).await {
-        Ok(()) => {
-            tracing::info!(node = config.id, "cluster initialized");
-            Ok(())
-        }
-        Err(openraft::error::RaftError::APIError(
-            openraft::error::InitializeError::NotAllowed(e),
-        )) => {
-            tracing::info!(node = config.id, reason = %e, "cluster already initialized");
-            Ok(())
-        }
-        Err(e) => Err(StartError::Raft(e.to_string())),
-    }
 }
 
 #[cfg(test)]

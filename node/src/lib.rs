@@ -7,6 +7,8 @@
 //! - [`service`]: the ticketing and admin gRPC services.
 //! - [`checkout`]: the purchase saga (charge, propose, refund) behind the ticketing service.
 //! - [`planted`]: bugs for the chaos checkers' own tests, only with the `planted-bugs` feature.
+//! - [`member`]: which cluster a data directory belongs to; a blank node neither votes nor acts as a voter.
+//! - [`formation`]: forming a new cluster, every other member joining as a learner.
 //! - [`app`]: wiring and shutdown.
 //! - [`backup`] and [`restore`]: the backup file, and seeding a new node from it.
 
@@ -14,8 +16,10 @@ pub mod app;
 pub mod backup;
 pub mod checkout;
 pub mod error;
+pub mod formation;
 pub mod listener;
 pub mod machine;
+pub mod member;
 pub mod metrics;
 pub mod network;
 pub mod payment;

@@ -21,6 +21,7 @@ use ingressoja_cluster_config::NodeConfig;
 use openraft::{BasicNode, CommittedLeaderId, Membership, SnapshotMeta, Vote};
 
 use crate::backup::Backup;
+use crate::member::{restored_cluster_id, MemberMarker};
 use crate::raft_types::{LogId, NodeId, StoredMembership};
 use crate::storage::{self, StoredSnapshot};
 
@@ -41,6 +42,8 @@ pub enum RestoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
     pub node_id: NodeId,
+    /// The new cluster's id (see [`crate::member`]).
+    pub cluster_id: String,
     pub data_dir: PathBuf,
     pub log_index: u64,
     pub voters: BTreeSet<NodeId>,
@@ -89,9 +92,15 @@ pub fn seed(config: &NodeConfig, backup: &Backup) -> Result<Restored, RestoreErr
         data: backup.data.clone(),
     };
     let vote = Vote::new(h.log_term, config.id);
+    // A new cluster: its nodes refuse the old cluster's messages (and the
+    // old cluster theirs), and every host restoring this file agrees on it.
+    let marker = MemberMarker {
+        cluster_id: restored_cluster_id(&h.state_hash, h.log_index),
+        node_id: config.id,
+    };
 
     let staging = staging_dir(target);
-    let seeded = storage::seed(&staging, &snapshot, &vote)
+    let seeded = storage::seed(&staging, &snapshot, &vote, &marker)
         .map_err(|e| e.to_string())
         .and_then(|()| {
             if target.exists() {
@@ -108,6 +117,7 @@ pub fn seed(config: &NodeConfig, backup: &Backup) -> Result<Restored, RestoreErr
     }
     Ok(Restored {
         node_id: config.id,
+        cluster_id: marker.cluster_id,
         data_dir: target.clone(),
         log_index: h.log_index,
         voters,

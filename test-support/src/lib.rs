@@ -105,10 +105,37 @@ impl TestCluster {
             .copied()
             .filter(|id| !cluster.spares.contains(id))
             .collect();
-        for id in members {
-            cluster.restart(id).await;
+        for id in &members {
+            cluster.restart(*id).await;
         }
+        cluster.wait_formed(&members, Duration::from_secs(30)).await;
         cluster
+    }
+
+    /// Waits until node 1 has formed the cluster: every member a voter
+    /// (the others join as learners first, see the node's `formation`).
+    async fn wait_formed(&self, members: &[u64], timeout: Duration) {
+        let wanted: std::collections::BTreeSet<u64> = members.iter().copied().collect();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let formed = self.nodes.values().any(|n| {
+                let m = n.raft.metrics().borrow().clone();
+                m.state == ServerState::Leader
+                    && m.membership_config
+                        .membership()
+                        .voter_ids()
+                        .collect::<std::collections::BTreeSet<_>>()
+                        == wanted
+            });
+            if formed {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not form within {timeout:?} (voters {wanted:?} wanted)"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Configures the nodes (ports, empty data directories) without starting
@@ -319,7 +346,21 @@ impl TestCluster {
             "stop node {id} before wiping it"
         );
         let dir = self.configs[&id].data_dir.clone();
-        std::fs::remove_dir_all(&dir).expect("wipe data dir");
+        // As in `restart`: the stopped instance's last writes (RocksDB's
+        // background work, a snapshot build finishing) may land a moment
+        // after its shutdown returned, and make one removal pass fail.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("test-support: wiping node {id} again ({e})");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("wipe data dir {}: {e}", dir.display()),
+            }
+        }
         dir
     }
 

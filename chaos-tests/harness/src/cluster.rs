@@ -185,6 +185,26 @@ impl ChaosCluster {
         Err(ClusterError::NoLeader(limit))
     }
 
+    /// Waits until the cluster is formed: a leader with every started node
+    /// as a voter (node 1 adds the others as learners first, then promotes
+    /// them). Returns the leader.
+    pub async fn wait_formed(&self, limit: Duration) -> Result<u64, ClusterError> {
+        let client = self.client("harness-wait", Duration::from_secs(2));
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            for report in client.cluster_progress().await {
+                if let Ok(status) = report.status {
+                    let voters = status.members.iter().filter(|m| m.voter).count() as u64;
+                    if status.role == "leader" && voters == self.spec.nodes {
+                        return Ok(status.id);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(ClusterError::NoLeader(limit))
+    }
+
     /// Saves every container's log into the run directory.
     pub async fn save_logs(&self) {
         for (id, name) in &self.containers {

@@ -186,7 +186,7 @@ async fn drive(
     cluster: &ChaosCluster,
     say: &dyn Fn(String),
 ) -> Result<RunOutcome, HarnessError> {
-    let leader = cluster.wait_for_leader(Duration::from_secs(60)).await?;
+    let leader = cluster.wait_formed(Duration::from_secs(60)).await?;
     say(format!("leader n{leader}; creating the sale..."));
     let setup = cluster.client("chaos-setup", Duration::from_secs(30));
     let shape = SaleShape::for_run(options.time_limit);

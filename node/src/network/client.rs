@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use ingressoja_proto::raft::raft_transport_client::RaftTransportClient;
@@ -33,11 +33,13 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::{BasicNode, RaftMetrics};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::watch;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::member::MemberGuard;
 use crate::raft_types::{NodeId, TypeConfig};
 
 /// Deadlines missed in a row after which a peer counts as unreachable.
@@ -58,6 +60,14 @@ pub struct NetworkFactory {
     /// before re-dials at its next call (openraft keeps one per replication
     /// stream for as long as the leadership lasts).
     generation: Arc<AtomicU64>,
+    /// This node's cluster id, stamped on every message (`None` in tests of
+    /// the transport alone: messages then carry none).
+    member: Option<Arc<MemberGuard>>,
+    /// Raft's metrics, for whether a target is a voter (stamped on every
+    /// message, see [`crate::member`]); set once Raft exists. Until then a
+    /// target counts as a voter, the answer that never lets a blank node
+    /// act as one.
+    metrics: Arc<OnceLock<watch::Receiver<RaftMetrics<NodeId, BasicNode>>>>,
 }
 
 impl NetworkFactory {
@@ -70,7 +80,40 @@ impl NetworkFactory {
             tls: Arc::new(RwLock::new(tls)),
             generation: Arc::default(),
             channels: Arc::default(),
+            member: None,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Stamps every message with `member`'s cluster id.
+    pub fn with_member(mut self, member: Arc<MemberGuard>) -> Self {
+        self.member = Some(member);
+        self
+    }
+
+    /// Reads who the voters are from Raft's `metrics` from now on.
+    pub fn watch_membership(&self, metrics: watch::Receiver<RaftMetrics<NodeId, BasicNode>>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// This node's cluster id (empty while it has none).
+    fn cluster_id(&self) -> String {
+        self.member
+            .as_ref()
+            .and_then(|m| m.cluster_id())
+            .unwrap_or_default()
+    }
+
+    /// Whether this node's Raft counts `target` as a voter (in either half
+    /// of a joint membership); true while that is not known.
+    fn is_voter(&self, target: NodeId) -> bool {
+        self.metrics.get().is_none_or(|m| {
+            m.borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .any(|id| id == target)
+        })
     }
 
     /// Calls peers with `tls` from now on: channels made before are
@@ -85,8 +128,9 @@ impl NetworkFactory {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The channel to `addr`, made (lazily connected) on first use.
-    fn channel(&self, addr: &str) -> Result<Channel, String> {
+    /// The channel to `addr`, made (lazily connected) on first use (also
+    /// for [`crate::formation`]'s status calls to peers).
+    pub(crate) fn channel(&self, addr: &str) -> Result<Channel, String> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(channel) = channels.get(addr) {
             return Ok(channel.clone());
@@ -230,10 +274,14 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
-        let data = encode(&rpc).map_err(RPCError::Network)?;
+        let payload = RaftPayload {
+            data: encode(&rpc).map_err(RPCError::Network)?,
+            cluster_id: self.factory.cluster_id(),
+            to_voter: self.factory.is_voter(self.target),
+        };
         let reply = self
             .client()?
-            .append_entries(with_deadline(RaftPayload { data }, &option))
+            .append_entries(with_deadline(payload, &option))
             .await
             .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?;
         self.answered();
@@ -251,6 +299,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             offset: rpc.offset,
             data: rpc.data,
             done: rpc.done,
+            cluster_id: self.factory.cluster_id(),
+            to_voter: self.factory.is_voter(self.target),
         };
         let reply = self
             .client()?
@@ -266,10 +316,14 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
-        let data = encode(&rpc).map_err(RPCError::Network)?;
+        let payload = RaftPayload {
+            data: encode(&rpc).map_err(RPCError::Network)?,
+            cluster_id: self.factory.cluster_id(),
+            to_voter: true,
+        };
         let reply = self
             .client()?
-            .vote(with_deadline(RaftPayload { data }, &option))
+            .vote(with_deadline(payload, &option))
             .await
             .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?;
         self.answered();

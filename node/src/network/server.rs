@@ -2,13 +2,26 @@
 
 use ingressoja_proto::raft::raft_transport_server::RaftTransport;
 use ingressoja_proto::raft::{RaftPayload, SnapshotChunk};
-use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use std::sync::Arc;
+
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Request, Response, Status};
 
+use crate::member::{MemberGuard, Refusal};
 use crate::raft_types::{NodeId, Raft, TypeConfig};
 use crate::service::access::Caller;
+
+/// A refused Raft message, as the gRPC status its sender sees (and logs).
+fn refused(rpc: &str, refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::Storage(_) => Status::unavailable(format!("{rpc}: {refusal}")),
+        _ => Status::failed_precondition(format!("{rpc}: {refusal}")),
+    }
+}
 
 /// Refuses a Raft message whose claimed sender (the node id in its vote) is
 /// not the node named by the caller's certificate: a node may speak for
@@ -27,15 +40,17 @@ fn check_sender(caller: &Caller, claimed: NodeId, rpc: &str) -> Result<(), Statu
     }
 }
 
-/// Serves Raft RPCs from peers to this node's Raft instance.
+/// Serves Raft RPCs from peers to this node's Raft instance, after the
+/// membership checks of [`crate::member`].
 pub struct RaftTransportService {
     raft: Raft,
+    member: Arc<MemberGuard>,
 }
 
 impl RaftTransportService {
     /// Wraps the local Raft instance.
-    pub fn new(raft: Raft) -> Self {
-        RaftTransportService { raft }
+    pub fn new(raft: Raft, member: Arc<MemberGuard>) -> Self {
+        RaftTransportService { raft, member }
     }
 }
 
@@ -47,7 +62,10 @@ fn decode<T: DeserializeOwned>(field: &str, bytes: &[u8]) -> Result<T, Status> {
 fn reply<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
     let data = serde_json::to_vec(result)
         .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))?;
-    Ok(Response::new(RaftPayload { data }))
+    Ok(Response::new(RaftPayload {
+        data,
+        ..RaftPayload::default()
+    }))
 }
 
 #[tonic::async_trait]
@@ -57,23 +75,36 @@ impl RaftTransport for RaftTransportService {
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
         let caller = Caller::of(&request);
-        let rpc: AppendEntriesRequest<TypeConfig> = decode("data", &request.into_inner().data)?;
+        let payload = request.into_inner();
+        let rpc: AppendEntriesRequest<TypeConfig> = decode("data", &payload.data)?;
         check_sender(
             &caller,
             rpc.vote.leader_id().voted_for().unwrap_or_default(),
             "AppendEntries",
         )?;
-        reply(&self.raft.append_entries(rpc).await)
+        self.member
+            .admit_entries(&payload.cluster_id, payload.to_voter)
+            .map_err(|r| refused("AppendEntries", r))?;
+        let result = self.raft.append_entries(rpc).await;
+        // Anything but a higher vote means Raft saved the leader's vote.
+        if matches!(&result, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+            self.member.holds_state();
+        }
+        reply(&result)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let caller = Caller::of(&request);
-        let rpc: VoteRequest<NodeId> = decode("data", &request.into_inner().data)?;
+        let payload = request.into_inner();
+        let rpc: VoteRequest<NodeId> = decode("data", &payload.data)?;
         check_sender(
             &caller,
             rpc.vote.leader_id().voted_for().unwrap_or_default(),
             "Vote",
         )?;
+        self.member
+            .admit_vote(&payload.cluster_id)
+            .map_err(|r| refused("Vote", r))?;
         reply(&self.raft.vote(rpc).await)
     }
 
@@ -89,6 +120,9 @@ impl RaftTransport for RaftTransportService {
             vote.leader_id().voted_for().unwrap_or_default(),
             "InstallSnapshot",
         )?;
+        self.member
+            .admit_entries(&chunk.cluster_id, chunk.to_voter)
+            .map_err(|r| refused("InstallSnapshot", r))?;
         let rpc = InstallSnapshotRequest::<TypeConfig> {
             vote,
             meta: decode("meta", &chunk.meta)?,
@@ -96,6 +130,10 @@ impl RaftTransport for RaftTransportService {
             data: chunk.data,
             done: chunk.done,
         };
-        reply(&self.raft.install_snapshot(rpc).await)
+        let result = self.raft.install_snapshot(rpc).await;
+        if result.is_ok() {
+            self.member.holds_state();
+        }
+        reply(&result)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -14,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::backup::{BackupHeader, MACHINE_FORMAT};
 use crate::error::ServiceError;
+use crate::member::MemberGuard;
 use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft};
 use crate::storage::state_machine::AppliedState;
@@ -28,6 +30,8 @@ pub struct AdminService {
     /// Hashes, backups and exports run in the node's lane for whole-state
     /// work, shared with snapshot builds.
     whole_state: WholeStateGate,
+    /// The cluster this node belongs to, reported by `Status`.
+    member: Arc<MemberGuard>,
 }
 
 impl AdminService {
@@ -40,6 +44,7 @@ impl AdminService {
         audit: AuditStore,
         whole_state: WholeStateGate,
         addr: String,
+        member: Arc<MemberGuard>,
     ) -> Self {
         AdminService {
             raft,
@@ -47,6 +52,7 @@ impl AdminService {
             audit,
             addr,
             whole_state,
+            member,
         }
     }
 
@@ -147,6 +153,8 @@ impl Admin for AdminService {
             state_hash,
             audit_head,
             audit_len,
+            cluster_id: self.member.cluster_id().unwrap_or_default(),
+            blank: self.member.is_blank(),
         }))
     }
 

@@ -36,9 +36,9 @@ use tokio::sync::watch;
 use super::{OpenError, CF_LOG, CF_META};
 use crate::raft_types::{Entry, LogId, NodeId, StorageError, TypeConfig};
 
-const KEY_VOTE: &[u8] = b"vote";
+pub(super) const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
-const KEY_PURGED: &[u8] = b"last_purged";
+pub(super) const KEY_PURGED: &[u8] = b"last_purged";
 
 /// Longest an append waits for the snapshot a pending purge relies on (see
 /// [`LogStore::append_entries`]): far above the write of the largest
@@ -138,6 +138,11 @@ impl LogStore {
             }
         }
         Ok(store)
+    }
+
+    /// The member marker beside this log (see [`crate::member`]).
+    pub fn marker_store(&self) -> super::MarkerStore {
+        super::MarkerStore::new(self.db.clone())
     }
 
     fn lock_purge(&self) -> std::sync::MutexGuard<'_, PurgeState> {

@@ -2,7 +2,8 @@
 //! the applied sale state and its snapshots ([`state_machine`]).
 //!
 //! One RocksDB instance per node with four column families:
-//! `log` (index → entry), `meta` (vote, committed, purged), `snapshot`
+//! `log` (index → entry), `meta` (vote, committed, purged, and the
+//! directory's member marker, [`marker_store`]), `snapshot`
 //! (the latest snapshot of the sale state, sealed by [`snapshot_file`]) and
 //! `audit` (the audit chain's records, [`audit_store`]). Log appends and
 //! votes are written with `sync = true`: nothing is acknowledged before it
@@ -15,6 +16,7 @@
 
 pub mod audit_store;
 pub mod log_store;
+pub mod marker_store;
 pub mod snapshot_file;
 pub mod state_machine;
 pub mod whole_state;
@@ -31,6 +33,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
 pub use audit_store::AuditStore;
 pub use log_store::LogStore;
+pub use marker_store::MarkerStore;
 pub use snapshot_file::SnapshotFileError;
 pub use state_machine::{
     read_copy, ApplyObserver, SharedMachine, SnapshotError, StartupGuard, StateMachineStore,
@@ -132,12 +135,14 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
 }
 
 /// Writes `snapshot` into the fresh database at `dir`, with an empty log that
-/// continues after it and `vote` as the starting term (see [`crate::restore`]).
-/// The database is closed again when this returns.
+/// continues after it, `vote` as the starting term and `marker` naming the
+/// new cluster and node (see [`crate::restore`]). The database is closed
+/// again when this returns.
 pub fn seed(
     dir: &Path,
     snapshot: &StoredSnapshot,
     vote: &openraft::Vote<NodeId>,
+    marker: &crate::member::MemberMarker,
 ) -> Result<(), SeedError> {
     let last = snapshot
         .meta
@@ -145,6 +150,7 @@ pub fn seed(
         .ok_or_else(|| SeedError::Write("the snapshot has no log id".into()))?;
     let (log, sm) = open(dir).map_err(|e| SeedError::Write(e.to_string()))?;
     let write = |r: Result<(), StorageError>| r.map_err(|e| SeedError::Write(e.to_string()));
+    log.marker_store().write(marker).map_err(SeedError::Write)?;
     write(sm.write_snapshot(snapshot))?;
     write(log.seed_after_snapshot(last, vote))?;
     Ok(())

@@ -99,6 +99,7 @@ fn vote_from(claimed: u64) -> RaftPayload {
     let request = openraft::raft::VoteRequest::<u64>::new(vote, None);
     RaftPayload {
         data: serde_json::to_vec(&request).unwrap(),
+        ..RaftPayload::default()
     }
 }
 

@@ -10,6 +10,7 @@ mod membership;
 mod metrics;
 mod sale_rules;
 mod tls_rotation;
+mod wiped_voter;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -202,9 +203,18 @@ async fn wiped_node_rejoins_through_snapshot_install() {
         .unwrap_or(0);
     assert!(purged > 0, "the leader purged its log behind the snapshot");
 
-    // Wipe the victim: it can only come back through a snapshot.
+    // Wipe the victim: by the runbook it leaves the voters first, then
+    // rejoins as a learner, and can only catch up through a snapshot.
+    client
+        .remove_node(victim, true)
+        .await
+        .expect("the wiped node leaves the voters");
     cluster.wipe(victim);
     cluster.restart(victim).await;
+    client
+        .add_node(victim, &cluster.addr(victim), ELECTION, |_| {})
+        .await
+        .expect("the wiped node rejoins as a learner, then a voter");
     cluster.assert_same_state().await;
     let installed = cluster.nodes[&victim]
         .raft

@@ -321,7 +321,14 @@ impl LocalCluster {
                         .cluster_progress()
                         .await
                         .into_iter()
-                        .any(|r| r.status.is_ok_and(|s| s.role == "leader"))
+                        // Formed: node 1 adds the others as learners first.
+                        .any(|r| {
+                            r.status.is_ok_and(|s| {
+                                s.role == "leader"
+                                    && s.members.iter().filter(|m| m.voter).count()
+                                        == usize::from(NODES)
+                            })
+                        })
                 },
             )
             .await
