@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+use crate::cluster_clock::ClusterClock;
 use crate::listener::ServerTls;
 use crate::member::MemberGuard;
 use crate::metrics::NodeMetrics;
@@ -138,6 +139,8 @@ impl NodeHandle {
         let started = std::time::Instant::now();
         let tls = load_tls(config)?;
         let metrics = Arc::new(NodeMetrics::default());
+        let clock = Arc::new(ClusterClock::default());
+        metrics.watch_clock(clock.clone());
         let (log_store, sm_store) = storage::open(&config.data_dir)?;
         let member = MemberGuard::open(config.id, log_store.marker_store())?;
         if member.is_blank() && !config.bootstrap {
@@ -157,7 +160,8 @@ impl NodeHandle {
             Duration::from_millis(config.raft.rpc_timeout_ms),
             tls.as_ref().map(|tls| tls.material().client_config()),
         )
-        .with_member(member.clone());
+        .with_member(member.clone())
+        .with_clock(clock.clone());
         let raft = Raft::new(
             config.id,
             raft_config(config)?,
@@ -196,7 +200,7 @@ impl NodeHandle {
             ),
             None => None,
         };
-        let proposer = Proposer::new(raft.clone(), metrics.commit_seconds.clone());
+        let proposer = Proposer::new(raft.clone(), metrics.commit_seconds.clone(), clock.clone());
         let ticketing = TicketingService::new(
             raft.clone(),
             proposer.clone(),
@@ -281,6 +285,7 @@ impl NodeHandle {
             proposer,
             raft.clone(),
             state.clone(),
+            clock,
             shutdown_rx,
         )));
         tracing::info!(

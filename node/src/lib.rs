@@ -9,12 +9,14 @@
 //! - [`planted`]: bugs for the chaos checkers' own tests, only with the `planted-bugs` feature.
 //! - [`member`]: which cluster a data directory belongs to; a blank node neither votes nor acts as a voter.
 //! - [`formation`]: forming a new cluster, every other member joining as a learner.
+//! - [`cluster_clock`]: the time a leader stamps on entries, its clock corrected by its peers'.
 //! - [`app`]: wiring and shutdown.
 //! - [`backup`] and [`restore`]: the backup file, and seeding a new node from it.
 
 pub mod app;
 pub mod backup;
 pub mod checkout;
+pub mod cluster_clock;
 pub mod error;
 pub mod formation;
 pub mod listener;

@@ -43,6 +43,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::cluster_clock::ClusterClock;
 use crate::machine::{DomainEvent, DomainEventKind};
 use crate::raft_types::Raft;
 use crate::storage::{ApplyObserver, SharedMachine};
@@ -76,6 +77,12 @@ pub struct NodeMetrics {
     snapshots: Counter,
     snapshot_seconds: Histogram,
     snapshot_bytes: Gauge,
+    /// How far the cluster's time is from this node's clock (see
+    /// [`crate::cluster_clock`]), read at scrape time.
+    clock_offset_ms: Gauge,
+    /// Each peer's clock minus this node's, as its last replies said.
+    peer_clock_offset_ms: Family<Labels, Gauge>,
+    clock: std::sync::OnceLock<Arc<ClusterClock>>,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -110,8 +117,21 @@ impl Default for NodeMetrics {
             // 1 ms to about 16 s.
             snapshot_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             snapshot_bytes: Gauge::default(),
+            clock_offset_ms: Gauge::default(),
+            peer_clock_offset_ms: Family::default(),
+            clock: std::sync::OnceLock::new(),
             registry: Registry::default(),
         };
+        registry.register(
+            "ingressoja_clock_offset_milliseconds",
+            "The median of the peers' clocks minus this node's (the correction this node applies to the entries it stamps as leader; large means this node's clock is wrong, or its peers')",
+            metrics.clock_offset_ms.clone(),
+        );
+        registry.register(
+            "ingressoja_clock_peer_offset_milliseconds",
+            "A peer's clock minus this node's, from its replies in the last 5 s (reported where Raft calls go out: on the leader, every follower)",
+            metrics.peer_clock_offset_ms.clone(),
+        );
         registry.register(
             "ingressoja_raft_term",
             "Current Raft term",
@@ -249,8 +269,22 @@ impl NodeMetrics {
             .inc();
     }
 
+    /// Reports `clock`'s offset at every scrape.
+    pub fn watch_clock(&self, clock: Arc<ClusterClock>) {
+        let _ = self.clock.set(clock);
+    }
+
     /// Reads Raft's and the machine's current values, then renders everything.
     pub fn render(&self, raft: &Raft, state: &SharedMachine) -> String {
+        if let Some(clock) = self.clock.get() {
+            self.clock_offset_ms.set(clock.offset_ms());
+            self.peer_clock_offset_ms.clear();
+            for (peer, offset) in clock.peer_offsets() {
+                self.peer_clock_offset_ms
+                    .get_or_create(&labels(&[("peer", &peer.to_string())]))
+                    .set(offset);
+            }
+        }
         let m = raft.metrics().borrow().clone();
         self.term.set(gauge_value(m.current_term));
         self.is_leader

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::cluster_clock::ClusterClock;
 use crate::error::ServiceError;
 use crate::machine::{Answer, Effect, Proposal, Request};
 use crate::raft_types::Raft;
@@ -54,7 +55,9 @@ impl Log for Raft {
     }
 }
 
-/// Wall-clock milliseconds since the Unix epoch: the stamp the leader puts on entries.
+/// This machine's wall clock, milliseconds since the Unix epoch. Entries are
+/// stamped with [`ClusterClock::now_ms`] instead, which corrects it by the
+/// peers' clocks.
 pub fn wall_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,11 +84,12 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    /// Starts the group-commit loop over `log` (the node's [`Raft`]); it
-    /// stops when every clone is dropped.
-    pub fn new(log: impl Log, commit_seconds: Histogram) -> Self {
+    /// Starts the group-commit loop over `log` (the node's [`Raft`]),
+    /// stamping entries with `clock`'s time; it stops when every clone is
+    /// dropped.
+    pub fn new(log: impl Log, commit_seconds: Histogram, clock: Arc<ClusterClock>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_group_commit(log, rx, commit_seconds));
+        tokio::spawn(run_group_commit(log, rx, commit_seconds, clock));
         Proposer { queue }
     }
 
@@ -110,6 +114,7 @@ async fn run_group_commit(
     log: impl Log,
     mut rx: mpsc::Receiver<Pending>,
     commit_seconds: Histogram,
+    clock: Arc<ClusterClock>,
 ) {
     let in_flight = Arc::new(Semaphore::new(MAX_ENTRIES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
@@ -126,22 +131,22 @@ async fn run_group_commit(
         }
         let log = log.clone();
         let commit_seconds = commit_seconds.clone();
+        let ts_ms = clock.now_ms();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            commit(&log, pending).await;
+            commit(&log, pending, ts_ms).await;
             commit_seconds.observe(started.elapsed().as_secs_f64());
             drop(permit);
         });
     }
 }
 
-async fn commit(log: &impl Log, pending: Vec<Pending>) {
+/// Commits `pending` as one entry stamped `ts_ms` (the cluster's time, see
+/// [`crate::cluster_clock`]) and answers each.
+async fn commit(log: &impl Log, pending: Vec<Pending>, ts_ms: u64) {
     let (requests, replies): (Vec<Request>, Vec<_>) =
         pending.into_iter().map(|p| (p.request, p.reply)).unzip();
-    let proposal = Proposal {
-        ts_ms: wall_clock_ms(),
-        requests,
-    };
+    let proposal = Proposal { ts_ms, requests };
     let written = tokio::time::timeout(COMMIT_TIMEOUT, log.write(proposal))
         .await
         .unwrap_or_else(|_| {
@@ -237,7 +242,11 @@ mod tests {
         // Without the bound the slots stay taken and this never ends: give
         // it three bounds' worth of (paused, so instant) time to finish.
         let run = async {
-            let proposer = Proposer::new(log.clone(), Histogram::new([1.0]));
+            let proposer = Proposer::new(
+                log.clone(),
+                Histogram::new([1.0]),
+                Arc::new(ClusterClock::default()),
+            );
             // Each in its own entry (one at a time until every slot is taken).
             let mut stuck = Vec::new();
             for _ in 0..MAX_ENTRIES_IN_FLIGHT {
@@ -264,5 +273,44 @@ mod tests {
         tokio::time::timeout(COMMIT_TIMEOUT * 3, run)
             .await
             .expect("a write nobody answered kept its slot: the next write never committed");
+    }
+
+    /// A log that keeps the stamps of the entries written to it.
+    #[derive(Clone, Default)]
+    struct StampLog {
+        stamps: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Log for StampLog {
+        async fn write(&self, proposal: Proposal) -> Result<Vec<Answer>, ServiceError> {
+            self.stamps.lock().unwrap().push(proposal.ts_ms);
+            Ok(proposal
+                .requests
+                .iter()
+                .map(|_| Answer {
+                    log_index: 1,
+                    outcome: Ok(Effect::Ticked),
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_leader_whose_clock_is_a_day_ahead_stamps_its_followers_time() {
+        const NOW: u64 = 1_800_000_000_000;
+        const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+        let clock = Arc::new(ClusterClock::with_local(|| NOW + DAY_MS));
+        // Both followers' replies carried the real time.
+        clock.observe(2, NOW, NOW + DAY_MS, NOW + DAY_MS);
+        clock.observe(3, NOW + 1, NOW + DAY_MS, NOW + DAY_MS);
+        let log = StampLog::default();
+        let proposer = Proposer::new(log.clone(), Histogram::new([1.0]), clock);
+        proposer.propose(tick()).await.expect("commits");
+        let stamps = log.stamps.lock().unwrap().clone();
+        assert_eq!(
+            stamps,
+            vec![NOW + 1],
+            "the entry carries the followers' median time, not the leader's clock a day ahead"
+        );
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::machine::{Command, Request};
-use crate::proposer::{wall_clock_ms, Proposer};
+use std::sync::Arc;
+
+use crate::cluster_clock::ClusterClock;
+use crate::proposer::Proposer;
 use crate::raft_types::Raft;
 use crate::storage::SharedMachine;
 
@@ -18,6 +21,7 @@ pub async fn run(
     proposer: Proposer,
     raft: Raft,
     state: SharedMachine,
+    clock: Arc<ClusterClock>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut interval = tokio::time::interval(TICK_INTERVAL);
@@ -35,7 +39,8 @@ pub async fn run(
             let s = state.read().unwrap_or_else(|p| p.into_inner());
             s.machine.next_due_ms()
         };
-        if due.is_some_and(|at| at <= wall_clock_ms()) {
+        // The time the entry will be stamped with (see `cluster_clock`).
+        if due.is_some_and(|at| at <= clock.now_ms()) {
             let tick = Request {
                 key: None,
                 command: Command::Tick,

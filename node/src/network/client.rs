@@ -39,6 +39,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::cluster_clock::ClusterClock;
 use crate::member::MemberGuard;
 use crate::raft_types::{NodeId, TypeConfig};
 
@@ -68,6 +69,9 @@ pub struct NetworkFactory {
     /// target counts as a voter, the answer that never lets a blank node
     /// act as one.
     metrics: Arc<OnceLock<watch::Receiver<RaftMetrics<NodeId, BasicNode>>>>,
+    /// Where each peer's clock, read from its replies, goes (see
+    /// [`crate::cluster_clock`]); `None` in tests of the transport alone.
+    clock: Option<Arc<ClusterClock>>,
 }
 
 impl NetworkFactory {
@@ -82,6 +86,25 @@ impl NetworkFactory {
             channels: Arc::default(),
             member: None,
             metrics: Arc::default(),
+            clock: None,
+        }
+    }
+
+    /// Records each peer's clock from its replies in `clock`.
+    pub fn with_clock(mut self, clock: Arc<ClusterClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Our clock now (for timing a call whose reply carries the peer's).
+    fn local_ms(&self) -> u64 {
+        self.clock.as_ref().map_or(0, |c| c.local_ms())
+    }
+
+    /// Notes `target`'s clock from a reply to a call sent at `sent_ms`.
+    fn heard_clock(&self, target: NodeId, reply: &RaftPayload, sent_ms: u64) {
+        if let Some(clock) = &self.clock {
+            clock.observe(target, reply.sender_clock_ms, sent_ms, clock.local_ms());
         }
     }
 
@@ -278,14 +301,18 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             data: encode(&rpc).map_err(RPCError::Network)?,
             cluster_id: self.factory.cluster_id(),
             to_voter: self.factory.is_voter(self.target),
+            ..RaftPayload::default()
         };
+        let sent_ms = self.factory.local_ms();
         let reply = self
             .client()?
             .append_entries(with_deadline(payload, &option))
             .await
-            .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?
+            .into_inner();
         self.answered();
-        self.decode(reply.into_inner())
+        self.factory.heard_clock(self.target, &reply, sent_ms);
+        self.decode(reply)
     }
 
     async fn install_snapshot(
@@ -302,13 +329,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             cluster_id: self.factory.cluster_id(),
             to_voter: self.factory.is_voter(self.target),
         };
+        let sent_ms = self.factory.local_ms();
         let reply = self
             .client()?
             .install_snapshot(with_deadline(chunk, &option))
             .await
-            .map_err(|s| self.status_to_rpc(s, RPCTypes::InstallSnapshot, &option))?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::InstallSnapshot, &option))?
+            .into_inner();
         self.answered();
-        self.decode(reply.into_inner())
+        self.factory.heard_clock(self.target, &reply, sent_ms);
+        self.decode(reply)
     }
 
     async fn vote(
@@ -320,14 +350,18 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             data: encode(&rpc).map_err(RPCError::Network)?,
             cluster_id: self.factory.cluster_id(),
             to_voter: true,
+            ..RaftPayload::default()
         };
+        let sent_ms = self.factory.local_ms();
         let reply = self
             .client()?
             .vote(with_deadline(payload, &option))
             .await
-            .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?;
+            .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?
+            .into_inner();
         self.answered();
-        self.decode(reply.into_inner())
+        self.factory.heard_clock(self.target, &reply, sent_ms);
+        self.decode(reply)
     }
 }
 

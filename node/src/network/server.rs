@@ -12,6 +12,7 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use crate::member::{MemberGuard, Refusal};
+use crate::proposer::wall_clock_ms;
 use crate::raft_types::{NodeId, Raft, TypeConfig};
 use crate::service::access::Caller;
 
@@ -64,6 +65,7 @@ fn reply<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
         .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))?;
     Ok(Response::new(RaftPayload {
         data,
+        sender_clock_ms: wall_clock_ms(),
         ..RaftPayload::default()
     }))
 }

@@ -52,6 +52,27 @@ async fn nodes_export_raft_and_sale_metrics() {
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
+    // The followers' replies carry their clocks (one machine here: all
+    // within a second of the leader's), and the leader stamps entries with
+    // its clock corrected by their median.
+    for peer in cluster.nodes.keys().filter(|&&id| id != leader) {
+        let prefix = format!(r#"ingressoja_clock_peer_offset_milliseconds{{peer="{peer}"}} "#);
+        let offset: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("{prefix} missing:\n{text}"))
+            .trim()
+            .parse()
+            .expect("an integer offset");
+        assert!(
+            offset.abs() < 1_000,
+            "peer {peer}'s clock offset {offset} ms"
+        );
+    }
+    assert!(
+        text.contains("ingressoja_clock_offset_milliseconds "),
+        "{text}"
+    );
     let follower = *cluster.nodes.keys().find(|&&id| id != leader).unwrap();
     let text = cluster.scrape_metrics(follower).await;
     assert!(text.contains("ingressoja_raft_is_leader 0"), "{text}");
