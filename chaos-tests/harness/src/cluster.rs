@@ -221,6 +221,22 @@ impl ChaosCluster {
     }
 
     async fn create_node(&mut self, id: u64) -> Result<(), ClusterError> {
+        let name = self.make_container(id).await?;
+        self.containers.insert(id, name);
+        Ok(())
+    }
+
+    /// Replaces node `id`'s container by a new one on an empty data
+    /// directory (a lost disk), same name, address and config, not started.
+    pub async fn recreate_node(&self, id: u64) -> Result<(), ClusterError> {
+        if let Some(name) = self.containers.get(&id) {
+            self.docker.run(&["rm", "-f", name]).await?;
+        }
+        self.make_container(id).await.map(|_| ())
+    }
+
+    /// Writes node `id`'s files and creates its container; returns its name.
+    async fn make_container(&self, id: u64) -> Result<String, ClusterError> {
         let name = format!("{}-n{id}", self.prefix);
         let config_path = self.dir.join(format!("node{id}.toml"));
         let config = self.node_config(id);
@@ -273,8 +289,7 @@ impl ChaosCluster {
         args.push(self.spec.image.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.docker.run(&args).await?;
-        self.containers.insert(id, name);
-        Ok(())
+        Ok(name)
     }
 
     fn node_config(&self, id: u64) -> NodeConfig {

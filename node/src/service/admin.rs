@@ -68,6 +68,29 @@ impl AdminService {
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
+    /// Refuses a membership change on a node that does not lead, naming the
+    /// leader it knows. openraft answers "forward to leader" itself only
+    /// once it knows a membership: a blank node (waiting to be added) would
+    /// otherwise try the change on its own empty membership and refuse it
+    /// as invalid, and the client would not look further.
+    fn ensure_leader(&self) -> Result<(), ServiceError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.state == ServerState::Leader {
+            return Ok(());
+        }
+        let leader_addr = metrics.current_leader.and_then(|id| {
+            metrics
+                .membership_config
+                .membership()
+                .get_node(&id)
+                .map(|n| n.addr.clone())
+        });
+        Err(ServiceError::NotLeader {
+            leader_id: metrics.current_leader,
+            leader_addr,
+        })
+    }
+
     fn members(&self) -> Vec<pb::Member> {
         let metrics = self.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership();
@@ -169,6 +192,7 @@ impl Admin for AdminService {
         if r.addr.is_empty() {
             return Err(ServiceError::bad_request("addr", "must not be empty").into());
         }
+        self.ensure_leader()?;
         let response = self
             .raft
             .add_learner(r.id, BasicNode { addr: r.addr }, true)
@@ -190,6 +214,7 @@ impl Admin for AdminService {
                 ServiceError::bad_request("voters", "at least one voter is required").into(),
             );
         }
+        self.ensure_leader()?;
         let response = self
             .raft
             .change_membership(voters, false)

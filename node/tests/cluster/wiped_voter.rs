@@ -126,11 +126,15 @@ async fn a_wiped_bootstrap_node_joins_the_cluster_instead_of_forming_its_own() {
     // The sale goes on meanwhile, on the real cluster.
     let (more, _) = buy_concurrently(&client, 2, 2, 3).await;
 
-    client
+    // The runbook, from an operator's fresh client: it asks node 1 (blank,
+    // first in its list) first, which must point it on, not refuse the
+    // change as invalid against its own empty membership.
+    let operator = cluster.client(Some("operator"));
+    operator
         .remove_node(1, true)
         .await
         .expect("node 1 leaves the voters");
-    client
+    operator
         .add_node(1, &cluster.addr(1), ELECTION, |_| {})
         .await
         .expect("node 1 rejoins as a learner, then a voter");

@@ -30,11 +30,14 @@ pub enum NemesisKind {
     Clock,
     /// Add a spare node as a voter, or remove it again.
     Membership,
+    /// A node loses its disk: back on an empty data directory with the same
+    /// id; healed by the runbook (remove-node, add-node).
+    Wipe,
 }
 
 impl NemesisKind {
     /// Every kind, in the order the CLI lists them.
-    pub const ALL: [NemesisKind; 11] = [
+    pub const ALL: [NemesisKind; 12] = [
         NemesisKind::Kill,
         NemesisKind::KillLeader,
         NemesisKind::Pause,
@@ -46,6 +49,7 @@ impl NemesisKind {
         NemesisKind::Slow,
         NemesisKind::Clock,
         NemesisKind::Membership,
+        NemesisKind::Wipe,
     ];
 
     /// The name used on the command line and in the history.
@@ -62,6 +66,7 @@ impl NemesisKind {
             NemesisKind::Slow => "slow",
             NemesisKind::Clock => "clock",
             NemesisKind::Membership => "membership",
+            NemesisKind::Wipe => "wipe",
         }
     }
 

@@ -25,6 +25,7 @@ mod partition_leader;
 mod partition_ring;
 mod pause;
 mod slow;
+mod wipe;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -82,6 +83,7 @@ pub fn fault_for(kind: NemesisKind) -> Box<dyn Fault> {
         NemesisKind::Slow => Box::new(slow::Slow),
         NemesisKind::Clock => Box::new(clock::Clock),
         NemesisKind::Membership => Box::new(membership::Membership),
+        NemesisKind::Wipe => Box::new(wipe::Wipe::default()),
     }
 }
 
