@@ -2,8 +2,8 @@
 # The chaos tests run by ./scripts/test.sh, on Docker:
 #
 #  1. every nemesis in turn on a 3-node cluster under the flash-sale workload
-#     (about a minute), then the wipe nemesis on its own (half a minute):
-#     every checker must be valid;
+#     (about a minute), then the wipe and clock-jump nemeses (half a
+#     minute): every checker must be valid;
 #  2. the planted-bug runs: nodes started with a known bug, and the checker
 #     aimed at it must report the anomaly (a checker that never fails proves
 #     nothing). They run the separately tagged image ingressoja-node:planted,
@@ -88,12 +88,15 @@ else
 fi
 
 run all-nemeses --nemesis all --time-limit 62 --fault-secs 3 --calm-secs 2 --concurrency 12
-# A lost disk and the runbook that heals it (the 62 s rotation above ends
-# before the wipe's turn): the wiped node must neither vote nor act as a
-# voter until it is removed and added back.
-run wipe --nemesis wipe --time-limit 30 --fault-secs 5 --calm-secs 3 --concurrency 12
+# The faults the 62 s rotation above has no time for: a lost disk and the
+# runbook that heals it (the wiped node must neither vote nor act as a voter
+# until it is removed and added back), and the leader's clock jumping a day
+# or an hour ahead (the sale's time must not move: `sale-clock`).
+run wipe-and-clock-jump --nemesis wipe,clock-jump --time-limit 36 --fault-secs 5 --calm-secs 3 --concurrency 12
 run planted-ack-before-commit --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug ack-before-commit --expect-anomaly acknowledged-purchases
+run planted-leader-clock --nemesis clock-jump --time-limit 16 --fault-secs 6 --calm-secs 3 --concurrency 8 \
+  --image "$planted_image" --planted-bug leader-clock --expect-anomaly sale-clock
 run planted-stale-read --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug stale-read --expect-anomaly linearizable-categories
 

@@ -83,7 +83,7 @@ pub fn cluster_status(reports: &[NodeReport]) -> String {
     for s in statuses().filter(|s| s.blank) {
         out.push_str(&format!(
             "node {} has a blank data directory: it votes for nobody until it is added as a \
-             learner (if it lost its disk: `ingressoja cluster remove-node --id {}`, then \
+             learner (if it lost its disk: `ingressoja cluster remove-node --id {} --force`, then \
              `ingressoja cluster add-node --id {} --addr ...`)\n",
             s.id, s.id, s.id
         ));

@@ -191,6 +191,13 @@ impl NodeHandle {
         let planted = crate::planted::PlantedBugs::from_env().map_err(StartError::PlantedBug)?;
         #[cfg(not(feature = "planted-bugs"))]
         crate::planted::warn_if_requested();
+        // A clock that never hears the peers: stamps are this node's clock alone.
+        #[cfg(feature = "planted-bugs")]
+        let clock = if planted.stamps_own_clock() {
+            Arc::new(ClusterClock::default())
+        } else {
+            clock
+        };
         let payments = Arc::new(FakeProvider::default());
         let metrics_listener = match config.listen.metrics {
             Some(addr) => Some(

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingressoja_cluster_config::NodeConfig;
+use ingressoja_cluster_config::{NodeConfig, PeerConfig};
 use ingressoja_proto::admin::admin_client::AdminClient;
 use ingressoja_proto::admin::StatusRequest;
 use openraft::BasicNode;
@@ -62,7 +62,11 @@ pub async fn run(
 ) {
     let mut last_report = Instant::now();
     loop {
-        match step(&raft, &config, &member, &network).await {
+        let attempt = tokio::select! {
+            attempt = step(&raft, &config, &member, &network) => attempt,
+            _ = shutdown.changed() => return,
+        };
+        match attempt {
             Step::Formed => return,
             Step::Joins { peer, cluster } => {
                 tracing::warn!(
@@ -153,69 +157,102 @@ async fn step(
     complete(raft, config).await
 }
 
-/// Adds the configured peers missing from a one-voter membership as
-/// learners, then makes every peer a voter.
+/// Adds the configured peers missing from the membership as learners, then
+/// makes voters of those that hold the log: all of them, or, when some are
+/// slow, the ones that do once they and the voters are a majority of the
+/// configured peers (so the sale does not run on one disk while a slow
+/// peer catches up); the rest at a later attempt. A learner is promoted
+/// only once it holds the log up to the membership that added it: a voter
+/// whose storage is still blank refuses every entry.
 async fn complete(raft: &Raft, config: &NodeConfig) -> Step {
     let metrics = raft.metrics().borrow().clone();
-    let membership = metrics.membership_config.membership();
+    let membership = metrics.membership_config.membership().clone();
     let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
     if voters.is_empty() {
         return Step::Waiting("Raft has not loaded the membership yet".into());
     }
-    if voters != BTreeSet::from([config.id]) || config.peers.len() <= 1 {
+    let all: BTreeSet<NodeId> = config.peers.iter().map(|p| p.id).collect();
+    let others: Vec<&PeerConfig> = config
+        .peers
+        .iter()
+        .filter(|p| !voters.contains(&p.id))
+        .collect();
+    // Formation is under way while this node is the only voter, or while
+    // every configured peer that is not a voter is a learner it added; a
+    // membership changed since (a peer removed by an operator) is left alone.
+    let under_way = voters == BTreeSet::from([config.id])
+        || (voters.is_subset(&all) && others.iter().all(|p| membership.get_node(&p.id).is_some()));
+    if voters == all || others.is_empty() || !under_way {
         return Step::Formed;
     }
     if metrics.current_leader != Some(config.id) {
         return Step::Waiting("this node is not leading yet".into());
     }
-    for peer in config.peers.iter().filter(|p| p.id != config.id) {
+    for peer in &others {
         if membership.get_node(&peer.id).is_some() {
             continue;
         }
         let node = BasicNode {
             addr: peer.addr.clone(),
         };
-        match tokio::time::timeout(STEP_TIMEOUT, raft.add_learner(peer.id, node, true)).await {
-            Ok(Ok(added)) => {
-                // Promote only a learner that holds the log: a voter's
-                // entries are refused while its storage is still blank.
-                let holds = |m: &openraft::RaftMetrics<NodeId, BasicNode>| {
-                    m.replication.as_ref().is_some_and(|r| {
-                        r.get(&peer.id)
-                            .copied()
-                            .flatten()
-                            .is_some_and(|matched| matched.index >= added.log_id.index)
-                    })
-                };
-                if raft
-                    .wait(Some(STEP_TIMEOUT))
-                    .metrics(holds, "the learner holds the log")
-                    .await
-                    .is_err()
-                {
-                    return Step::Waiting(format!(
-                        "node {} did not take the log as a learner within {STEP_TIMEOUT:?}",
-                        peer.id
-                    ));
-                }
-            }
+        match tokio::time::timeout(STEP_TIMEOUT, raft.add_learner(peer.id, node, false)).await {
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 return Step::Waiting(format!("adding node {} as a learner: {e}", peer.id))
             }
             Err(_) => {
                 return Step::Waiting(format!(
-                    "node {} did not catch up as a learner within {STEP_TIMEOUT:?}",
+                    "adding node {} as a learner took longer than {STEP_TIMEOUT:?}",
                     peer.id
                 ))
             }
         }
     }
-    let all: BTreeSet<NodeId> = config.peers.iter().map(|p| p.id).collect();
-    match tokio::time::timeout(STEP_TIMEOUT, raft.change_membership(all.clone(), false)).await {
-        Ok(Ok(_)) => {
+    // Up to the membership that added the last of them.
+    let target = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .log_id()
+        .map_or(0, |l| l.index);
+    let learners: BTreeSet<NodeId> = others.iter().map(|p| p.id).collect();
+    let holding = |m: &openraft::RaftMetrics<NodeId, BasicNode>| -> BTreeSet<NodeId> {
+        learners
+            .iter()
+            .copied()
+            .filter(|id| {
+                m.replication.as_ref().is_some_and(|r| {
+                    r.get(id)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|matched| matched.index >= target)
+                })
+            })
+            .collect()
+    };
+    let _ = raft
+        .wait(Some(STEP_TIMEOUT))
+        .metrics(|m| holding(m) == learners, "every learner holds the log")
+        .await;
+    let ready = holding(&raft.metrics().borrow());
+    let promoted: BTreeSet<NodeId> = voters.union(&ready).copied().collect();
+    let majority = promoted.len() * 2 > all.len();
+    if ready.is_empty() || !(promoted == all || majority) {
+        return Step::Waiting(format!(
+            "learners {:?} of {:?} do not hold the log yet",
+            learners.difference(&ready).collect::<Vec<_>>(),
+            learners
+        ));
+    }
+    match tokio::time::timeout(STEP_TIMEOUT, raft.change_membership(promoted.clone(), true)).await {
+        Ok(Ok(_)) if promoted == all => {
             tracing::info!(node = config.id, voters = ?all, "cluster formed");
             Step::Formed
         }
+        Ok(Ok(_)) => Step::Waiting(format!(
+            "voters {promoted:?}; learners {:?} do not hold the log yet",
+            learners.difference(&ready).collect::<Vec<_>>()
+        )),
         Ok(Err(e)) => Step::Waiting(format!("making the peers voters: {e}")),
         Err(_) => Step::Waiting(format!(
             "making the peers voters took longer than {STEP_TIMEOUT:?}"

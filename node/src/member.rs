@@ -64,8 +64,11 @@ pub enum MemberError {
     /// The directory's marker names another node.
     #[error("the data directory belongs to node {found} of cluster {cluster}, not to node {configured}: point `data_dir` at this node's own directory")]
     OtherNode {
+        /// The node the marker names.
         found: NodeId,
+        /// This node's configured id.
         configured: NodeId,
+        /// The cluster the marker names.
         cluster: String,
     },
     /// The marker could not be read or written.
@@ -78,13 +81,24 @@ pub enum MemberError {
 pub enum Refusal {
     /// The sender belongs to another cluster.
     #[error("this node belongs to cluster {ours}, the sender to cluster {theirs}")]
-    OtherCluster { ours: String, theirs: String },
+    OtherCluster {
+        /// This node's cluster.
+        ours: String,
+        /// The sender's.
+        theirs: String,
+    },
     /// A vote asked of a node with blank storage.
     #[error("node {node} has a blank data directory: it votes only after it joined as a learner and holds the log")]
-    BlankVote { node: NodeId },
+    BlankVote {
+        /// This node.
+        node: NodeId,
+    },
     /// Entries sent to a blank node by a leader that counts it as a voter.
-    #[error("node {node} has a blank data directory but the leader counts it as a voter: the entries it acknowledged before are lost. Remove it (`ingressoja cluster remove-node --id {node}`), then add it back (`ingressoja cluster add-node --id {node} --addr ...`)")]
-    BlankVoter { node: NodeId },
+    #[error("node {node} has a blank data directory but the leader counts it as a voter: the entries it acknowledged before are lost. Remove it (`ingressoja cluster remove-node --id {node} --force`), then add it back (`ingressoja cluster add-node --id {node} --addr ...`)")]
+    BlankVoter {
+        /// This node.
+        node: NodeId,
+    },
     /// The marker could not be written before accepting.
     #[error("cannot record the cluster id: {0}")]
     Storage(String),

@@ -301,16 +301,17 @@ mod tests {
         const DAY_MS: u64 = 24 * 60 * 60 * 1000;
         let clock = Arc::new(ClusterClock::with_local(|| NOW + DAY_MS));
         // Both followers' replies carried the real time.
-        clock.observe(2, NOW, NOW + DAY_MS, NOW + DAY_MS);
-        clock.observe(3, NOW + 1, NOW + DAY_MS, NOW + DAY_MS);
+        let now = std::time::Instant::now();
+        clock.observe(2, NOW, now, now);
+        clock.observe(3, NOW + 1, now, now);
         let log = StampLog::default();
         let proposer = Proposer::new(log.clone(), Histogram::new([1.0]), clock);
         proposer.propose(tick()).await.expect("commits");
         let stamps = log.stamps.lock().unwrap().clone();
-        assert_eq!(
-            stamps,
-            vec![NOW + 1],
-            "the entry carries the followers' median time, not the leader's clock a day ahead"
+        assert_eq!(stamps.len(), 1);
+        assert!(
+            (NOW + 1..NOW + 1_000).contains(&stamps[0]),
+            "the entry carries the followers' median time, not the leader's clock a day ahead: {stamps:?}"
         );
     }
 }

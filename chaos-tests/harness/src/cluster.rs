@@ -230,7 +230,8 @@ impl ChaosCluster {
     /// directory (a lost disk), same name, address and config, not started.
     pub async fn recreate_node(&self, id: u64) -> Result<(), ClusterError> {
         if let Some(name) = self.containers.get(&id) {
-            self.docker.run(&["rm", "-f", name]).await?;
+            // With its anonymous volumes (the old /data), or each wipe leaks one.
+            self.docker.run(&["rm", "-f", "-v", name]).await?;
         }
         self.make_container(id).await.map(|_| ())
     }

@@ -167,7 +167,8 @@ async fn run_in(
         image: options.image.clone(),
         hold_ttl_secs: options.hold_ttl_secs,
         planted_bug: options.planted_bug.clone(),
-        fake_clock: options.nemeses.contains(&NemesisKind::Clock),
+        fake_clock: options.nemeses.contains(&NemesisKind::Clock)
+            || options.nemeses.contains(&NemesisKind::ClockJump),
     };
     let say = |line: String| {
         if options.progress {

@@ -259,8 +259,13 @@ impl Process {
         .await;
         let (done, id) = match result {
             Ok(reply) => match reply.hold {
+                // The expiry against this host's clock (which no nemesis
+                // skews): the `sale-clock` checker's evidence.
                 Some(h) => (
-                    Completion::Ok(json!({"hold_id": h.hold_id})),
+                    Completion::Ok(json!({
+                        "hold_id": h.hold_id,
+                        "expires_in_ms": h.expires_at_ms as i64 - host_clock_ms(),
+                    })),
                     Some(h.hold_id),
                 ),
                 // Acknowledged but naming no hold: which hold it is, is unknown.
@@ -367,4 +372,12 @@ pub fn final_state_json(node: &str, export: &ingressoja_client::proto::admin::Sa
             "event": q.event_id, "customer": q.customer_id, "seq": q.seq,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// This host's wall clock, ms since the epoch.
+fn host_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -96,15 +96,15 @@ impl NetworkFactory {
         self
     }
 
-    /// Our clock now (for timing a call whose reply carries the peer's).
-    fn local_ms(&self) -> u64 {
-        self.clock.as_ref().map_or(0, |c| c.local_ms())
-    }
-
-    /// Notes `target`'s clock from a reply to a call sent at `sent_ms`.
-    fn heard_clock(&self, target: NodeId, reply: &RaftPayload, sent_ms: u64) {
+    /// Notes `target`'s clock from a reply to a call sent at `sent`.
+    fn heard_clock(&self, target: NodeId, reply: &RaftPayload, sent: std::time::Instant) {
         if let Some(clock) = &self.clock {
-            clock.observe(target, reply.sender_clock_ms, sent_ms, clock.local_ms());
+            clock.observe(
+                target,
+                reply.sender_clock_ms,
+                sent,
+                std::time::Instant::now(),
+            );
         }
     }
 
@@ -300,10 +300,10 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         let payload = RaftPayload {
             data: encode(&rpc).map_err(RPCError::Network)?,
             cluster_id: self.factory.cluster_id(),
-            to_voter: self.factory.is_voter(self.target),
+            to_learner: !self.factory.is_voter(self.target),
             ..RaftPayload::default()
         };
-        let sent_ms = self.factory.local_ms();
+        let sent = std::time::Instant::now();
         let reply = self
             .client()?
             .append_entries(with_deadline(payload, &option))
@@ -311,7 +311,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .map_err(|s| self.status_to_rpc(s, RPCTypes::AppendEntries, &option))?
             .into_inner();
         self.answered();
-        self.factory.heard_clock(self.target, &reply, sent_ms);
+        self.factory.heard_clock(self.target, &reply, sent);
         self.decode(reply)
     }
 
@@ -327,9 +327,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             data: rpc.data,
             done: rpc.done,
             cluster_id: self.factory.cluster_id(),
-            to_voter: self.factory.is_voter(self.target),
+            to_learner: !self.factory.is_voter(self.target),
         };
-        let sent_ms = self.factory.local_ms();
         let reply = self
             .client()?
             .install_snapshot(with_deadline(chunk, &option))
@@ -337,7 +336,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .map_err(|s| self.status_to_rpc(s, RPCTypes::InstallSnapshot, &option))?
             .into_inner();
         self.answered();
-        self.factory.heard_clock(self.target, &reply, sent_ms);
+        // A snapshot chunk's reply is slow by nature: no clock reading.
         self.decode(reply)
     }
 
@@ -349,10 +348,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         let payload = RaftPayload {
             data: encode(&rpc).map_err(RPCError::Network)?,
             cluster_id: self.factory.cluster_id(),
-            to_voter: true,
             ..RaftPayload::default()
         };
-        let sent_ms = self.factory.local_ms();
+        let sent = std::time::Instant::now();
         let reply = self
             .client()?
             .vote(with_deadline(payload, &option))
@@ -360,7 +358,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             .map_err(|s| self.status_to_rpc(s, RPCTypes::Vote, &option))?
             .into_inner();
         self.answered();
-        self.factory.heard_clock(self.target, &reply, sent_ms);
+        self.factory.heard_clock(self.target, &reply, sent);
         self.decode(reply)
     }
 }

@@ -85,7 +85,7 @@ impl RaftTransport for RaftTransportService {
             "AppendEntries",
         )?;
         self.member
-            .admit_entries(&payload.cluster_id, payload.to_voter)
+            .admit_entries(&payload.cluster_id, !payload.to_learner)
             .map_err(|r| refused("AppendEntries", r))?;
         let result = self.raft.append_entries(rpc).await;
         // Anything but a higher vote means Raft saved the leader's vote.
@@ -123,7 +123,7 @@ impl RaftTransport for RaftTransportService {
             "InstallSnapshot",
         )?;
         self.member
-            .admit_entries(&chunk.cluster_id, chunk.to_voter)
+            .admit_entries(&chunk.cluster_id, !chunk.to_learner)
             .map_err(|r| refused("InstallSnapshot", r))?;
         let rpc = InstallSnapshotRequest::<TypeConfig> {
             vote,
@@ -132,8 +132,10 @@ impl RaftTransport for RaftTransportService {
             data: chunk.data,
             done: chunk.done,
         };
+        let done = rpc.done;
         let result = self.raft.install_snapshot(rpc).await;
-        if result.is_ok() {
+        // openraft saves nothing (not even the vote) before the last chunk.
+        if done && result.is_ok() {
             self.member.holds_state();
         }
         reply(&result)

@@ -28,6 +28,11 @@ pub enum PlantedBug {
     /// Availability is answered from a copy up to a second old, without a
     /// read index: the linearizability checker must report stale reads.
     StaleRead,
+    /// The leader stamps entries with its own wall clock, not corrected by
+    /// its peers' (as before `cluster_clock`): under the `clock-jump`
+    /// nemesis the `sale-clock` checker must report holds expiring a day
+    /// or an hour away.
+    LeaderClock,
 }
 
 impl PlantedBug {
@@ -39,8 +44,9 @@ impl PlantedBug {
                 "" => Ok(None),
                 "ack-before-commit" => Ok(Some(PlantedBug::AckBeforeCommit)),
                 "stale-read" => Ok(Some(PlantedBug::StaleRead)),
+                "leader-clock" => Ok(Some(PlantedBug::LeaderClock)),
                 other => Err(format!(
-                    "{PLANTED_BUG_ENV}={other:?}: unknown planted bug (ack-before-commit, stale-read)"
+                    "{PLANTED_BUG_ENV}={other:?}: unknown planted bug (ack-before-commit, stale-read, leader-clock)"
                 )),
             },
         }
@@ -121,6 +127,16 @@ impl PlantedBugs {
             log_index: 0,
             charge_id: String::new(),
         })
+    }
+
+    /// Under [`PlantedBug::LeaderClock`]: stamp entries with this node's own
+    /// clock alone.
+    pub fn stamps_own_clock(&self) -> bool {
+        if self.bug == Some(PlantedBug::LeaderClock) {
+            tracing::warn!("planted bug: entries stamped with this node's clock alone");
+            return true;
+        }
+        false
     }
 
     /// Under [`PlantedBug::StaleRead`], a recent copy of the event's availability

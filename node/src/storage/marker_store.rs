@@ -18,6 +18,7 @@ pub struct MarkerStore {
 }
 
 impl MarkerStore {
+    /// The marker store of the database `db` (see [`super::LogStore::marker_store`]).
     pub(crate) fn new(db: Arc<DB>) -> Self {
         MarkerStore { db }
     }

@@ -52,15 +52,17 @@ async fn a_wiped_voter_cannot_elect_a_leader_that_lacks_acknowledged_sales() {
     let (sold, _) = buy_concurrently(&client, 1, 4, 5).await;
     assert!(!sold.is_empty());
 
+    // The leader goes before `lagging` is back, so nothing can catch it up:
+    // its only way to a majority is the wiped node's vote.
     cluster.kill(wiped).await;
     cluster.wipe(wiped);
+    cluster.kill(leader).await;
     cluster.restart(lagging).await;
     cluster.restart(wiped).await;
     assert!(
         cluster.nodes[&wiped].raft.metrics().borrow().current_term == 0,
         "the wiped node starts with nothing"
     );
-    cluster.kill(leader).await;
 
     // `lagging` lacks the sales; the only vote it could get is the wiped node's.
     no_leader_among(&cluster, &[wiped, lagging], ELECTIONS).await;

@@ -121,7 +121,10 @@ pub(crate) fn hold_in(category: &str, customer: &str, quantity: u64) -> Call {
 }
 
 pub(crate) fn held(hold_id: u64) -> Reply {
-    Reply::Hold(HoldReply { hold_id })
+    Reply::Hold(HoldReply {
+        hold_id,
+        expires_in_ms: None,
+    })
 }
 
 pub(crate) fn purchase(customer: &str, hold_id: u64, quantity: u64) -> Call {

@@ -12,6 +12,7 @@ pub mod linearizable;
 mod oversell;
 mod report;
 mod result;
+mod sale_clock;
 mod unique_tickets;
 mod well_formed;
 
@@ -26,6 +27,7 @@ pub use linearizable::{check as check_linearizable, SearchBudget};
 pub use oversell::check as check_no_oversell;
 pub use report::{check_all, check_all_with, OutcomeCounts, Report};
 pub use result::{Anomaly, AnomalyKind, CheckResult, Validity, MAX_ANOMALIES};
+pub use sale_clock::check as check_sale_clock;
 pub use unique_tickets::check as check_unique_tickets;
 pub use well_formed::check as check_well_formed;
 

@@ -107,6 +107,9 @@ pub enum AnomalyKind {
     NoFinalState,
     /// Nodes disagree on state hash, audit head or contents.
     Diverged,
+    /// A hold was acknowledged with an expiry far from real time: the
+    /// cluster's clock left the harness's.
+    ClockJumped,
 }
 
 /// One broken rule, with a human-readable account.

@@ -116,6 +116,11 @@ pub struct HoldCall {
 pub struct HoldReply {
     /// The identifier a purchase or release names.
     pub hold_id: u64,
+    /// How far ahead of the harness's clock the hold's expiry was when the
+    /// reply arrived, in ms (see the `sale-clock` checker); absent in
+    /// histories recorded before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_ms: Option<i64>,
 }
 
 /// A customer asks to buy the tickets of one of their holds.

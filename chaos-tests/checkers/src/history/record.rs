@@ -364,7 +364,14 @@ mod tests {
         );
         assert_eq!(serde_json::from_value::<Record>(json).unwrap(), r);
 
-        let ok = Record::ok(4, 200, Reply::Hold(HoldReply { hold_id: 12 }));
+        let ok = Record::ok(
+            4,
+            200,
+            Reply::Hold(HoldReply {
+                hold_id: 12,
+                expires_in_ms: None,
+            }),
+        );
         let back: Record = serde_json::from_str(&serde_json::to_string(&ok).unwrap()).unwrap();
         assert_eq!(back, ok);
     }

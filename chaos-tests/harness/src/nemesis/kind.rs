@@ -30,6 +30,8 @@ pub enum NemesisKind {
     Clock,
     /// Add a spare node as a voter, or remove it again.
     Membership,
+    /// The leader's wall clock jumps a day (or an hour) ahead.
+    ClockJump,
     /// A node loses its disk: back on an empty data directory with the same
     /// id; healed by the runbook (remove-node, add-node).
     Wipe,
@@ -37,7 +39,7 @@ pub enum NemesisKind {
 
 impl NemesisKind {
     /// Every kind, in the order the CLI lists them.
-    pub const ALL: [NemesisKind; 12] = [
+    pub const ALL: [NemesisKind; 13] = [
         NemesisKind::Kill,
         NemesisKind::KillLeader,
         NemesisKind::Pause,
@@ -49,6 +51,7 @@ impl NemesisKind {
         NemesisKind::Slow,
         NemesisKind::Clock,
         NemesisKind::Membership,
+        NemesisKind::ClockJump,
         NemesisKind::Wipe,
     ];
 
@@ -67,6 +70,7 @@ impl NemesisKind {
             NemesisKind::Clock => "clock",
             NemesisKind::Membership => "membership",
             NemesisKind::Wipe => "wipe",
+            NemesisKind::ClockJump => "clock-jump",
         }
     }
 

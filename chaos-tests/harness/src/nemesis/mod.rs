@@ -14,6 +14,7 @@
 //! an offset file the harness rewrites.
 
 mod clock;
+mod clock_jump;
 mod flaky;
 mod kill;
 mod kind;
@@ -84,6 +85,7 @@ pub fn fault_for(kind: NemesisKind) -> Box<dyn Fault> {
         NemesisKind::Clock => Box::new(clock::Clock),
         NemesisKind::Membership => Box::new(membership::Membership),
         NemesisKind::Wipe => Box::new(wipe::Wipe::default()),
+        NemesisKind::ClockJump => Box::new(clock_jump::ClockJump::default()),
     }
 }
 
