@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ingressoja_client::proto::admin::NodeStatus;
 use ingressoja_client::{Client, ClientOptions};
 use ingressoja_cluster_config::{
     ListenConfig, NodeConfig, PeerConfig, RaftTimingConfig, SaleConfig, SnapshotPolicy, TlsConfig,
@@ -170,32 +171,32 @@ impl ChaosCluster {
 
     /// Waits until some node reports itself leader.
     pub async fn wait_for_leader(&self, limit: Duration) -> Result<u64, ClusterError> {
-        let client = self.client("harness-wait", Duration::from_secs(2));
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            for report in client.cluster_progress().await {
-                if let Ok(status) = report.status {
-                    if status.role == "leader" {
-                        return Ok(status.id);
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(ClusterError::NoLeader(limit))
+        self.wait_for_leader_where(limit, |_| true).await
     }
 
     /// Waits until the cluster is formed: a leader with every started node
     /// as a voter (node 1 adds the others as learners first, then promotes
     /// them). Returns the leader.
     pub async fn wait_formed(&self, limit: Duration) -> Result<u64, ClusterError> {
+        let nodes = self.spec.nodes;
+        self.wait_for_leader_where(limit, |status| {
+            status.members.iter().filter(|m| m.voter).count() as u64 == nodes
+        })
+        .await
+    }
+
+    /// Waits until a node reports itself leader with a status that `accept`s; returns it.
+    async fn wait_for_leader_where(
+        &self,
+        limit: Duration,
+        accept: impl Fn(&NodeStatus) -> bool,
+    ) -> Result<u64, ClusterError> {
         let client = self.client("harness-wait", Duration::from_secs(2));
         let until = Instant::now() + limit;
         while Instant::now() < until {
             for report in client.cluster_progress().await {
                 if let Ok(status) = report.status {
-                    let voters = status.members.iter().filter(|m| m.voter).count() as u64;
-                    if status.role == "leader" && voters == self.spec.nodes {
+                    if status.role == "leader" && accept(&status) {
                         return Ok(status.id);
                     }
                 }
