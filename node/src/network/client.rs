@@ -64,7 +64,7 @@ pub struct NetworkFactory {
     /// This node's cluster id, stamped on every message (`None` in tests of
     /// the transport alone: messages then carry none).
     member: Option<Arc<MemberGuard>>,
-    /// Raft's metrics, for whether a target is a voter (stamped on every
+    /// Raft's metrics, for whether a target is a learner (stamped on every
     /// message, see [`crate::member`]); set once Raft exists. Until then a
     /// target counts as a voter, the answer that never lets a blank node
     /// act as one.
@@ -114,7 +114,7 @@ impl NetworkFactory {
         self
     }
 
-    /// Reads who the voters are from Raft's `metrics` from now on.
+    /// Reads who the learners are from Raft's `metrics` from now on.
     pub fn watch_membership(&self, metrics: watch::Receiver<RaftMetrics<NodeId, BasicNode>>) {
         let _ = self.metrics.set(metrics);
     }
@@ -127,14 +127,17 @@ impl NetworkFactory {
             .unwrap_or_default()
     }
 
-    /// Whether this node's Raft counts `target` as a voter (in either half
-    /// of a joint membership); true while that is not known.
-    fn is_voter(&self, target: NodeId) -> bool {
-        self.metrics.get().is_none_or(|m| {
+    /// Whether this node's Raft knows `target` as a learner (a node in its
+    /// membership that is a voter in neither half of a joint one). Anything
+    /// not known — no metrics yet, or metrics published before Raft loaded
+    /// its membership, which are empty — counts as a voter, the answer that
+    /// never lets a blank node act as one.
+    fn is_learner(&self, target: NodeId) -> bool {
+        self.metrics.get().is_some_and(|m| {
             m.borrow()
                 .membership_config
                 .membership()
-                .voter_ids()
+                .learner_ids()
                 .any(|id| id == target)
         })
     }
@@ -300,7 +303,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         let payload = RaftPayload {
             data: encode(&rpc).map_err(RPCError::Network)?,
             cluster_id: self.factory.cluster_id(),
-            to_learner: !self.factory.is_voter(self.target),
+            to_learner: self.factory.is_learner(self.target),
             ..RaftPayload::default()
         };
         let sent = std::time::Instant::now();
@@ -327,7 +330,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             data: rpc.data,
             done: rpc.done,
             cluster_id: self.factory.cluster_id(),
-            to_learner: !self.factory.is_voter(self.target),
+            to_learner: self.factory.is_learner(self.target),
         };
         let reply = self
             .client()?
@@ -421,6 +424,35 @@ mod tests {
             matches!(error, RPCError::Unreachable(_)),
             "a peer that keeps missing deadlines is unreachable: {error:?}"
         );
+    }
+
+    #[test]
+    fn only_a_node_known_as_a_learner_is_told_so() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let factory = NetworkFactory::new(1, Duration::from_millis(300), None);
+        // No metrics yet: everyone counts as a voter.
+        assert!(!factory.is_learner(2));
+        // Metrics published before Raft loaded its membership (a leader
+        // restored at start-up replicates before its first report): empty.
+        let (tx, rx) = tokio::sync::watch::channel(RaftMetrics::new_initial(1));
+        factory.watch_membership(rx);
+        assert!(
+            !factory.is_learner(2),
+            "an empty membership names no learner"
+        );
+        let node = || BasicNode {
+            addr: "127.0.0.1:1".into(),
+        };
+        let membership = openraft::Membership::new(
+            vec![BTreeSet::from([1])],
+            BTreeMap::from([(1, node()), (2, node())]),
+        );
+        tx.send_modify(|m| {
+            m.membership_config = Arc::new(openraft::StoredMembership::new(None, membership));
+        });
+        assert!(factory.is_learner(2));
+        assert!(!factory.is_learner(1), "a voter");
+        assert!(!factory.is_learner(3), "unknown");
     }
 
     #[tokio::test]
