@@ -9,10 +9,16 @@
 //!   once, so the category's counters only change by recorded operations —
 //!   what the linearizability checker needs. A call whose outcome is unknown
 //!   is retried with the same idempotency key, so it usually becomes known.
+//! - **Replays** (every process): one acknowledged join, hold, purchase or
+//!   release in [`REPLAY_ONE_IN`] is sent again with its key, as a phone
+//!   does whose reply was lost, and recorded as a `replay`: the
+//!   `idempotency` checker holds its answer to the first.
 
 use std::time::{Duration, Instant};
 
-use ingressoja_client::proto::ticketing::{CategorySpec, SalePolicy};
+use ingressoja_client::proto::ticketing::{
+    CategorySpec, HoldReply, PurchaseReply, QueueStatus, SalePolicy,
+};
 use ingressoja_client::{Client, ClientError};
 use ingressoja_codes::Cpf;
 use rand::Rng;
@@ -64,6 +70,8 @@ const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhh
 /// under the hold lifetime, so a hold acknowledged late is still live when
 /// its process releases or buys it.
 const RETRY_FOR: Duration = Duration::from_secs(5);
+/// One acknowledged keyed request in this many is sent again with its key.
+pub const REPLAY_ONE_IN: u32 = 5;
 
 /// Creates the events and registers every process's customers (before faults start).
 pub async fn set_up(client: &Client, processes: u64, shape: &SaleShape) -> Result<(), ClientError> {
@@ -220,16 +228,17 @@ impl Process {
         let value = json!({"event": QUEUE_EVENT, "customer": customer});
         self.recorder.invoke(self.actor(), "join", value);
         let rid = self.client.next_request_id();
-        let result = retry(|| {
+        let send = || {
             self.client
                 .join_queue_with_request_id(QUEUE_EVENT, customer, rid)
-        })
-        .await;
-        let done = match result {
-            Ok(status) => Completion::Ok(json!({"seq": status.seq})),
+        };
+        let answer = |status: QueueStatus| json!({"seq": status.seq});
+        let done = match retry(send).await {
+            Ok(status) => Completion::Ok(answer(status)),
             Err(e) => completion_of(e),
         };
-        self.recorder.complete(self.actor(), "join", done);
+        self.recorder.complete(self.actor(), "join", done.clone());
+        self.maybe_replay("join", rid, &done, send, answer).await;
     }
 
     async fn read(&self, category: &str) {
@@ -252,28 +261,29 @@ impl Process {
         let value = json!({"event": EVENT, "category": category, "customer": customer, "quantity": quantity});
         self.recorder.invoke(self.actor(), "hold", value);
         let rid = self.client.next_request_id();
-        let result = retry(|| {
+        let send = || {
             self.client
                 .place_hold_with_request_id(EVENT, category, customer, quantity, rid)
-        })
-        .await;
-        let (done, id) = match result {
-            Ok(reply) => match reply.hold {
-                // The expiry against this host's clock (which no nemesis
-                // skews): the `sale-clock` checker's evidence.
-                Some(h) => (
-                    Completion::Ok(json!({
-                        "hold_id": h.hold_id,
-                        "expires_in_ms": h.expires_at_ms as i64 - host_clock_ms(),
-                    })),
-                    Some(h.hold_id),
-                ),
+        };
+        // The expiry against this host's clock (which no nemesis skews):
+        // the `sale-clock` checker's evidence.
+        let answer = |reply: HoldReply| match reply.hold {
+            Some(h) => json!({
+                "hold_id": h.hold_id,
+                "expires_in_ms": h.expires_at_ms as i64 - host_clock_ms(),
+            }),
+            None => json!({}),
+        };
+        let (done, id) = match retry(send).await {
+            Ok(reply) => match reply.hold.as_ref().map(|h| h.hold_id) {
+                Some(id) => (Completion::Ok(answer(reply)), Some(id)),
                 // Acknowledged but naming no hold: which hold it is, is unknown.
                 None => (Completion::Info("hold reply without a hold".into()), None),
             },
             Err(e) => (completion_of(e), None),
         };
-        self.recorder.complete(self.actor(), "hold", done);
+        self.recorder.complete(self.actor(), "hold", done.clone());
+        self.maybe_replay("hold", rid, &done, send, answer).await;
         id
     }
 
@@ -291,19 +301,22 @@ impl Process {
         });
         self.recorder.invoke(self.actor(), "purchase", value);
         let rid = self.client.next_request_id();
-        let result = retry(|| {
+        let send = || {
             self.client
                 .purchase_with_payment_and_request_id(hold_id, customer, payment, rid)
-        })
-        .await;
-        let done = match result {
-            Ok(reply) => {
-                let tickets: Vec<String> = reply.tickets.into_iter().map(|t| t.ticket_id).collect();
-                Completion::Ok(json!({"tickets": tickets}))
-            }
+        };
+        let answer = |reply: PurchaseReply| {
+            let tickets: Vec<String> = reply.tickets.into_iter().map(|t| t.ticket_id).collect();
+            json!({"tickets": tickets})
+        };
+        let done = match retry(send).await {
+            Ok(reply) => Completion::Ok(answer(reply)),
             Err(e) => completion_of(e),
         };
-        self.recorder.complete(self.actor(), "purchase", done);
+        self.recorder
+            .complete(self.actor(), "purchase", done.clone());
+        self.maybe_replay("purchase", rid, &done, send, answer)
+            .await;
     }
 
     async fn release(&self, category: &str, customer: &str, hold_id: u64, quantity: u32) {
@@ -313,16 +326,50 @@ impl Process {
         });
         self.recorder.invoke(self.actor(), "release", value);
         let rid = self.client.next_request_id();
-        let result = retry(|| {
+        let send = || {
             self.client
                 .release_hold_with_request_id(hold_id, customer, rid)
-        })
-        .await;
-        let done = match result {
-            Ok(_) => Completion::Ok(json!({})),
+        };
+        let answer = |_| json!({});
+        let done = match retry(send).await {
+            Ok(reply) => Completion::Ok(answer(reply)),
             Err(e) => completion_of(e),
         };
-        self.recorder.complete(self.actor(), "release", done);
+        self.recorder
+            .complete(self.actor(), "release", done.clone());
+        self.maybe_replay("release", rid, &done, send, answer).await;
+    }
+
+    /// Sends an acknowledged request (`first`, answered to request `rid`)
+    /// again with its key, one time in [`REPLAY_ONE_IN`], and records what
+    /// came back as a `replay` of `of`: the `idempotency` checker holds it
+    /// to the first answer. `answer` turns a reply into the value an ok
+    /// record of `of` carries.
+    async fn maybe_replay<T, F, Fut>(
+        &self,
+        of: &str,
+        rid: u64,
+        first: &Completion,
+        send: F,
+        answer: impl FnOnce(T) -> Value,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let Completion::Ok(first) = first else {
+            return;
+        };
+        if rand::thread_rng().gen_range(0..REPLAY_ONE_IN) != 0 {
+            return;
+        }
+        let key = format!("{}/{rid}", self.client.client_id());
+        let value = json!({"of": of, "key": key, "first": first});
+        self.recorder.invoke(self.actor(), "replay", value);
+        let done = match retry(send).await {
+            Ok(reply) => Completion::Ok(json!({"answer": answer(reply)})),
+            Err(e) => completion_of(e),
+        };
+        self.recorder.complete(self.actor(), "replay", done);
     }
 }
 

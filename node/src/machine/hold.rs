@@ -81,6 +81,12 @@ impl SaleMachine {
             }
         }
         let event_limit = policy.per_customer_event_limit;
+        #[cfg(feature = "planted-bugs")]
+        let event_limit = if crate::planted::machine::skips_customer_limits() {
+            0
+        } else {
+            event_limit
+        };
         if event_limit > 0
             && u64::from(theirs.held) + u64::from(theirs.bought) + u64::from(quantity)
                 > u64::from(event_limit)
@@ -102,6 +108,12 @@ impl SaleMachine {
                 })?;
         let mine = category.customer(customer_id);
         let limit = category.spec.per_customer_limit;
+        #[cfg(feature = "planted-bugs")]
+        let limit = if crate::planted::machine::skips_customer_limits() {
+            u32::MAX
+        } else {
+            limit
+        };
         if u64::from(mine.held) + u64::from(mine.bought) + u64::from(quantity) > u64::from(limit) {
             return Err(Rejection::LimitExceeded {
                 limit,
@@ -111,6 +123,12 @@ impl SaleMachine {
             });
         }
         let available = category.available();
+        #[cfg(feature = "planted-bugs")]
+        let available = if crate::planted::machine::skips_stock_check(quantity, available) {
+            quantity
+        } else {
+            available
+        };
         if quantity > available {
             return Err(Rejection::SoldOut {
                 requested: quantity,
@@ -135,6 +153,12 @@ impl SaleMachine {
             created_at_ms: now,
             expires_at_ms: now.saturating_add(ttl_ms),
             status: HoldStatus::Live,
+        };
+        #[cfg(feature = "planted-bugs")]
+        let hold = Hold {
+            expires_at_ms: crate::planted::machine::local_expiry(ttl_ms)
+                .unwrap_or(hold.expires_at_ms),
+            ..hold
         };
         self.expiry_index.insert((hold.expires_at_ms, hold_id));
         self.holds.insert(hold_id, hold.clone());

@@ -131,6 +131,10 @@ pub struct OutcomeCache {
 impl OutcomeCache {
     /// The remembered outcome for `key`, if any.
     pub fn get(&self, key: &IdempotencyKey) -> Option<&Remembered> {
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::machine::forgets_reply(key.request_id) {
+            return None;
+        }
         self.clients
             .get(&key.client_id)?
             .outcomes

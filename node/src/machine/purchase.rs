@@ -63,6 +63,10 @@ impl SaleMachine {
                 charge_id: charge.charge_id.clone(),
             };
             self.next_ticket_id += 1;
+            #[cfg(feature = "planted-bugs")]
+            if crate::planted::machine::reuses_ticket_ids(hold_id) {
+                self.next_ticket_id -= 1;
+            }
             self.tickets_by_customer
                 .entry(ticket.customer_id.clone())
                 .or_default()

@@ -164,9 +164,11 @@ impl QueueState {
             return;
         }
         if self.opened {
+            let seq = self.line.len() as u64 + 1;
+            #[cfg(feature = "planted-bugs")]
+            let seq = crate::planted::machine::queue_number(seq - 1).unwrap_or(seq);
             self.line.push_back(customer_id.to_string());
-            self.seq_of
-                .insert(customer_id.to_string(), self.line.len() as u64);
+            self.seq_of.insert(customer_id.to_string(), seq);
         } else {
             self.pre_queue_index
                 .insert(customer_id.to_string(), self.pre_queue.len() as u64);

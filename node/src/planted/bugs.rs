@@ -6,8 +6,8 @@
 //! them to prove a normal build carries none of this.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ingressoja_proto::ticketing as pb;
 
@@ -33,23 +33,68 @@ pub enum PlantedBug {
     /// nemesis the `sale-clock` checker must report holds expiring a day
     /// or an hour away.
     LeaderClock,
+    /// A hold is placed even when fewer tickets are left than it asks for:
+    /// the `no-oversell` checker must report sold + held over capacity.
+    Oversell,
+    /// A purchase of a hold whose id is a multiple of 3 does not advance the
+    /// ticket counter, so the next purchase is given the same ticket ids:
+    /// the `unique-tickets` checker must report two holds with one ticket.
+    DuplicateTicket,
+    /// The per-customer limits (category and event) are not checked on a
+    /// hold: the `customer-limits` checker must report a customer owning
+    /// more than the limit.
+    LimitBypass,
+    /// A join after the opening that would get an even number is given the
+    /// number of the join before it: the `fifo-admission` checker must
+    /// report two customers sharing a number.
+    SharedQueueNumber,
+    /// A hold's expiry is read from the applying node's own clock instead of
+    /// the entry's time, so replicas apply the same entry differently: the
+    /// `convergence` checker must report different state hashes.
+    LocalClockInApply,
+    /// The outcome of a request whose id is even is never found again, so
+    /// its retry runs a second time (a second hold, `already_purchased`):
+    /// the `idempotency` checker must report the replay's answer.
+    ForgottenReply,
+    /// Log entries are appended without an fsync: only a power cut shows it
+    /// (`kill -9` keeps the page cache), and the `acknowledged-purchases`
+    /// checker must then report purchases acknowledged and lost.
+    UnsyncedLog,
 }
+
+/// Every bug's name as [`PLANTED_BUG_ENV`] spells it.
+const NAMES: [(&str, PlantedBug); 10] = [
+    ("ack-before-commit", PlantedBug::AckBeforeCommit),
+    ("stale-read", PlantedBug::StaleRead),
+    ("leader-clock", PlantedBug::LeaderClock),
+    ("oversell", PlantedBug::Oversell),
+    ("duplicate-ticket", PlantedBug::DuplicateTicket),
+    ("limit-bypass", PlantedBug::LimitBypass),
+    ("shared-queue-number", PlantedBug::SharedQueueNumber),
+    ("local-clock-in-apply", PlantedBug::LocalClockInApply),
+    ("forgotten-reply", PlantedBug::ForgottenReply),
+    ("unsynced-log", PlantedBug::UnsyncedLog),
+];
 
 impl PlantedBug {
     /// The bug named by [`PLANTED_BUG_ENV`], if any.
     pub fn from_env() -> Result<Option<PlantedBug>, String> {
         match std::env::var(PLANTED_BUG_ENV) {
             Err(_) => Ok(None),
-            Ok(name) => match name.as_str() {
-                "" => Ok(None),
-                "ack-before-commit" => Ok(Some(PlantedBug::AckBeforeCommit)),
-                "stale-read" => Ok(Some(PlantedBug::StaleRead)),
-                "leader-clock" => Ok(Some(PlantedBug::LeaderClock)),
-                other => Err(format!(
-                    "{PLANTED_BUG_ENV}={other:?}: unknown planted bug (ack-before-commit, stale-read, leader-clock)"
-                )),
-            },
+            Ok(name) if name.is_empty() => Ok(None),
+            Ok(name) => PlantedBug::named(&name).map(Some).ok_or_else(|| {
+                let known: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "{PLANTED_BUG_ENV}={name:?}: unknown planted bug ({})",
+                    known.join(", ")
+                )
+            }),
         }
+    }
+
+    /// The bug called `name` in [`PLANTED_BUG_ENV`].
+    pub fn named(name: &str) -> Option<PlantedBug> {
+        NAMES.iter().find(|(n, _)| *n == name).map(|(_, bug)| *bug)
     }
 
     /// True when this purchase is one the bug acknowledges without committing.
@@ -81,6 +126,122 @@ impl<T: Clone> StaleCache<T> {
     pub fn put(&self, key: &str, value: T) {
         let mut copies = self.copies.lock().unwrap_or_else(|p| p.into_inner());
         copies.insert(key.to_string(), (Instant::now(), value));
+    }
+}
+
+/// The bug this process runs with, read once from [`PLANTED_BUG_ENV`].
+///
+/// The state machine has no handle to the service's [`PlantedBugs`] (it is
+/// built by the storage layer and from snapshots), so its bugs ask here. A
+/// name the node does not know was refused at start-up; here it reads as
+/// no bug.
+fn process_bug() -> Option<PlantedBug> {
+    static BUG: OnceLock<Option<PlantedBug>> = OnceLock::new();
+    *BUG.get_or_init(|| PlantedBug::from_env().ok().flatten())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The bug a unit test applies entries under, on its own thread only.
+    static TEST_BUG: std::cell::Cell<Option<PlantedBug>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `bug` on for the state machine, on this thread only.
+#[cfg(test)]
+pub(crate) fn with_machine_bug<T>(bug: PlantedBug, f: impl FnOnce() -> T) -> T {
+    TEST_BUG.with(|b| b.set(Some(bug)));
+    let out = f();
+    TEST_BUG.with(|b| b.set(None));
+    out
+}
+
+/// True when this process (in a unit test: this thread) runs with `bug`.
+fn bug_on(bug: PlantedBug) -> bool {
+    #[cfg(test)]
+    if let Some(test_bug) = TEST_BUG.with(|b| b.get()) {
+        return test_bug == bug;
+    }
+    process_bug() == Some(bug)
+}
+
+/// The state machine's planted bugs: each hook answers whether apply must
+/// misbehave here, and logs it when it does. Deterministic on every replica
+/// except [`PlantedBug::LocalClockInApply`], whose point is not to be.
+pub mod machine {
+    use super::*;
+
+    /// Under [`PlantedBug::Oversell`]: the stock check of a hold asking for
+    /// `quantity` with `available` left is skipped.
+    pub fn skips_stock_check(quantity: u32, available: u32) -> bool {
+        if quantity > available && bug_on(PlantedBug::Oversell) {
+            tracing::warn!(
+                quantity,
+                available,
+                "planted bug: hold placed past the stock"
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Under [`PlantedBug::LimitBypass`]: the per-customer limits are not checked.
+    pub fn skips_customer_limits() -> bool {
+        bug_on(PlantedBug::LimitBypass)
+    }
+
+    /// Under [`PlantedBug::DuplicateTicket`]: the purchase of `hold_id`
+    /// leaves the ticket counter where it was.
+    pub fn reuses_ticket_ids(hold_id: u64) -> bool {
+        if hold_id.is_multiple_of(3) && bug_on(PlantedBug::DuplicateTicket) {
+            tracing::warn!(hold = hold_id, "planted bug: ticket ids given out again");
+            return true;
+        }
+        false
+    }
+
+    /// Under [`PlantedBug::SharedQueueNumber`]: the number a join after the
+    /// opening gets when `line_len` people are already in line (the
+    /// previous join's when the next number would be even).
+    pub fn queue_number(line_len: u64) -> Option<u64> {
+        let next = line_len + 1;
+        if line_len > 0 && next.is_multiple_of(2) && bug_on(PlantedBug::SharedQueueNumber) {
+            tracing::warn!(number = line_len, "planted bug: queue number given twice");
+            return Some(line_len);
+        }
+        None
+    }
+
+    /// Under [`PlantedBug::ForgottenReply`]: the remembered outcome of
+    /// request `request_id` is not found.
+    pub fn forgets_reply(request_id: u64) -> bool {
+        if request_id.is_multiple_of(2) && bug_on(PlantedBug::ForgottenReply) {
+            tracing::warn!(request_id, "planted bug: remembered reply forgotten");
+            return true;
+        }
+        false
+    }
+
+    /// Under [`PlantedBug::LocalClockInApply`]: the expiry of a hold of
+    /// `ttl_ms`, from this node's own clock rather than the entry's time.
+    pub fn local_expiry(ttl_ms: u64) -> Option<u64> {
+        if !bug_on(PlantedBug::LocalClockInApply) {
+            return None;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Some(now.saturating_add(ttl_ms))
+    }
+}
+
+/// The storage layer's planted bugs.
+pub mod storage {
+    use super::*;
+
+    /// Under [`PlantedBug::UnsyncedLog`]: log appends skip their fsync.
+    pub fn skips_append_sync() -> bool {
+        bug_on(PlantedBug::UnsyncedLog)
     }
 }
 
@@ -210,5 +371,146 @@ mod tests {
 
         let none = PlantedBugs::default();
         assert!(none.fake_purchase(9, "ana").is_none());
+    }
+
+    /// The state machine under each of its bugs: each hook misbehaves as
+    /// its checker expects, and only under its own bug.
+    mod machine_bugs {
+        use super::super::{with_machine_bug, PlantedBug};
+        use crate::machine::testing::*;
+        use crate::machine::{Effect, Rejection, Request};
+
+        #[test]
+        fn every_bug_is_named_and_only_known_names_are() {
+            for (name, bug) in super::super::NAMES {
+                assert_eq!(PlantedBug::named(name), Some(bug));
+            }
+            assert_eq!(PlantedBug::named("oversel"), None);
+        }
+
+        #[test]
+        fn oversell_places_a_hold_past_the_stock() {
+            let mut m = machine_with_event(2, 4);
+            hold_ok(&mut m, 10, "ana", 2);
+            let refused = apply(&mut m, 11, 1_000, hold_cmd("bia", 1));
+            assert!(
+                matches!(refused, Err(Rejection::SoldOut { .. })),
+                "{refused:?}"
+            );
+            with_machine_bug(PlantedBug::Oversell, || {
+                hold_ok(&mut m, 12, "bia", 1);
+            });
+            assert_eq!(category(&m).held, 3, "3 held of a capacity of 2");
+        }
+
+        #[test]
+        fn limit_bypass_lets_a_customer_past_the_limit() {
+            let mut m = machine_with_event(10, 2);
+            hold_ok(&mut m, 10, "ana", 2);
+            let refused = apply(&mut m, 11, 1_000, hold_cmd("ana", 1));
+            assert!(
+                matches!(refused, Err(Rejection::LimitExceeded { .. })),
+                "{refused:?}"
+            );
+            with_machine_bug(PlantedBug::LimitBypass, || {
+                hold_ok(&mut m, 12, "ana", 1);
+            });
+            assert_eq!(category(&m).held, 3, "ana holds 3 with a limit of 2");
+        }
+
+        #[test]
+        fn duplicate_ticket_gives_the_next_purchase_the_same_ids() {
+            let mut m = machine_with_event(20, 4);
+            let mut tickets = Vec::new();
+            with_machine_bug(PlantedBug::DuplicateTicket, || {
+                for (i, customer) in ["ana", "bia", "caio", "davi"].iter().enumerate() {
+                    let index = 10 + 2 * i as u64;
+                    let hold = hold_ok(&mut m, index, customer, 1);
+                    match buy(&mut m, index + 1, 1_000, hold.hold_id, customer) {
+                        Ok(Effect::Purchased(sold)) => {
+                            tickets.push((hold.hold_id, sold[0].ticket_id))
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            });
+            let reused = tickets
+                .iter()
+                .position(|(hold, _)| hold % 3 == 0)
+                .expect("a hold id divisible by 3");
+            assert_eq!(tickets[reused].1, tickets[reused + 1].1, "{tickets:?}");
+            assert_ne!(tickets[reused].0, tickets[reused + 1].0);
+        }
+
+        #[test]
+        fn shared_queue_number_gives_even_numbers_twice() {
+            let mut m = queued_machine(1_000, 60, 2);
+            let customers = ["ana", "bia", "caio", "davi"];
+            for (i, c) in customers.iter().enumerate() {
+                register(&mut m, c, i);
+            }
+            let mut seqs = Vec::new();
+            with_machine_bug(PlantedBug::SharedQueueNumber, || {
+                for (i, c) in customers.iter().enumerate() {
+                    match apply(&mut m, 10 + i as u64, 2_000, join_cmd(c)) {
+                        Ok(Effect::Queued(p)) => seqs.push(p.seq),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            });
+            assert_eq!(seqs, vec![1, 1, 3, 3], "without the bug: 1, 2, 3, 4");
+        }
+
+        #[test]
+        fn local_clock_in_apply_expires_holds_from_the_nodes_clock() {
+            let mut m = machine_with_event(10, 4);
+            let normal = hold_ok(&mut m, 10, "ana", 1);
+            assert_eq!(normal.expires_at_ms, 1_000 + TTL, "the entry's time");
+            let planted = with_machine_bug(PlantedBug::LocalClockInApply, || {
+                hold_ok(&mut m, 11, "bia", 1)
+            });
+            assert!(
+                planted.expires_at_ms > 1_700_000_000_000,
+                "{}",
+                planted.expires_at_ms
+            );
+        }
+
+        #[test]
+        fn forgotten_reply_runs_a_retry_again() {
+            let mut m = machine_with_event(10, 4);
+            let keyed = |request_id| Request {
+                key: Some(key("phone", request_id)),
+                command: hold_cmd("ana", 1),
+            };
+            let first = send(&mut m, 10, 1_000, keyed(3));
+            let again = send(&mut m, 11, 1_000, keyed(3));
+            assert_eq!(first.outcome, again.outcome, "an odd id is remembered");
+            let (first, again) = with_machine_bug(PlantedBug::ForgottenReply, || {
+                (
+                    send(&mut m, 12, 1_000, keyed(4)),
+                    send(&mut m, 13, 1_000, keyed(4)),
+                )
+            });
+            let (Ok(Effect::HoldPlaced(a)), Ok(Effect::HoldPlaced(b))) =
+                (first.outcome, again.outcome)
+            else {
+                panic!("both sends place a hold");
+            };
+            assert_ne!(a.hold_id, b.hold_id, "the retry placed a second hold");
+        }
+
+        #[test]
+        fn no_machine_bug_fires_under_another_bug() {
+            let mut m = machine_with_event(1, 1);
+            with_machine_bug(PlantedBug::StaleRead, || {
+                hold_ok(&mut m, 10, "ana", 1);
+                let refused = apply(&mut m, 11, 1_000, hold_cmd("bia", 1));
+                assert!(
+                    matches!(refused, Err(Rejection::SoldOut { .. })),
+                    "{refused:?}"
+                );
+            });
+        }
     }
 }

@@ -1,6 +1,10 @@
 //! Bugs planted on purpose, to prove that the chaos checkers find what they
 //! claim to find (a checker that never fails proves nothing).
 //!
+//! The state machine's bugs (oversell, duplicate tickets, limit bypass,
+//! shared queue numbers, a local clock in apply) are hooks in `machine/`
+//! under `#[cfg(feature = "planted-bugs")]`, asking `planted::machine`.
+//!
 //! The bugs themselves ([`bugs`]) are compiled only with the cargo feature
 //! `planted-bugs`, which no manifest turns on: only the chaos script's
 //! separately tagged node image is built with it. In such a binary a bug is
@@ -16,7 +20,7 @@ pub const PLANTED_BUG_ENV: &str = "INGRESSOJA_TEST_PLANTED_BUG";
 mod bugs;
 
 #[cfg(feature = "planted-bugs")]
-pub use bugs::{PlantedBug, PlantedBugs};
+pub use bugs::{machine, storage, PlantedBug, PlantedBugs};
 
 /// In a binary without planted bugs: warns when [`PLANTED_BUG_ENV`] asks for one.
 ///

@@ -167,6 +167,22 @@ pub(crate) fn released() -> Reply {
     Reply::Release(ReleaseReply {})
 }
 
+/// `first`, acknowledged under key `key`, sent again.
+pub(crate) fn replay(key: &str, first: Reply) -> Call {
+    Call::Replay(ReplayCall {
+        of: first.kind(),
+        key: key.into(),
+        first: first.to_value(),
+    })
+}
+
+/// A replay answered with `answer`.
+pub(crate) fn replayed(answer: Reply) -> Reply {
+    Reply::Replay(ReplayReply {
+        answer: answer.to_value(),
+    })
+}
+
 pub(crate) fn read() -> Call {
     Call::Read(ReadCall {
         event: "rir".into(),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    acknowledged, convergence, customer_limit, fifo, linearizable, oversell, sale_clock,
-    unique_tickets, well_formed, CheckResult, Run, SearchBudget, Validity,
+    acknowledged, convergence, customer_limit, fifo, idempotency, linearizable, oversell,
+    sale_clock, unique_tickets, well_formed, CheckResult, Run, SearchBudget, Validity,
 };
 use crate::final_state::FinalState;
 use crate::history::{History, OpKind};
@@ -99,6 +99,7 @@ pub fn check_all_with(
         fifo::check(&run),
         convergence::check(&run),
         sale_clock::check(&run),
+        idempotency::check(&run),
     ];
     let valid = checks
         .iter()
@@ -151,7 +152,7 @@ mod tests {
         };
         let report = check_all(&s.history, &fin, &spec());
         assert_eq!(report.valid, Validity::Valid, "{report}");
-        assert_eq!(report.checks.len(), 9);
+        assert_eq!(report.checks.len(), 10);
         assert_eq!(
             report.operations[&OpKind::Hold],
             OutcomeCounts {

@@ -110,6 +110,15 @@ pub enum AnomalyKind {
     /// A hold was acknowledged with an expiry far from real time: the
     /// cluster's clock left the harness's.
     ClockJumped,
+    /// A request sent again with its key was answered with something other
+    /// than its first answer (another hold, other tickets, another number).
+    ReplayDiffers,
+    /// A request acknowledged once was refused when sent again with its key.
+    ReplayRefused,
+    /// A refusal only a retry that ran a second time can give
+    /// (`already_purchased`, `idempotency_key_reused`, `hold_not_found` for
+    /// an acknowledged hold).
+    RetryRanTwice,
 }
 
 /// One broken rule, with a human-readable account.

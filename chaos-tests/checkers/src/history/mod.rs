@@ -10,7 +10,7 @@ use std::io::{BufRead, Write};
 
 pub use ops::{
     codes, Call, HoldCall, HoldReply, JoinCall, JoinReply, OpKind, Payment, PurchaseCall,
-    PurchaseReply, ReadCall, ReadReply, ReleaseCall, ReleaseReply, Reply,
+    PurchaseReply, ReadCall, ReadReply, ReleaseCall, ReleaseReply, ReplayCall, ReplayReply, Reply,
 };
 pub use pairing::{OpBody, Operation, Outcome, PairingError, Pairs, Span};
 pub use record::{Process, Record, RecordBody, RecordError, RecordType};

@@ -17,6 +17,15 @@ pub mod codes {
     pub const LIMIT_EXCEEDED: &str = "limit_exceeded";
     /// A hold was asked by a customer the virtual queue had not admitted.
     pub const NOT_ADMITTED: &str = "not_admitted";
+    /// A purchase named a hold already bought. The workload buys each hold
+    /// at most once (retries reuse the key), so this answers a retry that
+    /// ran again instead of getting its first answer.
+    pub const ALREADY_PURCHASED: &str = "already_purchased";
+    /// A key came back with another command. The workload never does that:
+    /// the node mistook a retry for a different request.
+    pub const KEY_REUSED: &str = "idempotency_key_reused";
+    /// A purchase or release named a hold the node does not know.
+    pub const HOLD_NOT_FOUND: &str = "hold_not_found";
     /// A purchase or release named a hold that had expired: its tickets
     /// went back to the category at some point after it was placed.
     pub const HOLD_EXPIRED: &str = "hold_expired";
@@ -36,16 +45,20 @@ pub enum OpKind {
     Release,
     /// Read a category's counters (a linearizable read).
     Read,
+    /// Send an acknowledged join, hold, purchase or release again with its
+    /// idempotency key: the answer must be the first one. Changes nothing.
+    Replay,
 }
 
 impl OpKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [OpKind; 5] = [
+    pub const ALL: [OpKind; 6] = [
         OpKind::Join,
         OpKind::Hold,
         OpKind::Purchase,
         OpKind::Release,
         OpKind::Read,
+        OpKind::Replay,
     ];
 
     /// The name written as `f` in a history line.
@@ -56,6 +69,7 @@ impl OpKind {
             OpKind::Purchase => "purchase",
             OpKind::Release => "release",
             OpKind::Read => "read",
+            OpKind::Replay => "replay",
         }
     }
 
@@ -188,6 +202,24 @@ pub struct ReadReply {
     pub available: u64,
 }
 
+/// An acknowledged request sent again with the same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayCall {
+    /// The kind of the acknowledged operation (join, hold, purchase, release).
+    pub of: OpKind,
+    /// The idempotency key both sends carried (`client/request`).
+    pub key: String,
+    /// The first answer: the value of the acknowledged operation's ok record.
+    pub first: Value,
+}
+
+/// What the replay was answered, in the shape of an ok record of its `of`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayReply {
+    /// The answer's value.
+    pub answer: Value,
+}
+
 /// What a client asked: the value of an `invoke` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -201,6 +233,8 @@ pub enum Call {
     Release(ReleaseCall),
     /// See [`ReadCall`].
     Read(ReadCall),
+    /// See [`ReplayCall`].
+    Replay(ReplayCall),
 }
 
 /// What an acknowledged operation returned: the value of an `ok` record.
@@ -216,6 +250,8 @@ pub enum Reply {
     Release(ReleaseReply),
     /// See [`ReadReply`].
     Read(ReadReply),
+    /// See [`ReplayReply`].
+    Replay(ReplayReply),
 }
 
 impl Call {
@@ -227,6 +263,7 @@ impl Call {
             Call::Purchase(_) => OpKind::Purchase,
             Call::Release(_) => OpKind::Release,
             Call::Read(_) => OpKind::Read,
+            Call::Replay(_) => OpKind::Replay,
         }
     }
 
@@ -243,6 +280,7 @@ impl Call {
             OpKind::Purchase => Call::Purchase(serde_json::from_value(value)?),
             OpKind::Release => Call::Release(serde_json::from_value(value)?),
             OpKind::Read => Call::Read(serde_json::from_value(value)?),
+            OpKind::Replay => Call::Replay(serde_json::from_value(value)?),
         })
     }
 }
@@ -256,6 +294,7 @@ impl Reply {
             Reply::Purchase(_) => OpKind::Purchase,
             Reply::Release(_) => OpKind::Release,
             Reply::Read(_) => OpKind::Read,
+            Reply::Replay(_) => OpKind::Replay,
         }
     }
 
@@ -272,6 +311,7 @@ impl Reply {
             OpKind::Purchase => Reply::Purchase(serde_json::from_value(value)?),
             OpKind::Release => Reply::Release(serde_json::from_value(value)?),
             OpKind::Read => Reply::Read(serde_json::from_value(value)?),
+            OpKind::Replay => Reply::Replay(serde_json::from_value(value)?),
         })
     }
 }
@@ -286,6 +326,7 @@ impl Serialize for Call {
             Call::Purchase(c) => c.serialize(s),
             Call::Release(c) => c.serialize(s),
             Call::Read(c) => c.serialize(s),
+            Call::Replay(c) => c.serialize(s),
         }
     }
 }
@@ -300,6 +341,7 @@ impl Serialize for Reply {
             Reply::Purchase(r) => r.serialize(s),
             Reply::Release(r) => r.serialize(s),
             Reply::Read(r) => r.serialize(s),
+            Reply::Replay(r) => r.serialize(s),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::ops::{
     Call, HoldCall, HoldReply, JoinCall, JoinReply, OpKind, PurchaseCall, PurchaseReply, ReadCall,
-    ReadReply, ReleaseCall, ReleaseReply, Reply,
+    ReadReply, ReleaseCall, ReleaseReply, ReplayCall, ReplayReply, Reply,
 };
 use super::record::{Process, Record, RecordBody};
 
@@ -107,6 +107,13 @@ pub enum OpBody {
         /// How it ended.
         outcome: Outcome<ReadReply>,
     },
+    /// An acknowledged request sent again with its key.
+    Replay {
+        /// What was asked.
+        call: ReplayCall,
+        /// How it ended.
+        outcome: Outcome<ReplayReply>,
+    },
 }
 
 impl OpBody {
@@ -118,6 +125,7 @@ impl OpBody {
             OpBody::Purchase { .. } => OpKind::Purchase,
             OpBody::Release { .. } => OpKind::Release,
             OpBody::Read { .. } => OpKind::Read,
+            OpBody::Replay { .. } => OpKind::Replay,
         }
     }
 
@@ -136,6 +144,7 @@ impl OpBody {
             OpBody::Purchase { outcome, .. } => name(outcome),
             OpBody::Release { outcome, .. } => name(outcome),
             OpBody::Read { outcome, .. } => name(outcome),
+            OpBody::Replay { outcome, .. } => name(outcome),
         }
     }
 }
@@ -207,6 +216,13 @@ impl std::fmt::Display for Operation {
                     "capacity {} sold {} held {} available {}",
                     r.capacity, r.sold, r.held, r.available
                 ))
+            ),
+            OpBody::Replay { call, outcome } => format!(
+                "replay {} {} (first {}) → {}",
+                call.of,
+                call.key,
+                call.first,
+                end(outcome, |r| r.answer.to_string())
             ),
         };
         let done = match self.span.complete_index {
@@ -449,6 +465,13 @@ fn body(call: Call, completion: Completion) -> OpBody {
             call,
             outcome: outcome(completion, |r| match r {
                 Reply::Read(r) => Some(r),
+                _ => None,
+            }),
+        },
+        Call::Replay(call) => OpBody::Replay {
+            call,
+            outcome: outcome(completion, |r| match r {
+                Reply::Replay(r) => Some(r),
                 _ => None,
             }),
         },

@@ -136,7 +136,7 @@ pub struct Record {
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// A client record's `f` is not one of the operation kinds.
-    #[error("unknown operation {0:?} (expected join, hold, purchase, release or read)")]
+    #[error("unknown operation {0:?} (expected join, hold, purchase, release, read or replay)")]
     UnknownOperation(String),
     /// The value does not have the shape `f` and `type` require.
     #[error("the value of a {kind:?} {f} does not fit: {source}")]

@@ -167,7 +167,7 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
         optional,
     };
     let (key, m) = match &op.body {
-        OpBody::Join { .. } => return None,
+        OpBody::Join { .. } | OpBody::Replay { .. } => return None,
         OpBody::Hold { call, outcome } => {
             let q = call.quantity;
             let m = match outcome {
