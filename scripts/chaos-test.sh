@@ -3,10 +3,14 @@
 #
 #  1. every nemesis in turn on a 3-node cluster under the flash-sale workload
 #     (about a minute), then the wipe and clock-jump nemeses (half a
-#     minute): every checker must be valid;
+#     minute), the disk faults on ingressoja-faultfs mounts (power cuts,
+#     full disk, failing and slow fsync, 50 s), then two faults at a time
+#     (40 s): every checker must be valid;
 #  2. the planted-bug runs: nodes started with a known bug, and the checker
 #     aimed at it must report the anomaly (a checker that never fails proves
-#     nothing). They run the separately tagged image ingressoja-node:planted,
+#     nothing); every checker of the node's behaviour has one (the
+#     well-formed-history checker judges the harness's own records, and its
+#     unit tests feed it broken ones). They run the separately tagged image ingressoja-node:planted,
 #     whose node is built with `--features planted-bugs`; the normal image's
 #     node is first shown to carry no planted code, the planted one to carry it.
 #
@@ -22,12 +26,12 @@ planted_image=ingressoja-node:planted
 # Always (re)built, so the runs test this checkout's node and never an image
 # left by an older one; with the binaries built, this is a minute at most.
 ./scripts/build-images.sh --planted-bugs
-for tool in iptables tc nsenter; do
+for tool in iptables tc nsenter fusermount3; do
   if ! command -v "$tool" >/dev/null; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables iproute2 util-linux >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables iproute2 util-linux fuse3 >/dev/null
     else
-      echo "error: $tool is missing (apt-get install iptables iproute2 util-linux)" >&2
+      echo "error: $tool is missing (apt-get install iptables iproute2 util-linux fuse3)" >&2
       exit 2
     fi
   fi
@@ -87,18 +91,44 @@ else
   failed=$((failed + 1))
 fi
 
-run all-nemeses --nemesis all --time-limit 62 --fault-secs 3 --calm-secs 2 --concurrency 12
-# The faults the 62 s rotation above has no time for: a lost disk and the
-# runbook that heals it (the wiped node must neither vote nor act as a voter
-# until it is removed and added back), and the leader's clock jumping a day
-# or an hour ahead (the sale's time must not move: `sale-clock`).
+# Every process, network and clock fault in turn, 3 s each (wipe and the
+# disk faults run below, with room for their healing).
+run all-nemeses --time-limit 77 --fault-secs 3 --calm-secs 2 --concurrency 12 \
+  --nemesis kill,kill-leader,pause,pause-leader,partition-leader,leader-deaf,leader-mute,partition-halves,partition-ring,partition-bridge,flaky,slow,clock,membership,clock-jump
+# A lost disk and the runbook that heals it (the wiped node must neither
+# vote nor act as a voter until it is removed and added back), and the
+# leader's clock jumping a day or an hour ahead (the sale's time must not
+# move: `sale-clock`).
 run wipe-and-clock-jump --nemesis wipe,clock-jump --time-limit 36 --fault-secs 5 --calm-secs 3 --concurrency 12
+# The disk faults, each node's /data on an ingressoja-faultfs mount: the
+# power cut under one node, a majority and every node (what was not fsynced
+# is lost), a full disk, failing fsyncs, slow fsyncs on the leader.
+run disk-faults --nemesis power-loss,power-loss-majority,power-loss-all,disk-full,fsync-error,slow-fsync \
+  --time-limit 50 --fault-secs 5 --calm-secs 3 --concurrency 12
+# Two faults at once: each kind in turn plus another picked at random.
+run overlapping --nemesis kill,kill-leader,pause,pause-leader,partition-leader,leader-deaf,leader-mute,partition-halves,flaky,slow,clock \
+  --overlap 2 --time-limit 40 --fault-secs 4 --calm-secs 2 --concurrency 12
 run planted-ack-before-commit --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug ack-before-commit --expect-anomaly acknowledged-purchases
 run planted-leader-clock --nemesis clock-jump --time-limit 16 --fault-secs 6 --calm-secs 3 --concurrency 8 \
   --image "$planted_image" --planted-bug leader-clock --expect-anomaly sale-clock
 run planted-stale-read --nemesis none --time-limit 12 --concurrency 8 --image "$planted_image" \
   --planted-bug stale-read --expect-anomaly linearizable-categories
+# The state machine's own bugs, one per checker of the end state.
+planted_machine_bug() {
+  run "planted-$1" --nemesis none --time-limit 10 --concurrency 8 --image "$planted_image" \
+    --planted-bug "$1" --expect-anomaly "$2"
+}
+planted_machine_bug oversell no-oversell
+planted_machine_bug duplicate-ticket unique-tickets
+planted_machine_bug limit-bypass customer-limits
+planted_machine_bug shared-queue-number fifo-admission
+planted_machine_bug local-clock-in-apply convergence
+planted_machine_bug forgotten-reply idempotency
+# Log appends without fsync: invisible to kill -9, caught after a power cut
+# of every node.
+run planted-unsynced-log --nemesis power-loss-all --time-limit 16 --fault-secs 3 --calm-secs 5 --concurrency 8 \
+  --image "$planted_image" --planted-bug unsynced-log --expect-anomaly acknowledged-purchases
 
 # A kept run checks the same again from its files (--check), planted bug included.
 echo "-- chaos: re-check kept runs"

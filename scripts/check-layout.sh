@@ -106,7 +106,11 @@ done
 pki_bad=$(deps ingressoja-pki | grep -Ex 'ingressoja-.*|rocksdb|layout-check-failed' | grep -vx ingressoja-pki || true)
 [ -n "$pki_bad" ] && refuse "ingressoja-pki depends on $(echo $pki_bad)"
 
+# The fault-injecting disk under chaos nodes knows nothing of what runs on it.
+faultfs_bad=$(deps ingressoja-faultfs | grep -Ex 'ingressoja-.*|rocksdb|layout-check-failed' | grep -vx ingressoja-faultfs || true)
+[ -n "$faultfs_bad" ] && refuse "ingressoja-faultfs depends on $(echo $faultfs_bad)"
+
 if [ "$fail" = 0 ]; then
-  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free; harness and bench without the node; pki on no workspace crate)"
+  echo "layout: ok (gateway without rocksdb; checkers see only ingressoja-codes; client without node/clap/anyhow; codes dependency-free; harness and bench without the node; pki and faultfs on no workspace crate)"
 fi
 exit "$fail"

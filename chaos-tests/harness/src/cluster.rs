@@ -4,7 +4,8 @@
 //! Node `i` runs in container `<prefix>-n<i>` at `<subnet>.<10+i>:7101`, with
 //! its config and its fake-clock offset file bind-mounted from the run's
 //! directory. Data lives in the container, so `docker kill` + `docker start`
-//! is a crash and a restart with the disk intact.
+//! is a crash and a restart with the disk intact; with the disk nemeses it
+//! lives on an `ingressoja-faultfs` mount instead (see [`crate::disk`]).
 //!
 //! The nodes speak mutual TLS: the run's certificates (cluster `chaos`) are
 //! made in `<run dir>/pki`; each node mounts read-only at `/pki` only its own
@@ -22,6 +23,7 @@ use ingressoja_cluster_config::{
 };
 use ingressoja_pki::{Bundle, Identity, Role, TlsMaterial};
 
+use super::disk::{faultfs_binary, DiskError, NodeDisk};
 use super::docker::{Docker, DockerError};
 
 /// The gRPC port every node listens on inside its container.
@@ -50,6 +52,9 @@ pub struct ClusterSpec {
     pub planted_bug: Option<String>,
     /// Preload libfaketime so the clock nemesis can skew each node's wall clock.
     pub fake_clock: bool,
+    /// Put every node's `/data` on an `ingressoja-faultfs` disk (the disk
+    /// nemeses: power loss, full disk, failing or slow fsync).
+    pub faulty_disks: bool,
 }
 
 /// Why the cluster could not be set up.
@@ -63,6 +68,8 @@ pub enum ClusterError {
     Pki(#[from] ingressoja_pki::PkiError),
     #[error("no leader was elected within {0:?}; see the node logs in the run directory")]
     NoLeader(Duration),
+    #[error(transparent)]
+    Disk(#[from] DiskError),
 }
 
 /// A running cluster of node containers.
@@ -79,6 +86,8 @@ pub struct ChaosCluster {
     pub spec: ClusterSpec,
     /// Every configured node (members and spares): id → container name.
     pub containers: BTreeMap<u64, String>,
+    /// Every node's faulty disk, when the spec asks for them.
+    pub disks: BTreeMap<u64, NodeDisk>,
     dir: PathBuf,
     /// The run's certificates.
     pki: Bundle,
@@ -115,10 +124,18 @@ impl ChaosCluster {
             subnet,
             spec,
             containers: BTreeMap::new(),
+            disks: BTreeMap::new(),
             dir: dir.to_path_buf(),
             pki,
             operator,
         };
+        if cluster.spec.faulty_disks {
+            let binary = faultfs_binary()?;
+            for id in 1..=all {
+                let disk = NodeDisk::mount(&binary, dir, id).await?;
+                cluster.disks.insert(id, disk);
+            }
+        }
         for id in 1..=all {
             cluster.create_node(id).await?;
             if id <= cluster.spec.nodes {
@@ -234,6 +251,12 @@ impl ChaosCluster {
             // With its anonymous volumes (the old /data), or each wipe leaks one.
             self.docker.run(&["rm", "-f", "-v", name]).await?;
         }
+        if let Some(disk) = self.disks.get(&id) {
+            disk.wipe().map_err(|e| ClusterError::Files {
+                path: disk.mount.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         self.make_container(id).await.map(|_| ())
     }
 
@@ -274,6 +297,9 @@ impl ChaosCluster {
             "-e".into(),
             "RUST_LOG=info,openraft=warn".into(),
         ];
+        if let Some(disk) = self.disks.get(&id) {
+            args.extend(["-v".into(), format!("{}:/data", disk.mount.display())]);
+        }
         if let Some(bug) = &self.spec.planted_bug {
             args.extend(["-e".into(), format!("INGRESSOJA_TEST_PLANTED_BUG={bug}")]);
         }

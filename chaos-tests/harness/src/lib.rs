@@ -10,6 +10,7 @@
 //!
 //! * [`docker`]: the Docker operations, with errors that say what to fix;
 //! * [`cluster`]: the node containers on a private network;
+//! * [`disk`]: their data directories on disks that can fail;
 //! * [`nemesis`]: the faults and how each is healed;
 //! * [`workload`]: what the client processes do;
 //! * [`recorder`]: the history as it happens;
@@ -17,6 +18,8 @@
 
 /// The node containers on a private network.
 pub mod cluster;
+/// Node data directories on disks that can fail (ingressoja-faultfs).
+pub mod disk;
 /// The Docker operations, with errors that say what to fix.
 pub mod docker;
 /// The faults and how each is healed.
@@ -64,6 +67,9 @@ pub struct RunOptions {
     pub planted_bug: Option<String>,
     /// How long each fault lasts.
     pub fault: Duration,
+    /// How many faults strike at once (1: one at a time; see
+    /// [`nemesis::schedule`]).
+    pub overlap: usize,
     /// Calm between faults.
     pub calm: Duration,
     /// Hold lifetime on the nodes, seconds.
@@ -153,6 +159,8 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, HarnessError> {
     if let Err(e) = docker.remove_all(&run_id).await {
         eprintln!("warning: cleaning up {run_id}: {e}");
     }
+    // The containers are gone: their disks can go too.
+    disk::unmount_all(Some(&options.out_dir)).await;
     result
 }
 
@@ -169,6 +177,7 @@ async fn run_in(
         planted_bug: options.planted_bug.clone(),
         fake_clock: options.nemeses.contains(&NemesisKind::Clock)
             || options.nemeses.contains(&NemesisKind::ClockJump),
+        faulty_disks: options.nemeses.iter().any(|k| k.needs_faulty_disk()),
     };
     let say = |line: String| {
         if options.progress {
@@ -218,6 +227,7 @@ async fn drive(
         .iter()
         .map(|&kind| nemesis::fault_for(kind))
         .collect();
+    let kinds: Vec<NemesisKind> = nemeses.iter().map(|n| n.kind()).collect();
     let mut faults = Vec::new();
     let mut next = 0usize;
     let mut last_progress = Instant::now();
@@ -234,59 +244,39 @@ async fn drive(
         if nemeses.is_empty() || Instant::now() + options.fault > until {
             continue;
         }
-        let count = nemeses.len();
-        let fault = &mut nemeses[next % count];
-        let kind = fault.kind();
+        let group =
+            nemesis::schedule::round(&kinds, next, options.overlap, &mut rand::thread_rng());
         next += 1;
-        let start_at = started.elapsed().as_secs_f64();
-        let name = format!("start-{kind}");
-        recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
-        let applied = match fault.start(&mut target).await {
-            Ok(applied) => {
-                recorder.complete(
-                    Actor::Nemesis,
-                    &name,
-                    Completion::Ok(json!(applied.description)),
-                );
-                applied
+        let mut on = Vec::new();
+        for i in group {
+            let fault = &mut nemeses[i];
+            if let Some(applied) = start_fault(fault.as_mut(), &mut target, &recorder, say).await {
+                on.push((i, started.elapsed().as_secs_f64(), applied));
             }
-            Err(e) => {
-                recorder.complete(Actor::Nemesis, &name, Completion::Info(e.to_string()));
-                say(format!("nemesis {kind} could not start: {e}"));
-                // It may have got halfway: take back whatever it did.
-                if let Err(e) = nemesis::heal_all(&target).await {
-                    say(format!("healing after it failed too: {e}"));
-                }
-                continue;
-            }
-        };
-        say(format!("  fault: {} ({})", kind, applied.description));
+        }
+        if on.is_empty() {
+            continue;
+        }
+        let label: Vec<&str> = on.iter().map(|(i, _, _)| kinds[*i].name()).collect();
         sleep_reporting(
             options.fault,
             &recorder,
             started,
-            Some(kind),
+            Some(&label.join("+")),
             say,
             &mut last_progress,
         )
         .await;
-        let name = format!("stop-{kind}");
-        recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
-        let stopped = fault.heal(&mut target).await;
-        recorder.complete(
-            Actor::Nemesis,
-            &name,
-            match &stopped {
-                Ok(()) => Completion::Ok(json!("healed")),
-                Err(e) => Completion::Info(e.to_string()),
-            },
-        );
-        faults.push((
-            start_at,
-            started.elapsed().as_secs_f64(),
-            kind.name().to_string(),
-            applied.description,
-        ));
+        // The last fault started is the first healed.
+        for (i, start_at, applied) in on.into_iter().rev() {
+            heal_fault(nemeses[i].as_mut(), &mut target, &recorder).await;
+            faults.push((
+                start_at,
+                started.elapsed().as_secs_f64(),
+                kinds[i].name().to_string(),
+                applied.description,
+            ));
+        }
     }
     for p in processes {
         let _ = p.await;
@@ -338,11 +328,60 @@ async fn drive(
     })
 }
 
+/// Starts `fault`, recording it; what it did, or `None` when it could not
+/// start (whatever it did halfway is healed at once).
+async fn start_fault(
+    fault: &mut dyn Fault,
+    target: &mut FaultTarget<'_>,
+    recorder: &Recorder,
+    say: &dyn Fn(String),
+) -> Option<nemesis::Applied> {
+    let kind = fault.kind();
+    let name = format!("start-{kind}");
+    recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
+    match fault.start(target).await {
+        Ok(applied) => {
+            recorder.complete(
+                Actor::Nemesis,
+                &name,
+                Completion::Ok(json!(applied.description)),
+            );
+            say(format!("  fault: {} ({})", kind, applied.description));
+            Some(applied)
+        }
+        Err(e) => {
+            recorder.complete(Actor::Nemesis, &name, Completion::Info(e.to_string()));
+            say(format!("nemesis {kind} could not start: {e}"));
+            // It may have got halfway: take back whatever it did.
+            if let Err(e) = nemesis::heal_all(target).await {
+                say(format!("healing after it failed too: {e}"));
+            }
+            None
+        }
+    }
+}
+
+/// Heals `fault`, recording it.
+async fn heal_fault(fault: &mut dyn Fault, target: &mut FaultTarget<'_>, recorder: &Recorder) {
+    let kind = fault.kind();
+    let name = format!("stop-{kind}");
+    recorder.invoke(Actor::Nemesis, &name, json!(kind.name()));
+    let stopped = fault.heal(target).await;
+    recorder.complete(
+        Actor::Nemesis,
+        &name,
+        match &stopped {
+            Ok(()) => Completion::Ok(json!("healed")),
+            Err(e) => Completion::Info(e.to_string()),
+        },
+    );
+}
+
 async fn sleep_reporting(
     total: Duration,
     recorder: &Recorder,
     started: Instant,
-    fault: Option<NemesisKind>,
+    fault: Option<&str>,
     say: &dyn Fn(String),
     last: &mut Instant,
 ) {
@@ -355,7 +394,7 @@ async fn sleep_reporting(
             say(format!(
                 "[{:>5.1}s] ops ok {ok} fail {fail} unknown {info}; fault: {}",
                 started.elapsed().as_secs_f64(),
-                fault.map_or("none".to_string(), |k| k.to_string())
+                fault.unwrap_or("none")
             ));
         }
     }

@@ -20,8 +20,9 @@ use ingressoja_checkers::{Report, Validity};
 #[command(name = "ingressoja-chaos", version)]
 struct Args {
     /// Faults to inject, comma-separated, taken in turn: kill, kill-leader,
-    /// pause, partition-leader, partition-halves, partition-ring,
-    /// partition-bridge, flaky, slow, clock, membership; `all`; `none`.
+    /// pause, pause-leader, partition-leader, leader-deaf, leader-mute,
+    /// partition-halves, partition-ring, partition-bridge, flaky, slow,
+    /// clock, membership, clock-jump, wipe; `all`; `none`.
     #[arg(long, default_value = "all")]
     nemesis: String,
     /// Seconds of workload (faults included).
@@ -42,6 +43,11 @@ struct Args {
     /// Seconds each fault lasts (at least 1).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     fault_secs: u64,
+    /// How many faults strike at once: 1 takes them one at a time; 2 or
+    /// more adds, to each fault in turn, others picked at random (wipe and
+    /// membership always run alone).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
+    overlap: u64,
     /// Seconds of calm between faults (at least 1).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     calm_secs: u64,
@@ -50,8 +56,10 @@ struct Args {
     /// retries, so a hold the `lin` processes release does not expire first.
     #[arg(long, default_value_t = 10)]
     hold_ttl_secs: u64,
-    /// Run the nodes with a planted bug (ack-before-commit, stale-read): to
-    /// show that the checkers catch it.
+    /// Run the nodes with a planted bug (ack-before-commit, stale-read,
+    /// leader-clock, oversell, duplicate-ticket, limit-bypass,
+    /// shared-queue-number, local-clock-in-apply, forgotten-reply: the node's
+    /// `planted::PlantedBug`): to show that the checkers catch it.
     #[arg(long)]
     planted_bug: Option<String>,
     /// Succeed only if this checker reports an anomaly (for planted-bug runs).
@@ -70,7 +78,12 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     if args.cleanup {
-        return match Docker.remove_all(PREFIX).await {
+        let removed = Docker.remove_all(PREFIX).await;
+        let unmounted = harness::disk::unmount_all(None).await;
+        if unmounted > 0 {
+            eprintln!("unmounted {unmounted} faultfs disks left by earlier runs");
+        }
+        return match removed {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -113,6 +126,7 @@ async fn main() -> ExitCode {
         out_dir: out,
         planted_bug: args.planted_bug.clone(),
         fault: Duration::from_secs(args.fault_secs),
+        overlap: args.overlap as usize,
         calm: Duration::from_secs(args.calm_secs),
         hold_ttl_secs: args.hold_ttl_secs,
         progress: true,

@@ -2,8 +2,6 @@
 //! leader), and start its container again when the fault ends: a crash and
 //! a restart with the disk intact.
 
-use rand::seq::SliceRandom;
-
 use super::{Applied, Fault, FaultFuture, FaultTarget, NemesisKind};
 
 /// Kills one node and restarts it on heal.
@@ -43,17 +41,11 @@ impl Fault for Kill {
 
     fn start<'a>(&'a mut self, target: &'a mut FaultTarget<'_>) -> FaultFuture<'a, Applied> {
         Box::pin(async move {
-            let leader = if self.leader {
-                target.leader().await
+            let victim = if self.leader {
+                target.leader_or_random().await
             } else {
-                None
+                target.random_member()
             };
-            let victim = leader.unwrap_or_else(|| {
-                *target
-                    .members()
-                    .choose(&mut rand::thread_rng())
-                    .unwrap_or(&1)
-            });
             target.docker_on(&["kill", "-s", "KILL"], victim).await?;
             self.killed = Some(victim);
             Ok(Applied::new(format!("killed n{victim}")))

@@ -13,8 +13,14 @@ pub enum NemesisKind {
     KillLeader,
     /// SIGSTOP a random node (`docker pause`), resume it at the end.
     Pause,
+    /// SIGSTOP the leader, resume it at the end.
+    PauseLeader,
     /// Cut the leader off from every other node (clients still reach it).
     PartitionLeader,
+    /// The leader hears nothing from the other members; they still hear it.
+    LeaderDeaf,
+    /// The other members hear nothing from the leader; it still hears them.
+    LeaderMute,
     /// Split the nodes into two random halves.
     PartitionHalves,
     /// Every node talks only to its two ring neighbours: overlapping majorities
@@ -35,15 +41,30 @@ pub enum NemesisKind {
     /// A node loses its disk: back on an empty data directory with the same
     /// id; healed by the runbook (remove-node, add-node).
     Wipe,
+    /// One node's power is cut: killed, and its disk loses what was not fsynced.
+    PowerLoss,
+    /// A majority's power is cut at once.
+    PowerLossMajority,
+    /// Every node's power is cut at once.
+    PowerLossAll,
+    /// A node's disk is full (`ENOSPC`).
+    DiskFull,
+    /// A node's fsyncs fail (`EIO`).
+    FsyncError,
+    /// The leader's fsyncs take 300 ms each.
+    SlowFsync,
 }
 
 impl NemesisKind {
     /// Every kind, in the order the CLI lists them.
-    pub const ALL: [NemesisKind; 13] = [
+    pub const ALL: [NemesisKind; 22] = [
         NemesisKind::Kill,
         NemesisKind::KillLeader,
         NemesisKind::Pause,
+        NemesisKind::PauseLeader,
         NemesisKind::PartitionLeader,
+        NemesisKind::LeaderDeaf,
+        NemesisKind::LeaderMute,
         NemesisKind::PartitionHalves,
         NemesisKind::PartitionRing,
         NemesisKind::PartitionBridge,
@@ -53,6 +74,12 @@ impl NemesisKind {
         NemesisKind::Membership,
         NemesisKind::ClockJump,
         NemesisKind::Wipe,
+        NemesisKind::PowerLoss,
+        NemesisKind::PowerLossMajority,
+        NemesisKind::PowerLossAll,
+        NemesisKind::DiskFull,
+        NemesisKind::FsyncError,
+        NemesisKind::SlowFsync,
     ];
 
     /// The name used on the command line and in the history.
@@ -61,7 +88,10 @@ impl NemesisKind {
             NemesisKind::Kill => "kill",
             NemesisKind::KillLeader => "kill-leader",
             NemesisKind::Pause => "pause",
+            NemesisKind::PauseLeader => "pause-leader",
             NemesisKind::PartitionLeader => "partition-leader",
+            NemesisKind::LeaderDeaf => "leader-deaf",
+            NemesisKind::LeaderMute => "leader-mute",
             NemesisKind::PartitionHalves => "partition-halves",
             NemesisKind::PartitionRing => "partition-ring",
             NemesisKind::PartitionBridge => "partition-bridge",
@@ -71,7 +101,37 @@ impl NemesisKind {
             NemesisKind::Membership => "membership",
             NemesisKind::Wipe => "wipe",
             NemesisKind::ClockJump => "clock-jump",
+            NemesisKind::PowerLoss => "power-loss",
+            NemesisKind::PowerLossMajority => "power-loss-majority",
+            NemesisKind::PowerLossAll => "power-loss-all",
+            NemesisKind::DiskFull => "disk-full",
+            NemesisKind::FsyncError => "fsync-error",
+            NemesisKind::SlowFsync => "slow-fsync",
         }
+    }
+
+    /// Whether a fault of this kind may run while another is on (the
+    /// overlapping schedule). Losing a disk and changing the membership are
+    /// operations whose healing needs a working majority: with a second
+    /// fault on, the runbook could not finish and the run would end with a
+    /// member that never came back, which is the schedule's fault, not the
+    /// cluster's.
+    pub fn overlaps(self) -> bool {
+        !matches!(self, NemesisKind::Wipe | NemesisKind::Membership)
+    }
+
+    /// Whether this fault needs the nodes' data on `ingressoja-faultfs`
+    /// disks (see [`crate::disk`]).
+    pub fn needs_faulty_disk(self) -> bool {
+        matches!(
+            self,
+            NemesisKind::PowerLoss
+                | NemesisKind::PowerLossMajority
+                | NemesisKind::PowerLossAll
+                | NemesisKind::DiskFull
+                | NemesisKind::FsyncError
+                | NemesisKind::SlowFsync
+        )
     }
 
     /// Parses a comma-separated list; `all` means every kind.

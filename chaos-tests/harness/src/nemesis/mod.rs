@@ -15,6 +15,7 @@
 
 mod clock;
 mod clock_jump;
+mod disk_fault;
 mod flaky;
 mod kill;
 mod kind;
@@ -23,8 +24,11 @@ mod net;
 mod partition_bridge;
 mod partition_halves;
 mod partition_leader;
+mod partition_one_way;
 mod partition_ring;
 mod pause;
+mod power_loss;
+pub mod schedule;
 mod slow;
 mod wipe;
 
@@ -32,9 +36,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use rand::seq::SliceRandom;
+
 pub use kind::NemesisKind;
 
 use super::cluster::ChaosCluster;
+use super::disk::NodeDisk;
 use super::docker::DockerError;
 
 /// What [`Fault::start`] and [`Fault::heal`] return: a boxed future, so the
@@ -75,8 +82,11 @@ pub fn fault_for(kind: NemesisKind) -> Box<dyn Fault> {
     match kind {
         NemesisKind::Kill => Box::new(kill::Kill::random()),
         NemesisKind::KillLeader => Box::new(kill::Kill::leader()),
-        NemesisKind::Pause => Box::new(pause::Pause::default()),
+        NemesisKind::Pause => Box::new(pause::Pause::random()),
+        NemesisKind::PauseLeader => Box::new(pause::Pause::leader()),
         NemesisKind::PartitionLeader => Box::new(partition_leader::PartitionLeader),
+        NemesisKind::LeaderDeaf => Box::new(partition_one_way::OneWay::deaf()),
+        NemesisKind::LeaderMute => Box::new(partition_one_way::OneWay::mute()),
         NemesisKind::PartitionHalves => Box::new(partition_halves::PartitionHalves),
         NemesisKind::PartitionRing => Box::new(partition_ring::PartitionRing),
         NemesisKind::PartitionBridge => Box::new(partition_bridge::PartitionBridge),
@@ -86,6 +96,20 @@ pub fn fault_for(kind: NemesisKind) -> Box<dyn Fault> {
         NemesisKind::Membership => Box::new(membership::Membership),
         NemesisKind::Wipe => Box::new(wipe::Wipe::default()),
         NemesisKind::ClockJump => Box::new(clock_jump::ClockJump::default()),
+        NemesisKind::PowerLoss => Box::new(power_loss::PowerLoss::new(power_loss::Scope::One)),
+        NemesisKind::PowerLossMajority => {
+            Box::new(power_loss::PowerLoss::new(power_loss::Scope::Majority))
+        }
+        NemesisKind::PowerLossAll => Box::new(power_loss::PowerLoss::new(power_loss::Scope::All)),
+        NemesisKind::DiskFull => {
+            Box::new(disk_fault::DiskFault::new(disk_fault::DiskTrouble::Full))
+        }
+        NemesisKind::FsyncError => Box::new(disk_fault::DiskFault::new(
+            disk_fault::DiskTrouble::FsyncError,
+        )),
+        NemesisKind::SlowFsync => Box::new(disk_fault::DiskFault::new(
+            disk_fault::DiskTrouble::SlowFsync,
+        )),
     }
 }
 
@@ -114,6 +138,19 @@ impl<'a> FaultTarget<'a> {
         ids
     }
 
+    /// A member picked at random: the victim of a fault aimed at no one in particular.
+    pub fn random_member(&self) -> u64 {
+        *self.members().choose(&mut rand::thread_rng()).unwrap_or(&1)
+    }
+
+    /// The leader, or a random member when no node answers as leader.
+    pub async fn leader_or_random(&self) -> u64 {
+        match self.leader().await {
+            Some(leader) => leader,
+            None => self.random_member(),
+        }
+    }
+
     /// The node that reports itself leader, if one answers.
     pub async fn leader(&self) -> Option<u64> {
         let client = self.cluster.client("nemesis", Duration::from_secs(1));
@@ -137,6 +174,51 @@ impl<'a> FaultTarget<'a> {
                 args: format!("(no container for n{id})"),
                 stderr: "the cluster has no such node".into(),
             })
+    }
+
+    /// Node `id`'s faulty disk (runs with a disk nemesis have one per node).
+    pub fn disk(&self, id: u64) -> Result<&'a NodeDisk, DockerError> {
+        self.cluster
+            .disks
+            .get(&id)
+            .ok_or_else(|| DockerError::Failed {
+                args: format!("(no faulty disk for n{id})"),
+                stderr: "the cluster was started without faulty disks".into(),
+            })
+    }
+
+    /// Whether node `id`'s container is running.
+    pub async fn running(&self, id: u64) -> Result<bool, DockerError> {
+        let name = self.container(id)?;
+        let state = self
+            .cluster
+            .docker
+            .run(&["inspect", "-f", "{{.State.Running}}", name])
+            .await?;
+        Ok(state == "true")
+    }
+
+    /// Waits (up to 10 s) until node `id`'s container has stopped.
+    pub async fn wait_stopped(&self, id: u64) -> Result<(), DockerError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.running(id).await? {
+            if std::time::Instant::now() > deadline {
+                return Err(DockerError::Failed {
+                    args: format!("(wait for n{id} to stop)"),
+                    stderr: "still running 10 s after kill -9".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Starts node `id`'s container unless it is running.
+    pub async fn start_if_stopped(&self, id: u64) -> Result<(), DockerError> {
+        if !self.running(id).await? {
+            self.docker_on(&["start"], id).await?;
+        }
+        Ok(())
     }
 
     /// Runs `docker <command> <node id's container>`.
@@ -171,6 +253,14 @@ pub async fn heal_all(target: &FaultTarget<'_>) -> Result<(), DockerError> {
         }
     }
     clock::reset_all(cluster);
+    for (id, disk) in &cluster.disks {
+        disk.command("clear")
+            .await
+            .map_err(|e| DockerError::Failed {
+                args: format!("(clear the disk of n{id})"),
+                stderr: e.to_string(),
+            })?;
+    }
     net::heal(cluster).await
 }
 

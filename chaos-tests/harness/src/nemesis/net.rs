@@ -17,11 +17,24 @@ pub async fn drop_between(
     node: u64,
     others: &[u64],
 ) -> Result<(), DockerError> {
+    drop_one_way(target, node, others, "INPUT", "-s").await?;
+    drop_one_way(target, node, others, "OUTPUT", "-d").await
+}
+
+/// Makes `node` drop, in iptables chain `chain` (`INPUT` or `OUTPUT`),
+/// every packet whose address `flag` (`-s` source, `-d` destination) is one
+/// of `others`: a link that fails one way only.
+pub async fn drop_one_way(
+    target: &FaultTarget<'_>,
+    node: u64,
+    others: &[u64],
+    chain: &str,
+    flag: &str,
+) -> Result<(), DockerError> {
     let pid = pid_of(target, node).await?;
     for &other in others {
         let ip = target.cluster.ip(other);
-        in_netns(pid, "iptables", &["-A", "INPUT", "-s", &ip, "-j", "DROP"]).await?;
-        in_netns(pid, "iptables", &["-A", "OUTPUT", "-d", &ip, "-j", "DROP"]).await?;
+        in_netns(pid, "iptables", &["-A", chain, flag, &ip, "-j", "DROP"]).await?;
     }
     Ok(())
 }

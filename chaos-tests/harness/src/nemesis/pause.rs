@@ -1,29 +1,54 @@
-//! `pause`: SIGSTOP a random node (`docker pause`), resume it when the fault
-//! ends: a process that stops answering without crashing (a long GC pause,
-//! a stalled VM).
-
-use rand::seq::SliceRandom;
+//! `pause` and `pause-leader`: SIGSTOP a node (`docker pause`), a random
+//! member or the leader, and resume it when the fault ends: a process that
+//! stops answering without crashing (a long GC pause, a stalled VM). A
+//! paused leader wakes up still believing it leads, with writes in flight
+//! and a newer term elsewhere.
 
 use super::{Applied, Fault, FaultFuture, FaultTarget, NemesisKind};
 
 /// Pauses one node and resumes it on heal.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pause {
+    /// Aim at the leader (falling back to a random member when none answers).
+    leader: bool,
     /// The node paused and not resumed yet.
     paused: Option<u64>,
 }
 
+impl Pause {
+    /// `pause`: a random member.
+    pub fn random() -> Pause {
+        Pause {
+            leader: false,
+            paused: None,
+        }
+    }
+
+    /// `pause-leader`: the leader.
+    pub fn leader() -> Pause {
+        Pause {
+            leader: true,
+            paused: None,
+        }
+    }
+}
+
 impl Fault for Pause {
     fn kind(&self) -> NemesisKind {
-        NemesisKind::Pause
+        if self.leader {
+            NemesisKind::PauseLeader
+        } else {
+            NemesisKind::Pause
+        }
     }
 
     fn start<'a>(&'a mut self, target: &'a mut FaultTarget<'_>) -> FaultFuture<'a, Applied> {
         Box::pin(async move {
-            let victim = *target
-                .members()
-                .choose(&mut rand::thread_rng())
-                .unwrap_or(&1);
+            let victim = if self.leader {
+                target.leader_or_random().await
+            } else {
+                target.random_member()
+            };
             target.docker_on(&["pause"], victim).await?;
             self.paused = Some(victim);
             Ok(Applied::new(format!("paused n{victim}")))

@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use rand::seq::SliceRandom;
-
 use super::{Applied, Fault, FaultFuture, FaultTarget, NemesisKind};
 use crate::docker::DockerError;
 
@@ -32,10 +30,7 @@ impl Fault for Wipe {
 
     fn start<'a>(&'a mut self, target: &'a mut FaultTarget<'_>) -> FaultFuture<'a, Applied> {
         Box::pin(async move {
-            let victim = *target
-                .members()
-                .choose(&mut rand::thread_rng())
-                .unwrap_or(&1);
+            let victim = target.random_member();
             target.docker_on(&["kill", "-s", "KILL"], victim).await?;
             target
                 .cluster
