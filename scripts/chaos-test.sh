@@ -4,7 +4,7 @@
 #  1. every nemesis in turn on a 3-node cluster under the flash-sale workload
 #     (about a minute), then the wipe and clock-jump nemeses (half a
 #     minute), the disk faults on ingressoja-faultfs mounts (power cuts,
-#     full disk, failing and slow fsync, 50 s), then two faults at a time
+#     full disk, failing and slow fsync, 56 s), then two faults at a time
 #     (40 s): every checker must be valid;
 #  2. the planted-bug runs: nodes started with a known bug, and the checker
 #     aimed at it must report the anomaly (a checker that never fails proves
@@ -104,7 +104,7 @@ run wipe-and-clock-jump --nemesis wipe,clock-jump --time-limit 36 --fault-secs 5
 # power cut under one node, a majority and every node (what was not fsynced
 # is lost), a full disk, failing fsyncs, slow fsyncs on the leader.
 run disk-faults --nemesis power-loss,power-loss-majority,power-loss-all,disk-full,fsync-error,slow-fsync \
-  --time-limit 50 --fault-secs 5 --calm-secs 3 --concurrency 12
+  --time-limit 56 --fault-secs 5 --calm-secs 3 --concurrency 12
 # Two faults at once: each kind in turn plus another picked at random.
 run overlapping --nemesis kill,kill-leader,pause,pause-leader,partition-leader,leader-deaf,leader-mute,partition-halves,flaky,slow,clock \
   --overlap 2 --time-limit 40 --fault-secs 4 --calm-secs 2 --concurrency 12
