@@ -32,6 +32,9 @@ pub struct State {
     pub inodes: Inodes,
     /// Open files by handle: the inode and the backing file.
     pub handles: HashMap<u64, (u64, File)>,
+    /// Open directories by handle: their entries as listed at `opendir`,
+    /// so a listing is stable while files are removed under it.
+    pub listings: HashMap<u64, Vec<(u64, fuser::FileType, String)>>,
     /// The next handle number.
     pub next_handle: u64,
     /// Unsynced changes by inode.
@@ -71,10 +74,13 @@ impl Disk {
     }
 
     /// Loses everything not fsynced: every file with unsynced changes is
-    /// reverted to its last fsync, or removed if it never had one.
+    /// reverted to its last fsync, or removed if it never had one. A file
+    /// that cannot be put back does not stop the others; the first such
+    /// error is returned after all were tried.
     pub fn power_loss(&self) -> io::Result<PowerLossReport> {
         let mut state = self.lock();
         let mut report = PowerLossReport::default();
+        let mut first_error = None;
         let unsynced: Vec<(u64, Unsynced)> = state.unsynced.drain().collect();
         // The process that had them open is dead: its handles are stale.
         state.handles.clear();
@@ -83,23 +89,50 @@ impl Disk {
                 continue; // unlinked since: gone either way
             };
             let path = self.backing(&relative);
-            match changes.loss() {
-                Loss::Remove => {
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => report.removed += 1,
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(e),
+            let lost = match changes.loss() {
+                Loss::Remove => match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        report.removed += 1;
+                        state.inodes.forget(&relative);
+                        Ok(())
                     }
-                    state.inodes.forget(&relative);
-                }
-                Loss::Revert => {
-                    let file = OpenOptions::new().read(true).write(true).open(&path)?;
-                    changes.revert(&file)?;
-                    report.reverted += 1;
-                }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                },
+                Loss::Revert => OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| changes.revert(&file))
+                    .map(|()| report.reverted += 1),
+            };
+            if let Err(e) = lost {
+                first_error.get_or_insert(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", relative.display()),
+                ));
             }
         }
-        Ok(report)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// The directory `dir` (relative) was fsynced: the files created in it
+    /// keep their entries through a power cut.
+    pub fn entries_synced(&self, dir: &Path) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        for (ino, changes) in state.unsynced.iter_mut() {
+            let in_dir = state
+                .inodes
+                .path(*ino)
+                .is_some_and(|p| p.parent() == Some(dir));
+            if in_dir {
+                changes.entry_synced();
+            }
+        }
     }
 }
 

@@ -199,22 +199,30 @@ impl FaultFs {
         }
         let mut state = self.disk.lock();
         if state.faults.fsync_error {
+            if let Some(unsynced) = state.unsynced.get_mut(&ino.0) {
+                unsynced.sync_failed();
+            }
             return Err(Errno::EIO);
         }
-        // Everything written is on the disk now; a created file survives too
-        // (its directory entry is kept as done, see `unsynced`).
-        state.unsynced.remove(&ino.0);
+        // Everything written is on the disk now, and a created file survives
+        // too; unless an earlier fsync of it failed (see `Unsynced`).
+        if state
+            .unsynced
+            .get(&ino.0)
+            .is_some_and(|u| u.clears_on_sync())
+        {
+            state.unsynced.remove(&ino.0);
+        }
         Ok(())
     }
 
-    fn readdir_inner(
+    /// The entries of directory `ino` now: `.`, `..`, then by name.
+    fn listing(
         &self,
+        state: &mut State,
         ino: INodeNo,
-        offset: u64,
-        reply: &mut ReplyDirectory,
-    ) -> Result<(), Errno> {
-        let mut state = self.disk.lock();
-        let relative = Self::path_of(&state, ino)?;
+    ) -> Result<Vec<(u64, FileType, String)>, Errno> {
+        let relative = Self::path_of(state, ino)?;
         let mut names: Vec<(String, FileType)> = Vec::new();
         for entry in fs::read_dir(self.disk.backing(&relative)).map_err(Errno::from)? {
             let entry = entry.map_err(Errno::from)?;
@@ -239,6 +247,21 @@ impl FaultFs {
             let child = state.inodes.number(&relative.join(&name));
             entries.push((child, kind, name));
         }
+        Ok(entries)
+    }
+
+    fn readdir_inner(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        reply: &mut ReplyDirectory,
+    ) -> Result<(), Errno> {
+        let mut state = self.disk.lock();
+        let entries = match state.listings.get(&fh.0) {
+            Some(listed) => listed.clone(),
+            None => self.listing(&mut state, ino)?,
+        };
         for (i, (child, kind, name)) in entries.into_iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(child), (i + 1) as u64, kind, name) {
                 break;
@@ -278,10 +301,11 @@ impl FaultFs {
 /// journals the cut.
 fn open_options(flags: OpenFlags) -> OpenOptions {
     let mut options = OpenOptions::new();
+    // Write-only opens are read-write here: a write first reads the bytes
+    // it overwrites (the kernel has checked the caller's access already).
     match flags.acc_mode() {
         OpenAccMode::O_RDONLY => options.read(true),
-        OpenAccMode::O_WRONLY => options.write(true),
-        OpenAccMode::O_RDWR => options.read(true).write(true),
+        OpenAccMode::O_WRONLY | OpenAccMode::O_RDWR => options.read(true).write(true),
     };
     // Writes come with their offsets: the backing file is written at them.
     let passed = flags.0
@@ -329,9 +353,17 @@ impl Filesystem for FaultFs {
         }
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         let state = self.disk.lock();
-        let result = Self::path_of(&state, ino).and_then(|p| self.attr(ino.0, &p));
+        // Through the handle when there is one: an open file may be unlinked.
+        let open = fh.and_then(|fh| state.handles.get(&fh.0));
+        let result = match open {
+            Some((_, file)) => file
+                .metadata()
+                .map(|meta| attr_of(ino.0, &meta))
+                .map_err(Errno::from),
+            None => Self::path_of(&state, ino).and_then(|p| self.attr(ino.0, &p)),
+        };
         match result {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
@@ -440,6 +472,14 @@ impl Filesystem for FaultFs {
                 state.unsynced.remove(&replaced);
             }
             state.inodes.rename(&from, &to);
+            // The rename is kept as done, so the file's entry is durable: a
+            // power cut leaves it (cut to what was synced), never no file
+            // where a real disk shows the old one or the new.
+            if let Some(moved) = state.inodes.known(&to) {
+                if let Some(unsynced) = state.unsynced.get_mut(&moved) {
+                    unsynced.entry_synced();
+                }
+            }
             Ok(())
         });
         match result {
@@ -566,30 +606,63 @@ impl Filesystem for FaultFs {
         }
     }
 
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let mut state = self.disk.lock();
+        match self.listing(&mut state, ino) {
+            Ok(entries) => {
+                state.next_handle += 1;
+                let fh = state.next_handle;
+                state.listings.insert(fh, entries);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
     fn readdir(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        match self.readdir_inner(ino, offset, &mut reply) {
+        match self.readdir_inner(ino, fh, offset, &mut reply) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }
 
-    fn fsyncdir(
+    fn releasedir(
         &self,
         _req: &Request,
         _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.disk.lock().listings.remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
         _fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        // Directory changes are kept as done (see `unsynced`): nothing to sync.
-        reply.ok();
+        // Renames and unlinks are kept as done (see `unsynced`); what an
+        // fsync of the directory adds is the entries of files created in it.
+        let relative = Self::path_of(&self.disk.lock(), ino);
+        match relative {
+            Ok(dir) => {
+                self.disk.entries_synced(&dir);
+                reply.ok();
+            }
+            Err(e) => reply.error(e),
+        }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         MountOption::Subtype("ingressoja-faultfs".into()),
         MountOption::RW,
     ];
+    // More than one: a slow fsync (the `fsync-delay` fault) sleeps outside
+    // the disk's lock and must not hold up every other call.
+    config.n_threads = Some(4);
     let session = match fuser::spawn_mount(FaultFs::new(disk.clone()), &args.mount, &config) {
         Ok(s) => s,
         Err(e) => {

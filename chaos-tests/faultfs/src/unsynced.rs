@@ -27,6 +27,11 @@ pub struct Unsynced {
     overwritten: Vec<(u64, Vec<u8>)>,
     /// Created since and never synced: a power cut removes it.
     created: bool,
+    /// An fsync of it failed. As on Linux, what that fsync should have
+    /// written is lost for good (the kernel drops the dirty pages), so a
+    /// later fsync that succeeds does not make it durable: only a power
+    /// cut ends this journal.
+    failed_sync: bool,
 }
 
 /// What a power cut does to one file.
@@ -45,6 +50,7 @@ impl Unsynced {
             synced_len: len,
             overwritten: Vec::new(),
             created: false,
+            failed_sync: false,
         }
     }
 
@@ -54,7 +60,26 @@ impl Unsynced {
             synced_len: 0,
             overwritten: Vec::new(),
             created: true,
+            failed_sync: false,
         }
+    }
+
+    /// The file's directory entry became durable (a rename of it, or an
+    /// fsync of its directory): a power cut leaves it, cut to what was
+    /// synced (nothing yet), instead of removing it.
+    pub fn entry_synced(&mut self) {
+        self.created = false;
+    }
+
+    /// An fsync of the file failed (see the field's docs).
+    pub fn sync_failed(&mut self) {
+        self.failed_sync = true;
+    }
+
+    /// Whether a successful fsync makes the journal's changes durable (not
+    /// after a failed one).
+    pub fn clears_on_sync(&self) -> bool {
+        !self.failed_sync
     }
 
     /// What a power cut does to this file.
@@ -182,5 +207,20 @@ mod tests {
     fn a_created_file_is_removed_and_a_synced_one_reverted() {
         assert_eq!(Unsynced::created().loss(), Loss::Remove);
         assert_eq!(Unsynced::from_synced(0).loss(), Loss::Revert);
+        let mut renamed = Unsynced::created();
+        renamed.entry_synced();
+        assert_eq!(
+            renamed.loss(),
+            Loss::Revert,
+            "its entry is durable: kept, empty"
+        );
+    }
+
+    #[test]
+    fn after_a_failed_fsync_a_later_one_does_not_make_the_data_durable() {
+        let mut unsynced = Unsynced::from_synced(3);
+        assert!(unsynced.clears_on_sync());
+        unsynced.sync_failed();
+        assert!(!unsynced.clears_on_sync());
     }
 }

@@ -2,7 +2,7 @@
 //! chaos tests do): what was fsynced survives a power cut, what was not is
 //! lost, and the full disk and failing fsync show as the errors a node sees.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -112,6 +112,61 @@ fn a_power_cut_keeps_what_was_fsynced_and_loses_the_rest() {
         "a file never synced is gone"
     );
     assert_eq!(fs::read(disk.path("db/CURRENT")).unwrap(), b"MANIFEST-2");
+}
+
+#[test]
+fn an_overwrite_through_a_write_only_handle_is_undone_by_a_power_cut() {
+    let disk = Mounted::new();
+    append(&disk.path("config"), b"version 1", true);
+    // Truncates and rewrites through an O_WRONLY handle.
+    fs::write(disk.path("config"), b"version 2, longer").unwrap();
+    assert_eq!(fs::read(disk.path("config")).unwrap(), b"version 2, longer");
+    disk.command("power-loss");
+    assert_eq!(fs::read(disk.path("config")).unwrap(), b"version 1");
+}
+
+#[test]
+fn a_file_renamed_or_listed_in_a_synced_directory_survives_empty_not_gone() {
+    let disk = Mounted::new();
+    append(&disk.path("CURRENT"), b"MANIFEST-1", true);
+    append(&disk.path("CURRENT.tmp"), b"MANIFEST-2", false);
+    fs::rename(disk.path("CURRENT.tmp"), disk.path("CURRENT")).unwrap();
+    append(&disk.path("IDENTITY"), b"id", false);
+    File::open(&disk.mount).unwrap().sync_all().unwrap();
+    append(&disk.path("LOG"), b"never synced, nor its directory", false);
+    disk.command("power-loss");
+    assert_eq!(
+        fs::read(disk.path("CURRENT")).unwrap(),
+        b"",
+        "the rename is kept, its data is not"
+    );
+    assert_eq!(
+        fs::read(disk.path("IDENTITY")).unwrap(),
+        b"",
+        "its directory was synced"
+    );
+    assert!(!disk.path("LOG").exists());
+}
+
+#[test]
+fn after_a_failed_fsync_a_later_successful_one_does_not_save_the_data() {
+    let disk = Mounted::new();
+    append(&disk.path("wal"), b"synced", true);
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(disk.path("wal"))
+        .unwrap();
+    file.write_all(b"+dropped").unwrap();
+    disk.command("fsync-error on");
+    assert!(file.sync_data().is_err());
+    disk.command("fsync-error off");
+    file.sync_data().expect("the retry succeeds, as on Linux");
+    disk.command("power-loss");
+    assert_eq!(
+        fs::read(disk.path("wal")).unwrap(),
+        b"synced",
+        "the pages were dropped at the failure"
+    );
 }
 
 #[test]

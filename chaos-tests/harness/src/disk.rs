@@ -73,6 +73,14 @@ impl NodeDisk {
         let root = dir.join(format!("disk-n{node}"));
         let (backing, mount) = (root.join("backing"), root.join("mount"));
         let control = root.join("control.sock");
+        // A new, empty disk: never an earlier run's data under the same name.
+        if root.exists() {
+            unmount_all(Some(&root)).await;
+            std::fs::remove_dir_all(&root).map_err(|e| DiskError::Start {
+                what: format!("emptying {}", root.display()),
+                reason: e.to_string(),
+            })?;
+        }
         for d in [&backing, &mount] {
             std::fs::create_dir_all(d).map_err(|e| DiskError::Start {
                 what: d.display().to_string(),
@@ -164,6 +172,8 @@ impl NodeDisk {
 /// True when `path` is a mount point now.
 fn is_mounted(path: &Path) -> bool {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    // /proc/mounts names the real path (no symlink, no `..`).
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let path = path.to_string_lossy();
     mounts
         .lines()

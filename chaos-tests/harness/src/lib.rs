@@ -147,10 +147,12 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, HarnessError> {
     let docker = Docker;
     // Ctrl-C: take everything down, then exit.
     let cleanup_prefix = run_id.clone();
+    let cleanup_dir = options.out_dir.clone();
     let ctrl_c = tokio::spawn(async move {
         if interrupted().await {
             eprintln!("interrupted: removing {cleanup_prefix}-* containers and network");
             let _ = Docker.remove_all(&cleanup_prefix).await;
+            disk::unmount_all(Some(&cleanup_dir)).await;
             std::process::exit(130);
         }
     });
@@ -250,7 +252,10 @@ async fn drive(
         let mut on = Vec::new();
         for i in group {
             let fault = &mut nemeses[i];
-            if let Some(applied) = start_fault(fault.as_mut(), &mut target, &recorder, say).await {
+            let alone = on.is_empty();
+            if let Some(applied) =
+                start_fault(fault.as_mut(), &mut target, &recorder, say, alone).await
+            {
                 on.push((i, started.elapsed().as_secs_f64(), applied));
             }
         }
@@ -329,12 +334,15 @@ async fn drive(
 }
 
 /// Starts `fault`, recording it; what it did, or `None` when it could not
-/// start (whatever it did halfway is healed at once).
+/// start. Whatever it did halfway is taken back at once: by its own heal,
+/// and, when it is `alone` (no other fault of the round is on), by healing
+/// everything.
 async fn start_fault(
     fault: &mut dyn Fault,
     target: &mut FaultTarget<'_>,
     recorder: &Recorder,
     say: &dyn Fn(String),
+    alone: bool,
 ) -> Option<nemesis::Applied> {
     let kind = fault.kind();
     let name = format!("start-{kind}");
@@ -352,9 +360,15 @@ async fn start_fault(
         Err(e) => {
             recorder.complete(Actor::Nemesis, &name, Completion::Info(e.to_string()));
             say(format!("nemesis {kind} could not start: {e}"));
-            // It may have got halfway: take back whatever it did.
-            if let Err(e) = nemesis::heal_all(target).await {
-                say(format!("healing after it failed too: {e}"));
+            // It may have got halfway: take back whatever it did, without
+            // undoing the other faults of the round.
+            if let Err(e) = fault.heal(target).await {
+                say(format!("healing {kind} after it failed: {e}"));
+            }
+            if alone {
+                if let Err(e) = nemesis::heal_all(target).await {
+                    say(format!("healing after it failed too: {e}"));
+                }
             }
             None
         }

@@ -22,7 +22,9 @@ struct Args {
     /// Faults to inject, comma-separated, taken in turn: kill, kill-leader,
     /// pause, pause-leader, partition-leader, leader-deaf, leader-mute,
     /// partition-halves, partition-ring, partition-bridge, flaky, slow,
-    /// clock, membership, clock-jump, wipe; `all`; `none`.
+    /// clock, membership, clock-jump, wipe, and the disk faults (on
+    /// ingressoja-faultfs mounts) power-loss, power-loss-majority,
+    /// power-loss-all, disk-full, fsync-error, slow-fsync; `all`; `none`.
     #[arg(long, default_value = "all")]
     nemesis: String,
     /// Seconds of workload (faults included).
@@ -58,7 +60,8 @@ struct Args {
     hold_ttl_secs: u64,
     /// Run the nodes with a planted bug (ack-before-commit, stale-read,
     /// leader-clock, oversell, duplicate-ticket, limit-bypass,
-    /// shared-queue-number, local-clock-in-apply, forgotten-reply: the node's
+    /// shared-queue-number, local-clock-in-apply, forgotten-reply,
+    /// unsynced-log: the node's
     /// `planted::PlantedBug`): to show that the checkers catch it.
     #[arg(long)]
     planted_bug: Option<String>,

@@ -72,6 +72,7 @@ impl Fault for DiskFault {
             disk.command(&command)
                 .await
                 .map_err(|e| failed(victim, e))?;
+            target.claim(victim);
             self.victim = Some(victim);
             Ok(Applied::new(format!("n{victim}: disk {command}")))
         })
@@ -82,10 +83,18 @@ impl Fault for DiskFault {
             let Some(victim) = self.victim.take() else {
                 return Ok(());
             };
+            // Only this fault's switch: another fault may be on the same disk.
+            let off = match self.trouble {
+                DiskTrouble::Full => "full off",
+                DiskTrouble::FsyncError => "fsync-error off",
+                DiskTrouble::SlowFsync => "fsync-delay 0",
+            };
             let disk = target.disk(victim)?;
-            disk.command("clear").await.map_err(|e| failed(victim, e))?;
+            disk.command(off).await.map_err(|e| failed(victim, e))?;
             // A node that stopped on the fault (as it must) is started again.
-            target.start_if_stopped(victim).await
+            target.start_if_stopped(victim).await?;
+            target.release(victim);
+            Ok(())
         })
     }
 }

@@ -47,6 +47,7 @@ impl Fault for Kill {
                 target.random_member()
             };
             target.docker_on(&["kill", "-s", "KILL"], victim).await?;
+            target.claim(victim);
             self.killed = Some(victim);
             Ok(Applied::new(format!("killed n{victim}")))
         })
@@ -56,6 +57,7 @@ impl Fault for Kill {
         Box::pin(async move {
             if let Some(victim) = self.killed {
                 target.docker_on(&["start"], victim).await?;
+                target.release(victim);
                 self.killed = None;
             }
             Ok(())

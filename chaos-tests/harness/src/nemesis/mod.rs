@@ -32,6 +32,7 @@ pub mod schedule;
 mod slow;
 mod wipe;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -120,6 +121,10 @@ pub struct FaultTarget<'a> {
     pub cluster: &'a ChaosCluster,
     /// The spare node currently a member, if any (membership churn).
     spare_in: Option<u64>,
+    /// Nodes a fault is acting on now (killed, paused, powered off, their
+    /// disk in trouble): with faults overlapping, another fault picks
+    /// elsewhere rather than pausing a dead node or killing it twice.
+    busy: BTreeSet<u64>,
 }
 
 impl<'a> FaultTarget<'a> {
@@ -128,7 +133,26 @@ impl<'a> FaultTarget<'a> {
         FaultTarget {
             cluster,
             spare_in: None,
+            busy: BTreeSet::new(),
         }
+    }
+
+    /// Marks `id` as taken by a fault until [`Self::release`].
+    pub fn claim(&mut self, id: u64) {
+        self.busy.insert(id);
+    }
+
+    /// Gives `id` back after its fault healed.
+    pub fn release(&mut self, id: u64) {
+        self.busy.remove(&id);
+    }
+
+    /// The members no fault is acting on.
+    pub fn free_members(&self) -> Vec<u64> {
+        self.members()
+            .into_iter()
+            .filter(|id| !self.busy.contains(id))
+            .collect()
     }
 
     /// The nodes that are members now.
@@ -138,16 +162,24 @@ impl<'a> FaultTarget<'a> {
         ids
     }
 
-    /// A member picked at random: the victim of a fault aimed at no one in particular.
+    /// A member no fault is acting on, picked at random (any member when
+    /// every one is taken): the victim of a fault aimed at no one in particular.
     pub fn random_member(&self) -> u64 {
-        *self.members().choose(&mut rand::thread_rng()).unwrap_or(&1)
+        let free = self.free_members();
+        let pool = if free.is_empty() {
+            self.members()
+        } else {
+            free
+        };
+        *pool.choose(&mut rand::thread_rng()).unwrap_or(&1)
     }
 
-    /// The leader, or a random member when no node answers as leader.
+    /// The leader, or a random free member when no node answers as leader
+    /// or the leader is taken by another fault.
     pub async fn leader_or_random(&self) -> u64 {
         match self.leader().await {
-            Some(leader) => leader,
-            None => self.random_member(),
+            Some(leader) if !self.busy.contains(&leader) => leader,
+            _ => self.random_member(),
         }
     }
 
@@ -229,10 +261,20 @@ impl<'a> FaultTarget<'a> {
     }
 }
 
-/// Heals everything: every node running and resumed, no rules, true clocks.
-/// Used after a fault failed halfway and when the run's time is up.
+/// Heals everything: disks cleared, every node running and resumed, no
+/// rules, true clocks. Used after a fault failed halfway and when the run's
+/// time is up.
 pub async fn heal_all(target: &FaultTarget<'_>) -> Result<(), DockerError> {
     let cluster = target.cluster;
+    // Disks first: a node restarted on a disk still full would stop again.
+    for (id, disk) in &cluster.disks {
+        disk.command("clear")
+            .await
+            .map_err(|e| DockerError::Failed {
+                args: format!("(clear the disk of n{id})"),
+                stderr: e.to_string(),
+            })?;
+    }
     for name in cluster.containers.values() {
         let state = cluster
             .docker
@@ -253,14 +295,6 @@ pub async fn heal_all(target: &FaultTarget<'_>) -> Result<(), DockerError> {
         }
     }
     clock::reset_all(cluster);
-    for (id, disk) in &cluster.disks {
-        disk.command("clear")
-            .await
-            .map_err(|e| DockerError::Failed {
-                args: format!("(clear the disk of n{id})"),
-                stderr: e.to_string(),
-            })?;
-    }
     net::heal(cluster).await
 }
 

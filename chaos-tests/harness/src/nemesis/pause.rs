@@ -50,6 +50,7 @@ impl Fault for Pause {
                 target.random_member()
             };
             target.docker_on(&["pause"], victim).await?;
+            target.claim(victim);
             self.paused = Some(victim);
             Ok(Applied::new(format!("paused n{victim}")))
         })
@@ -59,6 +60,7 @@ impl Fault for Pause {
         Box::pin(async move {
             if let Some(victim) = self.paused {
                 target.docker_on(&["unpause"], victim).await?;
+                target.release(victim);
                 self.paused = None;
             }
             Ok(())

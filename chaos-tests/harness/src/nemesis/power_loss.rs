@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use super::{Applied, Fault, FaultFuture, FaultTarget, NemesisKind};
 use crate::docker::DockerError;
 
-/// How many nodes lose power.
+/// How many nodes lose power (among those no other fault holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// One random member.
@@ -53,7 +53,8 @@ impl Fault for PowerLoss {
 
     fn start<'a>(&'a mut self, target: &'a mut FaultTarget<'_>) -> FaultFuture<'a, Applied> {
         Box::pin(async move {
-            let mut members = target.members();
+            // Nodes another fault holds (killed, paused) are left to it.
+            let mut members = target.free_members();
             members.shuffle(&mut rand::thread_rng());
             let count = match self.scope {
                 Scope::One => 1,
@@ -64,8 +65,9 @@ impl Fault for PowerLoss {
             victims.sort_unstable();
             for &victim in &victims {
                 target.docker_on(&["kill", "-s", "KILL"], victim).await?;
+                target.claim(victim);
+                self.off.push(victim);
             }
-            self.off = victims.clone();
             let mut lost = Vec::new();
             for &victim in &victims {
                 // Dead first: a write landing after the cut would survive it.
@@ -80,6 +82,11 @@ impl Fault for PowerLoss {
                     })?;
                 lost.push(format!("n{victim}: {reply}"));
             }
+            if lost.is_empty() {
+                return Ok(Applied::new(
+                    "no power cut: every member is held by another fault",
+                ));
+            }
             Ok(Applied::new(format!("power cut: {}", lost.join("; "))))
         })
     }
@@ -88,6 +95,7 @@ impl Fault for PowerLoss {
         Box::pin(async move {
             for victim in std::mem::take(&mut self.off) {
                 target.docker_on(&["start"], victim).await?;
+                target.release(victim);
             }
             Ok(())
         })

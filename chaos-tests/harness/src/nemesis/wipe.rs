@@ -41,6 +41,7 @@ impl Fault for Wipe {
                     stderr: e.to_string(),
                 })?;
             self.wiped = Some(victim);
+            target.claim(victim);
             target.docker_on(&["start"], victim).await?;
             Ok(Applied::new(format!(
                 "wiped n{victim}: restarted on an empty data directory"
@@ -54,6 +55,7 @@ impl Fault for Wipe {
                 return Ok(());
             };
             rejoin(target, victim).await?;
+            target.release(victim);
             self.wiped = None;
             Ok(())
         })
