@@ -283,6 +283,17 @@ async fn drive(
             ));
         }
     }
+    let missed: Vec<&str> = kinds
+        .iter()
+        .map(|k| k.name())
+        .filter(|name| !faults.iter().any(|(_, _, kind, _)| kind == name))
+        .collect();
+    if !missed.is_empty() {
+        say(format!(
+            "warning: no time was left for {}: lengthen --time-limit to test them",
+            missed.join(", ")
+        ));
+    }
     for p in processes {
         let _ = p.await;
     }
