@@ -284,7 +284,9 @@ pub async fn heal_all(target: &FaultTarget<'_>) -> Result<(), DockerError> {
             cluster.docker.run(&["unpause", name]).await?;
         }
     }
-    for id in 1..=cluster.spec.nodes {
+    // Every member, the spare too while membership churn has it in: a
+    // stopped member left down keeps the cluster a vote short for good.
+    for id in target.members() {
         let name = target.container(id)?;
         let running = cluster
             .docker
