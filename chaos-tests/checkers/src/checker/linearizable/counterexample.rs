@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::model::{CategoryModel, Counters, Effect, ModelOp};
-use super::search::DeadEnd;
+use super::search::{exclusive_partners, DeadEnd};
 
 /// The prefix shows at most this many operations (the latest ones).
 const SHOWN_PREFIX: usize = 20;
@@ -44,10 +44,15 @@ pub fn describe(name: &str, model: CategoryModel, ops: &[ModelOp], dead_end: &De
         "Model state after it: {state} (available {}).",
         model.available(state)
     );
+    // Linearized, or retired by its exclusive alternative's linearization.
     let linearized: Vec<bool> = {
+        let partner = exclusive_partners(ops);
         let mut v = vec![false; ops.len()];
         for &i in &dead_end.prefix {
             v[i] = true;
+            if let Some(p) = partner[i] {
+                v[p] = true;
+            }
         }
         v
     };

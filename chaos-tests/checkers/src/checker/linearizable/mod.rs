@@ -13,7 +13,9 @@
 //! * read ok: must equal (sold, held).
 //! * expiry of a hold: held −= q, certain between the hold's invocation
 //!   and a later `hold_expired` answer about it, possible after the hold's
-//!   invocation when nothing definite followed it (see [`model::expiries`]).
+//!   invocation when nothing definite followed it, or, when the hold's
+//!   purchase timed out, as that purchase's exclusive alternative (bought
+//!   or expired, not both; see [`model::expiries`]).
 //! * other failures changed nothing and are left out; `info` operations may
 //!   take effect at any point after their invocation, or never.
 //!

@@ -154,6 +154,11 @@ pub struct ModelOp<'a> {
     pub effect: Effect,
     /// Whether it may also never have happened (outcome unknown).
     pub optional: bool,
+    /// For an expiry that is the other possible fate of a hold whose
+    /// purchase has an unknown outcome: that purchase. At most one of the
+    /// two takes effect (a hold is either bought or expires), which the
+    /// search enforces.
+    pub excludes: Option<&'a Operation>,
 }
 
 /// The `(event, category)` an operation touches and its model form, or
@@ -165,6 +170,7 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
         span: op.span,
         effect,
         optional,
+        excludes: None,
     };
     let (key, m) = match &op.body {
         OpBody::Join { .. } | OpBody::Replay { .. } => return None,
@@ -227,8 +233,13 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
 /// * a purchase, release or decline of it succeeded: it did not expire;
 /// * the hold's outcome is unknown: it may expire at any point after it took
 ///   effect, or never (the search lets an expiry follow only its own hold);
-/// * its follow-up's outcome is unknown: no expiry is added (an unknown
-///   release already gives the tickets back at any later point or never);
+/// * its only unknown follow-up is a paying purchase: it may have been
+///   bought, or have expired (before the purchase was applied, which then
+///   answered `hold_expired` to nobody), or neither — never both: the
+///   expiry is added as that purchase's exclusive alternative;
+/// * another follow-up's outcome is unknown: no expiry is added (an unknown
+///   release or declined payment already gives the tickets back at any
+///   later point or never);
 /// * nothing followed it: it is taken to live on (the checked workload
 ///   always follows a hold up; a category whose holds are left to expire is
 ///   not searched, see the module docs).
@@ -237,7 +248,8 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
     enum Fate<'o> {
         Ended,
         Expired(&'o Operation),
-        Unknown,
+        /// Only unknown follow-ups; the paying purchase when it is the one.
+        Unknown(Option<&'o Operation>),
     }
     let mut fates: HashMap<u64, Fate<'_>> = HashMap::new();
     for op in ops {
@@ -265,7 +277,19 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
         } else if ended && !expired {
             fates.insert(hold_id, Fate::Ended);
         } else if unknown {
-            fates.entry(hold_id).or_insert(Fate::Unknown);
+            let paying = match &op.body {
+                OpBody::Purchase { call, .. } if call.payment == Payment::Approve => Some(op),
+                _ => None,
+            };
+            fates
+                .entry(hold_id)
+                .and_modify(|fate| {
+                    // A second unknown follow-up: no single exclusive one.
+                    if let Fate::Unknown(only) = fate {
+                        *only = None;
+                    }
+                })
+                .or_insert(Fate::Unknown(paying));
         }
     }
     let mut out = Vec::new();
@@ -274,11 +298,12 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
             continue;
         };
         let key = (call.event.as_str(), call.category.as_str());
-        let expire = |span, optional| ModelOp {
+        let expire = |span, optional, excludes| ModelOp {
             op,
             span,
             effect: Effect::Expire(call.quantity),
             optional,
+            excludes,
         };
         let open_ended = Span {
             complete_index: None,
@@ -294,17 +319,21 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
                         complete_time_ns: revealed.span.complete_time_ns,
                         ..op.span
                     };
-                    out.push((key, expire(span, false)));
+                    out.push((key, expire(span, false, None)));
+                }
+                // A timed-out purchase during an outage long enough for the
+                // hold to run out: it was bought, or it expired, or (while
+                // the purchase is still unapplied) neither.
+                Some(Fate::Unknown(Some(purchase))) => {
+                    out.push((key, expire(open_ended, true, Some(*purchase))))
                 }
                 // An unknown release already covers "given back later, or
                 // never"; an expiry beside it could give the tickets back
-                // twice. An unknown purchase and an expiry exclude each
-                // other, which the search cannot say, so the expiry is left
-                // out: a false alarm is possible there, a hidden one is not.
-                Some(Fate::Unknown) => {}
+                // twice.
+                Some(Fate::Unknown(None)) => {}
                 None => {}
             },
-            Outcome::Info(_) => out.push((key, expire(open_ended, true))),
+            Outcome::Info(_) => out.push((key, expire(open_ended, true, None))),
             Outcome::Fail(_) => {}
         }
     }

@@ -14,6 +14,15 @@
 //! so among them only linearizations that take them in invocation order are
 //! explored. Without it, k timed-out holds of one size would cost up to 2ᵏ
 //! states; with it, k + 1.
+//!
+//! Exclusive alternatives: an expiry that is the other fate of a hold whose
+//! purchase timed out is paired with that purchase. Linearizing either one
+//! also retires the other (it is lifted from the list and counted as done,
+//! without effect), so at most one of them ever takes effect. This keeps
+//! the symmetry reduction sound: were purchase i (invoked first) and j
+//! interchangeable but j taken while i's hold expires later, the search
+//! finds the same counters by taking i's purchase at j's place and j's
+//! expiry at i's (j's hold was linearized before j's purchase began).
 
 use std::collections::{HashMap, HashSet};
 
@@ -195,11 +204,30 @@ fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
     before
 }
 
+/// For each operation, the exclusive alternative it is paired with (see the
+/// module docs): an expiry and the timed-out purchase it names.
+pub fn exclusive_partners(ops: &[ModelOp]) -> Vec<Option<usize>> {
+    let mut partner = vec![None; ops.len()];
+    for i in 0..ops.len() {
+        let Some(excluded) = ops[i].excludes else {
+            continue;
+        };
+        let j = (0..ops.len())
+            .find(|&j| j != i && ops[j].excludes.is_none() && std::ptr::eq(ops[j].op, excluded));
+        if let Some(j) = j {
+            partner[i] = Some(j);
+            partner[j] = Some(i);
+        }
+    }
+    partner
+}
+
 /// Searches for a linearization of `ops` (one category's operations)
 /// starting from empty counters.
 pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Verdict {
     let keys: Vec<u128> = (0..ops.len()).map(zobrist).collect();
     let before = interchangeable_predecessors(ops);
+    let partner = exclusive_partners(ops);
     let mut done = vec![false; ops.len()];
     let mut list = EntryList::new(ops);
     let mut state = Counters::default();
@@ -225,8 +253,9 @@ pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Ve
                 entry = list.next[entry];
                 continue;
             }
+            let retired = partner[op].map_or(0, |p| keys[p]);
             let stepped = model.step(state, ops[op].effect).ok();
-            let fresh = stepped.filter(|s| seen.insert((linearized ^ keys[op], *s)));
+            let fresh = stepped.filter(|s| seen.insert((linearized ^ keys[op] ^ retired, *s)));
             match fresh {
                 Some(next_state) => {
                     if seen.len() as u64 > budget.max_states {
@@ -236,9 +265,13 @@ pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Ve
                     }
                     stack.push((op, state));
                     state = next_state;
-                    linearized ^= keys[op];
+                    linearized ^= keys[op] ^ retired;
                     done[op] = true;
                     list.lift(op);
+                    if let Some(p) = partner[op] {
+                        done[p] = true;
+                        list.lift(p);
+                    }
                     entry = list.next[HEAD];
                 }
                 None => entry = list.next[entry],
@@ -262,6 +295,12 @@ pub fn search(model: CategoryModel, ops: &[ModelOp], budget: SearchBudget) -> Ve
             state = state_before;
             linearized ^= keys[undone];
             done[undone] = false;
+            // Undo in the reverse order of the lifts.
+            if let Some(p) = partner[undone] {
+                linearized ^= keys[p];
+                done[p] = false;
+                list.unlift(p);
+            }
             list.unlift(undone);
             entry = list.next[list.call_of[undone]];
         }
