@@ -2,8 +2,9 @@
 //! of client operations and faults, the end state read from every node, and
 //! the checkers that hold both to the rules of DESIGN.md — no oversell, no
 //! ticket sold twice, no acknowledged purchase lost, per-customer limits,
-//! linearizable per-category counters, FIFO queue admission, and replicas
-//! converging to the same state hash and audit chain.
+//! linearizable per-category counters, FIFO queue admission, replicas
+//! converging to the same state hash and audit chain, and an event feed
+//! with no gap, repeat or lost purchase.
 //!
 //! The checkers are a separate model of the rules, written without the
 //! node's code: this crate depends on nothing of the node, client, proto or
@@ -15,6 +16,7 @@
 //!   pairing of invocations with completions;
 //! * [`final_state`]: what the harness read from each node after healing;
 //! * [`spec`]: the sale's capacities and limits the checkers compare with;
+//! * [`watched`]: what the event-feed consumers received;
 //! * [`checker`]: one checker per rule, and [`checker::check_all`] for a run.
 //!
 //! May depend on: serde, serde_json and thiserror; no workspace crate.
@@ -25,8 +27,10 @@ pub mod checker;
 pub mod final_state;
 pub mod history;
 pub mod spec;
+pub mod watched;
 
 pub use checker::{check_all, CheckResult, Report, Validity};
 pub use final_state::FinalState;
 pub use history::History;
 pub use spec::SaleSpec;
+pub use watched::{Watched, WatchedEvent};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ingressoja_checkers::checker::AnomalyKind;
-use ingressoja_checkers::{check_all, FinalState, History, SaleSpec, Validity};
+use ingressoja_checkers::{check_all, FinalState, History, SaleSpec, Validity, Watched};
 
 fn data(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,7 +23,7 @@ fn inputs() -> (String, FinalState, SaleSpec) {
 fn the_recorded_run_passes_every_checker() {
     let (history, final_state, spec) = inputs();
     let history = History::read_jsonl(history.as_bytes()).unwrap();
-    let report = check_all(&history, &final_state, &spec);
+    let report = check_all(&history, &final_state, &Watched::default(), &spec);
     assert_eq!(report.valid, Validity::Valid, "{report}");
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["valid"], true);
@@ -42,7 +42,7 @@ fn a_stale_final_read_is_reported_with_a_counterexample() {
     );
     assert_ne!(stale, history);
     let history = History::read_jsonl(stale.as_bytes()).unwrap();
-    let report = check_all(&history, &final_state, &spec);
+    let report = check_all(&history, &final_state, &Watched::default(), &spec);
     assert_eq!(report.valid, Validity::Invalid);
     let lin = report.check("linearizable-categories").unwrap();
     assert!(lin.has(AnomalyKind::NotLinearizable));

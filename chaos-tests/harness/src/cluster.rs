@@ -170,13 +170,22 @@ impl ChaosCluster {
 
     /// A client of the cluster; `client_id` keeps processes' keys apart.
     pub fn client(&self, client_id: &str, deadline: Duration) -> Client {
+        self.client_from(client_id, deadline, 1)
+    }
+
+    /// A client of the cluster that tries node `first` before the others
+    /// (an event consumer per node).
+    pub fn client_from(&self, client_id: &str, deadline: Duration, first: u64) -> Client {
+        let mut members = self.member_addrs();
+        let skip = usize::try_from(first.saturating_sub(1)).unwrap_or(0) % members.len().max(1);
+        members.rotate_left(skip);
         let options = ClientOptions {
             request_timeout: Duration::from_millis(800).min(deadline),
             overall_deadline: deadline,
             client_id: Some(client_id.to_string()),
             tls: Some(self.operator.clone()),
         };
-        let client = Client::connect(self.member_addrs(), options).expect("valid node addresses");
+        let client = Client::connect(members, options).expect("valid node addresses");
         let spares: Vec<String> = (self.spec.nodes + 1..=self.spec.nodes + self.spec.spares)
             .map(|id| self.addr(id))
             .collect();

@@ -14,10 +14,13 @@
 //! * [`nemesis`]: the faults and how each is healed;
 //! * [`workload`]: what the client processes do;
 //! * [`recorder`]: the history as it happens;
+//! * [`consumers`]: the event feed as one consumer per node receives it;
 //! * [`report`]: the summary and the HTML page with the latency plot.
 
 /// The node containers on a private network.
 pub mod cluster;
+/// The event-feed consumers, one per node.
+pub mod consumers;
 /// Node data directories on disks that can fail (ingressoja-faultfs).
 pub mod disk;
 /// The Docker operations, with errors that say what to fix.
@@ -38,9 +41,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use cluster::{ChaosCluster, ClusterError, ClusterSpec};
+use consumers::Consumers;
 use docker::{Docker, DockerError};
 use ingressoja_checkers::spec::{CategorySpec, EventSpec, SaleSpec};
-use ingressoja_checkers::{check_all, FinalState, History, Report};
+use ingressoja_checkers::{check_all, FinalState, History, Report, Watched};
 use nemesis::{Fault, FaultTarget, NemesisKind};
 use recorder::{Actor, Completion, Recorder};
 use workload::{Process, SaleShape};
@@ -206,6 +210,7 @@ async fn drive(
         .await
         .map_err(|e| HarnessError::SetUp(e.to_string()))?;
 
+    let consumers = Consumers::start(cluster);
     let recorder = Recorder::new();
     let started = Instant::now();
     let until = started + options.time_limit;
@@ -297,6 +302,10 @@ async fn drive(
     for p in processes {
         let _ = p.await;
     }
+    // The history so far, at once: a run that cannot heal or settle keeps
+    // what happened (written again, complete, at the end).
+    let out = &options.out_dir;
+    write(out.join("history.jsonl"), recorder.to_jsonl().as_bytes())?;
     say("time is up: healing everything...".into());
     recorder.invoke(Actor::Nemesis, "heal-all", Value::Null);
     let healed = nemesis::heal_all(&target).await;
@@ -311,16 +320,24 @@ async fn drive(
     healed?;
 
     let final_state = read_final_state(cluster).await?;
+    let watched = consumers.finish(Duration::from_secs(30), say).await;
     let history_text = recorder.to_jsonl();
     let history = History::read_jsonl(history_text.as_bytes())
         .map_err(|e| HarnessError::SetUp(format!("the recorded history does not parse: {e}")))?;
     let final_typed: FinalState = serde_json::from_value(final_state.clone())
         .map_err(|e| HarnessError::SetUp(format!("the final state does not parse: {e}")))?;
     let spec = sale_spec(&shape);
-    let report = check_all(&history, &final_typed, &spec);
+    let report = check_all(&history, &final_typed, &watched, &spec);
 
-    let out = &options.out_dir;
     write(out.join("history.jsonl"), history_text.as_bytes())?;
+    let mut watch_text = Vec::new();
+    watched
+        .write_jsonl(&mut watch_text)
+        .map_err(|e| HarnessError::Output {
+            path: out.join("watch.jsonl").display().to_string(),
+            reason: e.to_string(),
+        })?;
+    write(out.join("watch.jsonl"), &watch_text)?;
     write(out.join("final.json"), final_state.to_string().as_bytes())?;
     write(
         out.join("spec.json"),
@@ -492,8 +509,9 @@ pub fn sale_spec(shape: &SaleShape) -> SaleSpec {
     }
 }
 
-/// Checks a run kept on disk again: `history.jsonl`, `final.json` and
-/// `spec.json` in `dir`, as a run writes them.
+/// Checks a run kept on disk again: `history.jsonl`, `final.json`,
+/// `spec.json` and (when the run recorded it) `watch.jsonl` in `dir`, as a
+/// run writes them.
 pub fn check_kept_run(dir: &std::path::Path) -> Result<Report, HarnessError> {
     let read = |name: &str| {
         let path = dir.join(name);
@@ -512,7 +530,14 @@ pub fn check_kept_run(dir: &std::path::Path) -> Result<Report, HarnessError> {
         serde_json::from_str(&read("final.json")?).map_err(|e| bad("final.json", e.to_string()))?;
     let spec: SaleSpec =
         serde_json::from_str(&read("spec.json")?).map_err(|e| bad("spec.json", e.to_string()))?;
-    Ok(check_all(&history, &final_state, &spec))
+    let watched = match std::fs::read(dir.join("watch.jsonl")) {
+        Ok(bytes) => {
+            Watched::read_jsonl(&bytes[..]).map_err(|e| bad("watch.jsonl", e.to_string()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Watched::default(),
+        Err(e) => return Err(bad("watch.jsonl", e.to_string())),
+    };
+    Ok(check_all(&history, &final_state, &watched, &spec))
 }
 
 fn write(path: PathBuf, bytes: &[u8]) -> Result<(), HarnessError> {

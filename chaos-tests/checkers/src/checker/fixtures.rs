@@ -7,6 +7,7 @@ pub(crate) use crate::history::*;
 pub(crate) use crate::spec::{CategorySpec, EventSpec, SaleSpec};
 
 use super::Run;
+use crate::watched::Watched;
 
 /// The sale every fixture history runs against.
 pub(crate) fn spec() -> SaleSpec {
@@ -89,9 +90,14 @@ impl Script {
 
 /// A run over `ops` and `fin` against [`spec`].
 pub(crate) fn run<'a>(ops: &'a [Operation], fin: &'a FinalState, spec: &'a SaleSpec) -> Run<'a> {
+    /// No event consumer (the watch-stream tests set their own).
+    static NO_WATCH: Watched = Watched {
+        consumers: std::collections::BTreeMap::new(),
+    };
     Run {
         operations: ops,
         final_state: fin,
+        watched: &NO_WATCH,
         spec,
     }
 }

@@ -15,6 +15,7 @@ mod report;
 mod result;
 mod sale_clock;
 mod unique_tickets;
+mod watch_stream;
 mod well_formed;
 
 #[cfg(test)]
@@ -31,20 +32,25 @@ pub use report::{check_all, check_all_with, OutcomeCounts, Report};
 pub use result::{Anomaly, AnomalyKind, CheckResult, Validity, MAX_ANOMALIES};
 pub use sale_clock::check as check_sale_clock;
 pub use unique_tickets::check as check_unique_tickets;
+pub use watch_stream::check as check_watch_stream;
 pub use well_formed::check as check_well_formed;
 
 use crate::final_state::FinalState;
 use crate::history::Operation;
 use crate::spec::SaleSpec;
+use crate::watched::Watched;
 
 /// Everything a checker looks at: the paired client operations of the
-/// history, what every node holds at the end, and the sale's rules.
+/// history, what every node holds at the end, what the event consumers
+/// received, and the sale's rules.
 #[derive(Debug, Clone, Copy)]
 pub struct Run<'a> {
     /// Client operations in invocation order.
     pub operations: &'a [Operation],
     /// The nodes' end states.
     pub final_state: &'a FinalState,
+    /// The event feed as each consumer received it.
+    pub watched: &'a Watched,
     /// The sale's capacities and limits.
     pub spec: &'a SaleSpec,
 }

@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     acknowledged, convergence, customer_limit, fifo, idempotency, linearizable, oversell,
-    sale_clock, unique_tickets, well_formed, CheckResult, Run, SearchBudget, Validity,
+    sale_clock, unique_tickets, watch_stream, well_formed, CheckResult, Run, SearchBudget,
+    Validity,
 };
 use crate::final_state::FinalState;
 use crate::history::{History, OpKind};
 use crate::spec::SaleSpec;
+use crate::watched::Watched;
 
 /// How many operations of one kind ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,14 +74,20 @@ impl std::fmt::Display for Report {
 }
 
 /// Runs every checker with the default search budget.
-pub fn check_all(history: &History, final_state: &FinalState, spec: &SaleSpec) -> Report {
-    check_all_with(history, final_state, spec, SearchBudget::default())
+pub fn check_all(
+    history: &History,
+    final_state: &FinalState,
+    watched: &Watched,
+    spec: &SaleSpec,
+) -> Report {
+    check_all_with(history, final_state, watched, spec, SearchBudget::default())
 }
 
 /// Runs every checker, bounding the linearizability search by `budget`.
 pub fn check_all_with(
     history: &History,
     final_state: &FinalState,
+    watched: &Watched,
     spec: &SaleSpec,
     budget: SearchBudget,
 ) -> Report {
@@ -87,6 +95,7 @@ pub fn check_all_with(
     let run = Run {
         operations: &pairs.operations,
         final_state,
+        watched,
         spec,
     };
     let checks = vec![
@@ -100,6 +109,7 @@ pub fn check_all_with(
         convergence::check(&run),
         sale_clock::check(&run),
         idempotency::check(&run),
+        watch_stream::check(&run),
     ];
     let valid = checks
         .iter()
@@ -150,9 +160,9 @@ mod tests {
                 },
             ],
         };
-        let report = check_all(&s.history, &fin, &spec());
+        let report = check_all(&s.history, &fin, &Watched::default(), &spec());
         assert_eq!(report.valid, Validity::Valid, "{report}");
-        assert_eq!(report.checks.len(), 10);
+        assert_eq!(report.checks.len(), 11);
         assert_eq!(
             report.operations[&OpKind::Hold],
             OutcomeCounts {
@@ -177,7 +187,7 @@ mod tests {
         let fin = FinalState {
             nodes: vec![node_state("n1", (0, 0), vec![], &[])],
         };
-        let report = check_all(&s.history, &fin, &spec());
+        let report = check_all(&s.history, &fin, &Watched::default(), &spec());
         assert_eq!(report.valid, Validity::Invalid);
         let acked = report.check("acknowledged-purchases").unwrap();
         assert!(acked.has(AnomalyKind::PurchaseLost), "{report}");

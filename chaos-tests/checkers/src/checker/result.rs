@@ -119,6 +119,21 @@ pub enum AnomalyKind {
     /// (`already_purchased`, `idempotency_key_reused`, `hold_not_found` for
     /// an acknowledged hold).
     RetryRanTwice,
+    /// A consumer of the event feed never received some seqs.
+    EventMissing,
+    /// A consumer received a seq again, or out of order.
+    EventRepeated,
+    /// Two consumers received different events under one seq.
+    EventsDiverged,
+    /// An acknowledged purchase has no `purchase_confirmed` in a feed.
+    PurchaseEventMissing,
+    /// A hold's purchase was confirmed twice in a feed.
+    PurchaseEventRepeated,
+    /// A `purchase_confirmed` with other tickets than the purchase's, for a
+    /// purchase that failed, or for a hold nobody bought.
+    PurchaseEventWrong,
+    /// A consumer stopped short of the end of the feed.
+    WatchStalled,
 }
 
 /// One broken rule, with a human-readable account.
