@@ -21,6 +21,20 @@ pub struct EventSpec {
     pub customer_limit: Option<u64>,
     /// The categories on sale.
     pub categories: Vec<CategorySpec>,
+    /// The virtual queue's admission rule, when the event has a queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueSpec>,
+}
+
+/// How fast a virtual queue may admit: `burst` at the opening, then
+/// `admit_per_minute` (so the k-th admission comes no earlier than
+/// `(k − burst) · 60 000 / admit_per_minute` ms after the opening).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSpec {
+    /// Admissions per minute.
+    pub admit_per_minute: u64,
+    /// Admissions allowed at once at the opening.
+    pub burst: u64,
 }
 
 /// One category's rules.

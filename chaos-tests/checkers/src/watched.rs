@@ -3,8 +3,9 @@
 //! when its node goes), each event as delivered, stored as JSON lines
 //! (`watch.jsonl`) beside the history.
 //!
-//! Only what the watch-stream checker compares is kept: the sequence
-//! number, the kind, and for purchases the hold and the tickets.
+//! Only what the watch-stream and queue-admission checkers compare is
+//! kept: the sequence number, the kind, the sale's time, the customer, and
+//! for purchases the hold and the tickets.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -24,6 +25,12 @@ pub struct WatchedEvent {
     pub seq: u64,
     /// `hold_created`, `purchase_confirmed`, `admitted`, …
     pub kind: String,
+    /// The sale's time of the entry that produced it (the cluster's clock).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ts_ms: u64,
+    /// The customer it is about (empty for none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub customer: String,
     /// The sale event it belongs to (empty for events of no sale).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub event: String,
@@ -128,6 +135,8 @@ mod tests {
             node: "n1".into(),
             seq: 7,
             kind: "purchase_confirmed".into(),
+            ts_ms: 1_000,
+            customer: "ana".into(),
             event: "fest".into(),
             hold_id: 3,
             ticket_ids: vec!["t1".into()],

@@ -131,6 +131,8 @@ impl Consumer {
                             node,
                             seq: e.seq,
                             kind: e.kind,
+                            ts_ms: e.ts_ms,
+                            customer: e.customer_id,
                             event: e.event_id,
                             hold_id: e.hold_id,
                             ticket_ids: e.ticket_ids,

@@ -43,7 +43,7 @@ use serde_json::{json, Value};
 use cluster::{ChaosCluster, ClusterError, ClusterSpec};
 use consumers::Consumers;
 use docker::{Docker, DockerError};
-use ingressoja_checkers::spec::{CategorySpec, EventSpec, SaleSpec};
+use ingressoja_checkers::spec::{CategorySpec, EventSpec, QueueSpec, SaleSpec};
 use ingressoja_checkers::{check_all, FinalState, History, Report, Watched};
 use nemesis::{Fault, FaultTarget, NemesisKind};
 use recorder::{Actor, Completion, Recorder};
@@ -484,6 +484,7 @@ pub fn sale_spec(shape: &SaleShape) -> SaleSpec {
             EventSpec {
                 event: workload::EVENT.into(),
                 customer_limit: None,
+                queue: None,
                 categories: shape
                     .categories
                     .iter()
@@ -498,6 +499,10 @@ pub fn sale_spec(shape: &SaleShape) -> SaleSpec {
             EventSpec {
                 event: workload::QUEUE_EVENT.into(),
                 customer_limit: None,
+                queue: Some(QueueSpec {
+                    admit_per_minute: u64::from(workload::QUEUE_ADMIT_PER_MINUTE),
+                    burst: 1,
+                }),
                 categories: vec![CategorySpec {
                     category: "geral".into(),
                     capacity: 1,

@@ -61,7 +61,7 @@ struct Args {
     /// Run the nodes with a planted bug (ack-before-commit, stale-read,
     /// leader-clock, oversell, duplicate-ticket, limit-bypass,
     /// shared-queue-number, local-clock-in-apply, forgotten-reply,
-    /// unsynced-log, lost-watch-event: the node's
+    /// unsynced-log, lost-watch-event, admission-burst: the node's
     /// `planted::PlantedBug`): to show that the checkers catch it.
     #[arg(long)]
     planted_bug: Option<String>,

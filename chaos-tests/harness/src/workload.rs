@@ -70,6 +70,9 @@ const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhh
 /// under the hold lifetime, so a hold acknowledged late is still live when
 /// its process releases or buys it.
 const RETRY_FOR: Duration = Duration::from_secs(5);
+/// The queued event's admission rate (no cap on active shoppers, so its
+/// burst at the opening is one).
+pub const QUEUE_ADMIT_PER_MINUTE: u32 = 120;
 /// One acknowledged keyed request in this many is sent again with its key.
 pub const REPLAY_ONE_IN: u32 = 5;
 
@@ -94,22 +97,6 @@ pub async fn set_up(client: &Client, processes: u64, shape: &SaleShape) -> Resul
     client
         .create_event_with_policy(EVENT, "Chaos Fest", categories, policy)
         .await?;
-    // Admits steadily while the run lasts, so admissions interleave with joins.
-    let queued = SalePolicy {
-        queue_enabled: true,
-        admit_per_minute: 120,
-        ..Default::default()
-    };
-    let geral = vec![CategorySpec {
-        category_id: "geral".into(),
-        name: "Geral".into(),
-        capacity: 1,
-        price_cents: 10_000,
-        per_customer_limit: 1,
-    }];
-    client
-        .create_event_with_policy(QUEUE_EVENT, "Chaos Queue", geral, queued)
-        .await?;
     for p in 0..processes {
         for k in 0..shape.customers_per_process {
             let customer = customer(p, k);
@@ -126,6 +113,24 @@ pub async fn set_up(client: &Client, processes: u64, shape: &SaleShape) -> Resul
                 .await?;
         }
     }
+    // Admits steadily while the run lasts, so admissions interleave with
+    // joins; opened last, right before the processes join, so that a queue
+    // admitting faster than its rate shows (`queue-admission`).
+    let queued = SalePolicy {
+        queue_enabled: true,
+        admit_per_minute: QUEUE_ADMIT_PER_MINUTE,
+        ..Default::default()
+    };
+    let geral = vec![CategorySpec {
+        category_id: "geral".into(),
+        name: "Geral".into(),
+        capacity: 1,
+        price_cents: 10_000,
+        per_customer_limit: 1,
+    }];
+    client
+        .create_event_with_policy(QUEUE_EVENT, "Chaos Queue", geral, queued)
+        .await?;
     Ok(())
 }
 

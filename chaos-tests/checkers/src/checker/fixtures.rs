@@ -15,6 +15,7 @@ pub(crate) fn spec() -> SaleSpec {
         events: vec![EventSpec {
             event: "rir".into(),
             customer_limit: Some(4),
+            queue: None,
             categories: vec![
                 CategorySpec {
                     category: "pista".into(),

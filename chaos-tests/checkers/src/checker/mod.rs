@@ -5,6 +5,7 @@
 //! machine, so a bug there cannot hide itself here.
 
 mod acknowledged;
+mod admission;
 mod convergence;
 mod customer_limit;
 mod fifo;
@@ -22,6 +23,7 @@ mod well_formed;
 pub(crate) mod fixtures;
 
 pub use acknowledged::check as check_acknowledged_purchases;
+pub use admission::check as check_queue_admission;
 pub use convergence::check as check_convergence;
 pub use customer_limit::check as check_customer_limits;
 pub use fifo::check as check_fifo_admission;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    acknowledged, convergence, customer_limit, fifo, idempotency, linearizable, oversell,
-    sale_clock, unique_tickets, watch_stream, well_formed, CheckResult, Run, SearchBudget,
-    Validity,
+    acknowledged, admission, convergence, customer_limit, fifo, idempotency, linearizable,
+    oversell, sale_clock, unique_tickets, watch_stream, well_formed, CheckResult, Run,
+    SearchBudget, Validity,
 };
 use crate::final_state::FinalState;
 use crate::history::{History, OpKind};
@@ -110,6 +110,7 @@ pub fn check_all_with(
         sale_clock::check(&run),
         idempotency::check(&run),
         watch_stream::check(&run),
+        admission::check(&run),
     ];
     let valid = checks
         .iter()
@@ -162,7 +163,7 @@ mod tests {
         };
         let report = check_all(&s.history, &fin, &Watched::default(), &spec());
         assert_eq!(report.valid, Validity::Valid, "{report}");
-        assert_eq!(report.checks.len(), 11);
+        assert_eq!(report.checks.len(), 12);
         assert_eq!(
             report.operations[&OpKind::Hold],
             OutcomeCounts {

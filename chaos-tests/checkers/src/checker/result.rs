@@ -134,6 +134,10 @@ pub enum AnomalyKind {
     PurchaseEventWrong,
     /// A consumer stopped short of the end of the feed.
     WatchStalled,
+    /// A queue admitted someone other than the next in line.
+    AdmittedOutOfOrder,
+    /// A queue admitted faster than its rate.
+    AdmittedTooSoon,
 }
 
 /// One broken rule, with a human-readable account.

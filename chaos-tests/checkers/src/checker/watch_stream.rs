@@ -224,7 +224,12 @@ fn purchases(
 
 /// Whether two consumers' events under one seq are the same event.
 fn same_event(a: &WatchedEvent, b: &WatchedEvent) -> bool {
-    a.kind == b.kind && a.event == b.event && a.hold_id == b.hold_id && a.ticket_ids == b.ticket_ids
+    a.kind == b.kind
+        && a.ts_ms == b.ts_ms
+        && a.customer == b.customer
+        && a.event == b.event
+        && a.hold_id == b.hold_id
+        && a.ticket_ids == b.ticket_ids
 }
 
 fn describe(e: &WatchedEvent) -> String {
@@ -251,6 +256,8 @@ mod tests {
                 node: node.into(),
                 seq,
                 kind: kind.into(),
+                ts_ms: seq * 10,
+                customer: String::new(),
                 event: "rir".into(),
                 hold_id,
                 ticket_ids: if kind == PURCHASE_CONFIRMED {
