@@ -40,6 +40,10 @@ pub struct WatchedEvent {
     /// The tickets it names (purchases).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ticket_ids: Vec<String>,
+    /// When the consumer received it, on the history's clock (`time_ns`):
+    /// the event's entry was applied, hence committed, by then.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub received_ns: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -104,6 +108,21 @@ impl Watched {
         Ok(watched)
     }
 
+    /// When each hold's `hold_expired` event first reached a consumer
+    /// (history clock), by `(event, hold id)`.
+    pub fn expiries_received(&self) -> std::collections::HashMap<(&str, u64), u64> {
+        let mut first = std::collections::HashMap::new();
+        for e in self.consumers.values().flatten() {
+            if e.kind == "hold_expired" && e.hold_id != 0 {
+                let at = first
+                    .entry((e.event.as_str(), e.hold_id))
+                    .or_insert(u64::MAX);
+                *at = (*at).min(e.received_ns);
+            }
+        }
+        first
+    }
+
     /// Writes what [`Self::read_jsonl`] reads.
     pub fn write_jsonl(&self, mut out: impl Write) -> Result<(), HistoryError> {
         let mut line = 0;
@@ -140,6 +159,7 @@ mod tests {
             event: "fest".into(),
             hold_id: 3,
             ticket_ids: vec!["t1".into()],
+            received_ns: 5_000,
         });
         let mut text = Vec::new();
         watched.write_jsonl(&mut text).unwrap();

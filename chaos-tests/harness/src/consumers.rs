@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cluster::ChaosCluster;
+use crate::recorder::Recorder;
 
 /// How long a consumer may wait for a node before its watch gives up one
 /// round (it then starts another: a consumer never stops by itself).
@@ -33,8 +34,9 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    /// Starts consumer `w<i>` on node `i`, for every member.
-    pub fn start(cluster: &ChaosCluster) -> Consumers {
+    /// Starts consumer `w<i>` on node `i`, for every member; each event's
+    /// delivery is stamped on `recorder`'s clock (the history's).
+    pub fn start(cluster: &ChaosCluster, recorder: &Recorder) -> Consumers {
         let (stop, stopped) = watch::channel(false);
         let received = Arc::new(Mutex::new(Watched::default()));
         let errors = Arc::new(Mutex::new(HashMap::new()));
@@ -53,6 +55,7 @@ impl Consumers {
                     names: names.clone(),
                     received: received.clone(),
                     errors: errors.clone(),
+                    clock: recorder.clone(),
                 };
                 tokio::spawn(consumer.run(stopped.clone()))
             })
@@ -111,6 +114,8 @@ struct Consumer {
     names: Arc<HashMap<String, String>>,
     received: Arc<Mutex<Watched>>,
     errors: Arc<Mutex<HashMap<String, String>>>,
+    /// The history's clock.
+    clock: Recorder,
 }
 
 impl Consumer {
@@ -124,6 +129,7 @@ impl Consumer {
                 _ = stop.changed() => return,
                 next = feed.next() => match next {
                     Ok(e) => {
+                        let received_ns = self.clock.now_ns();
                         let node = feed.node().unwrap_or_default();
                         let node = self.names.get(node).cloned().unwrap_or_else(|| node.to_string());
                         lock(&self.received).push(WatchedEvent {
@@ -136,6 +142,7 @@ impl Consumer {
                             event: e.event_id,
                             hold_id: e.hold_id,
                             ticket_ids: e.ticket_ids,
+                            received_ns,
                         });
                     }
                     Err(error) => {

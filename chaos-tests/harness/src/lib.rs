@@ -210,8 +210,8 @@ async fn drive(
         .await
         .map_err(|e| HarnessError::SetUp(e.to_string()))?;
 
-    let consumers = Consumers::start(cluster);
     let recorder = Recorder::new();
+    let consumers = Consumers::start(cluster, &recorder);
     let started = Instant::now();
     let until = started + options.time_limit;
     let processes: Vec<_> = (0..options.concurrency)

@@ -147,6 +147,7 @@ mod tests {
             event: "rir".into(),
             hold_id: 0,
             ticket_ids: Vec::new(),
+            received_ns: seq * 1_000,
         }
     }
 

@@ -57,6 +57,11 @@ impl Script {
         }
     }
 
+    /// The time of the last record written.
+    pub(crate) fn now(&self) -> u64 {
+        self.time
+    }
+
     fn tick(&mut self) -> u64 {
         self.time += 1;
         self.time

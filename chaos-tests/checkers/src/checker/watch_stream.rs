@@ -265,6 +265,7 @@ mod tests {
                 } else {
                     Vec::new()
                 },
+                received_ns: seq * 1_000,
             })
             .collect()
     }

@@ -11,19 +11,20 @@
 //! * purchase fail `payment_declined`: held −= q (the hold is released).
 //! * release ok q: held −= q.
 //! * read ok: must equal (sold, held).
-//! * expiry of a hold: held −= q, certain between the hold's invocation
-//!   and a later `hold_expired` answer about it, possible after the hold's
-//!   invocation when nothing definite followed it, or, when the hold's
-//!   purchase timed out, as that purchase's exclusive alternative (bought
-//!   or expired, not both; see [`model::expiries`]).
+//! * expiry of a hold: held −= q. Certain, between the hold's invocation
+//!   and a later `hold_expired` answer about it or the delivery of its
+//!   `hold_expired` event to a consumer of the feed; possible, at any point
+//!   after the hold, when the hold's own outcome is unknown, or when its
+//!   purchase timed out (then as that purchase's exclusive alternative:
+//!   bought or expired, not both; see [`model::expiries`]).
 //! * other failures changed nothing and are left out; `info` operations may
 //!   take effect at any point after their invocation, or never.
 //!
 //! Assumptions of the workload this checks:
-//! * every hold of a checked category is followed by a purchase or release
-//!   of it by the same client, so an expiry shows up as `hold_expired`; a
-//!   category whose holds are left to expire unrecorded is marked
-//!   `holds_expire` in the spec and is not searched;
+//! * a hold's expiry shows up: as a `hold_expired` answer to its purchase
+//!   or release, or in the event feed the run recorded. A category whose
+//!   holds are left to expire (`holds_expire` in the spec) is searched only
+//!   when the run recorded the feed;
 //! * a declined payment releases the hold (`release_hold_on_payment_failure`);
 //! * every category starts empty (fresh event);
 //! * the model tracks totals, not individual holds: that a purchase names a
@@ -33,7 +34,7 @@ mod counterexample;
 pub mod model;
 mod search;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use search::{search, DeadEnd, SearchBudget, Verdict};
 
@@ -49,9 +50,26 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
             parts.entry(key).or_default().push(m);
         }
     }
-    for (key, m) in expiries(run.operations) {
+    let feed = feed_expiries(run);
+    let expired = expiries(run.operations, &feed);
+    // A purchase whose hold the feed saw expire never took effect.
+    let never: HashSet<*const crate::history::Operation> = expired
+        .iter()
+        .filter(|(_, m)| !m.optional)
+        .filter_map(|(_, m)| m.excludes.map(|p| p as *const _))
+        .collect();
+    for (key, mut m) in expired {
+        if !m.optional {
+            m.excludes = None;
+        }
         parts.entry(key).or_default().push(m);
     }
+    for ops in parts.values_mut() {
+        ops.retain(|m| {
+            !never.contains(&(m.op as *const _)) || matches!(m.effect, model::Effect::Expire(_))
+        });
+    }
+    let fed = !run.watched.consumers.is_empty();
     for ((event, category), ops) in parts {
         let name = format!("{event}/{category}");
         let Some(spec) = run.spec.category(event, category) else {
@@ -64,9 +82,10 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
             );
             continue;
         };
-        if spec.holds_expire {
+        if spec.holds_expire && !fed {
             result.notes.push(format!(
-                "{name}: not checked ({} operations): its holds may expire unrecorded",
+                "{name}: not checked ({} operations): its holds may expire unrecorded \
+                 (no event feed in this run)",
                 ops.len()
             ));
             continue;
@@ -92,6 +111,44 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
         }
     }
     result
+}
+
+/// When the feed delivered each hold's `hold_expired`, as `(index, time)`:
+/// the highest index of a client record stamped at or before that delivery
+/// (every operation invoked after it comes after the expiry).
+fn feed_expiries<'r>(run: &Run<'r>) -> HashMap<(&'r str, u64), (u64, u64)> {
+    let received = run.watched.expiries_received();
+    if received.is_empty() {
+        return HashMap::new();
+    }
+    let mut points: Vec<(u64, u64)> = run
+        .operations
+        .iter()
+        .flat_map(|op| {
+            let s = op.span;
+            [
+                Some((s.invoke_time_ns, s.invoke_index)),
+                s.complete_time_ns.zip(s.complete_index),
+            ]
+        })
+        .flatten()
+        .collect();
+    points.sort_unstable();
+    // The latest index at or before each time (records are stamped just
+    // before they are numbered, so two may cross by a hair).
+    let mut latest = 0;
+    for point in &mut points {
+        latest = latest.max(point.1);
+        point.1 = latest;
+    }
+    received
+        .into_iter()
+        .filter_map(|(key, at)| {
+            let n = points.partition_point(|&(time, _)| time <= at);
+            let (time, index) = *points.get(n.checked_sub(1)?)?;
+            Some((key, (index, time)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -157,7 +157,8 @@ pub struct ModelOp<'a> {
     /// For an expiry that is the other possible fate of a hold whose
     /// purchase has an unknown outcome: that purchase. At most one of the
     /// two takes effect (a hold is either bought or expires), which the
-    /// search enforces.
+    /// search enforces; when the expiry is certain (the feed showed it),
+    /// the purchase is not modelled at all.
     pub excludes: Option<&'a Operation>,
 }
 
@@ -240,10 +241,15 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
 /// * another follow-up's outcome is unknown: no expiry is added (an unknown
 ///   release or declined payment already gives the tickets back at any
 ///   later point or never);
-/// * nothing followed it: it is taken to live on (the checked workload
-///   always follows a hold up; a category whose holds are left to expire is
-///   not searched, see the module docs).
-pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
+/// * nothing followed it: it lives on, unless the event feed says it
+///   expired: then it did, for certain, between the hold's invocation and
+///   the feed's delivery of `hold_expired` (`feed`: the history index of
+///   the last record at or before that delivery, and its time). The feed
+///   settles a timed-out purchase's hold the same way.
+pub fn expiries<'o>(
+    ops: &'o [Operation],
+    feed: &HashMap<(&str, u64), (u64, u64)>,
+) -> Vec<((&'o str, &'o str), ModelOp<'o>)> {
     // What the definite follow-ups of each hold id tell.
     enum Fate<'o> {
         Ended,
@@ -311,28 +317,43 @@ pub fn expiries(ops: &[Operation]) -> Vec<((&str, &str), ModelOp<'_>)> {
             ..op.span
         };
         match outcome {
-            Outcome::Ok(reply) => match fates.get(&reply.hold_id) {
-                Some(Fate::Ended) => {}
-                Some(Fate::Expired(revealed)) => {
-                    let span = Span {
-                        complete_index: revealed.span.complete_index,
-                        complete_time_ns: revealed.span.complete_time_ns,
+            Outcome::Ok(reply) => {
+                let fed = feed
+                    .get(&(call.event.as_str(), reply.hold_id))
+                    .map(|&(index, time)| Span {
+                        complete_index: Some(index),
+                        complete_time_ns: Some(time),
                         ..op.span
-                    };
-                    out.push((key, expire(span, false, None)));
+                    });
+                match fates.get(&reply.hold_id) {
+                    Some(Fate::Ended) => {}
+                    Some(Fate::Expired(revealed)) => {
+                        let span = Span {
+                            complete_index: revealed.span.complete_index,
+                            complete_time_ns: revealed.span.complete_time_ns,
+                            ..op.span
+                        };
+                        out.push((key, expire(span, false, None)));
+                    }
+                    // A timed-out purchase during an outage long enough for the
+                    // hold to run out: it was bought, or it expired, or (while
+                    // the purchase is still unapplied) neither.
+                    // The feed says it expired: the purchase never happened.
+                    Some(Fate::Unknown(Some(purchase))) => match fed {
+                        Some(span) => out.push((key, expire(span, false, Some(*purchase)))),
+                        None => out.push((key, expire(open_ended, true, Some(*purchase)))),
+                    },
+                    // An unknown release already covers "given back later, or
+                    // never"; an expiry beside it could give the tickets back
+                    // twice.
+                    Some(Fate::Unknown(None)) => {}
+                    None => {
+                        if let Some(span) = fed {
+                            out.push((key, expire(span, false, None)));
+                        }
+                    }
                 }
-                // A timed-out purchase during an outage long enough for the
-                // hold to run out: it was bought, or it expired, or (while
-                // the purchase is still unapplied) neither.
-                Some(Fate::Unknown(Some(purchase))) => {
-                    out.push((key, expire(open_ended, true, Some(*purchase))))
-                }
-                // An unknown release already covers "given back later, or
-                // never"; an expiry beside it could give the tickets back
-                // twice.
-                Some(Fate::Unknown(None)) => {}
-                None => {}
-            },
+            }
             Outcome::Info(_) => out.push((key, expire(open_ended, true, None))),
             Outcome::Fail(_) => {}
         }

@@ -712,3 +712,81 @@ fn timed_out_purchases_after_an_outage_are_searched_quickly() {
         assert_valid(&result);
     }
 }
+
+/// A feed in which hold `hold_id` of `rir` expired, delivered at `received_ns`.
+fn expired_in_feed(hold_id: u64, received_ns: u64) -> crate::watched::Watched {
+    let mut watched = crate::watched::Watched::default();
+    watched.push(crate::watched::WatchedEvent {
+        consumer: "w1".into(),
+        node: "n1".into(),
+        seq: 1,
+        kind: "hold_expired".into(),
+        ts_ms: 0,
+        customer: String::new(),
+        event: "rir".into(),
+        hold_id,
+        ticket_ids: Vec::new(),
+        received_ns,
+    });
+    watched
+}
+
+fn lin_fed(s: &Script, watched: &crate::watched::Watched) -> CheckResult {
+    let ops = s.ops();
+    let fin = FinalState::default();
+    let spec = spec();
+    let mut r = run(&ops, &fin, &spec);
+    r.watched = watched;
+    check(&r, SearchBudget::default())
+}
+
+#[test]
+fn a_walked_away_hold_expires_when_the_feed_says_so() {
+    // The hold is never followed up; the feed delivers its expiry between
+    // the two reads: the first may or may not see it, the last must.
+    for (before, after, valid) in [(3, 0, true), (0, 0, true), (3, 3, false)] {
+        let mut s = Script::new();
+        s.call(1, hold("c1", 3));
+        s.ok(1, held(1));
+        s.call(2, read());
+        s.ok(2, counters(0, before));
+        let watched = expired_in_feed(1, s.now());
+        s.call(2, read());
+        s.ok(2, counters(0, after));
+        let result = lin_fed(&s, &watched);
+        assert_eq!(
+            result.valid == Validity::Valid,
+            valid,
+            "reads {before}, {after}: {:#?}",
+            result.anomalies
+        );
+    }
+    // Without the feed the hold lives on: the expiry is unexplained.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 3));
+    s.ok(1, held(1));
+    s.call(2, read());
+    s.ok(2, counters(0, 0));
+    counterexample(&lin(&s));
+}
+
+#[test]
+fn a_timed_out_purchase_of_a_hold_the_feed_saw_expire_never_happened() {
+    for (sold, held_now, valid) in [(0, 0, true), (1, 0, false)] {
+        let mut s = Script::new();
+        s.call(1, hold("c1", 1));
+        s.ok(1, held(1));
+        s.call(1, purchase("c1", 1, 1));
+        s.info(1, OpKind::Purchase);
+        let watched = expired_in_feed(1, s.now());
+        s.call(2, read());
+        s.ok(2, counters(sold, held_now));
+        let result = lin_fed(&s, &watched);
+        assert_eq!(
+            result.valid == Validity::Valid,
+            valid,
+            "read sold {sold}: {:#?}",
+            result.anomalies
+        );
+    }
+}
