@@ -131,6 +131,11 @@ planted_machine_bug limit-bypass customer-limits
 planted_machine_bug shared-queue-number fifo-admission
 planted_machine_bug local-clock-in-apply convergence
 planted_machine_bug forgotten-reply idempotency
+# Every node's WatchEvents stream leaves out some purchase confirmations:
+# the consumers (one per node) must see the gap and the missing purchase.
+planted_machine_bug lost-watch-event watch-stream
+# The queue admits its whole line at once, ignoring its rate.
+planted_machine_bug admission-burst queue-admission
 # Log appends without fsync: invisible to kill -9, caught after a power cut
 # of every node.
 run planted-unsynced-log --nemesis power-loss-all --time-limit 16 --fault-secs 3 --calm-secs 5 --concurrency 8 \

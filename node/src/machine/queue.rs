@@ -221,6 +221,10 @@ impl QueueState {
 
     /// How many people the rate allows to have been admitted by `now`.
     fn allowed_by_rate(&self, policy: &QueuePolicy, now: u64) -> u64 {
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::machine::ignores_admission_rate() {
+            return u64::MAX;
+        }
         if policy.admit_per_minute == 0 {
             return u64::MAX;
         }

@@ -60,10 +60,19 @@ pub enum PlantedBug {
     /// (`kill -9` keeps the page cache), and the `acknowledged-purchases`
     /// checker must then report purchases acknowledged and lost.
     UnsyncedLog,
+    /// The `purchase_confirmed` event of a hold whose id is a multiple of 4
+    /// is left out of every `WatchEvents` stream (the feed keeps it): the
+    /// `watch-stream` checker must report the gap and the purchase whose
+    /// confirmation never came.
+    LostWatchEvent,
+    /// A queue admits everyone in line at once, ignoring its rate: the
+    /// `queue-admission` checker must report admissions sooner than the
+    /// rate allows.
+    AdmissionBurst,
 }
 
 /// Every bug's name as [`PLANTED_BUG_ENV`] spells it.
-const NAMES: [(&str, PlantedBug); 10] = [
+const NAMES: [(&str, PlantedBug); 12] = [
     ("ack-before-commit", PlantedBug::AckBeforeCommit),
     ("stale-read", PlantedBug::StaleRead),
     ("leader-clock", PlantedBug::LeaderClock),
@@ -74,6 +83,8 @@ const NAMES: [(&str, PlantedBug); 10] = [
     ("local-clock-in-apply", PlantedBug::LocalClockInApply),
     ("forgotten-reply", PlantedBug::ForgottenReply),
     ("unsynced-log", PlantedBug::UnsyncedLog),
+    ("lost-watch-event", PlantedBug::LostWatchEvent),
+    ("admission-burst", PlantedBug::AdmissionBurst),
 ];
 
 impl PlantedBug {
@@ -95,6 +106,19 @@ impl PlantedBug {
     /// The bug called `name` in [`PLANTED_BUG_ENV`].
     pub fn named(name: &str) -> Option<PlantedBug> {
         NAMES.iter().find(|(n, _)| *n == name).map(|(_, bug)| *bug)
+    }
+
+    /// True when this event is one [`PlantedBug::LostWatchEvent`] keeps
+    /// from the watchers.
+    pub fn drops_watch_event(bug: Option<PlantedBug>, kind: &str, hold_id: u64) -> bool {
+        if bug == Some(PlantedBug::LostWatchEvent)
+            && kind == "purchase_confirmed"
+            && hold_id.is_multiple_of(4)
+        {
+            tracing::warn!(hold = hold_id, "planted bug: watch event left out");
+            return true;
+        }
+        false
     }
 
     /// True when this purchase is one the bug acknowledges without committing.
@@ -211,6 +235,11 @@ pub mod machine {
         None
     }
 
+    /// Under [`PlantedBug::AdmissionBurst`]: the queue's rate is not applied.
+    pub fn ignores_admission_rate() -> bool {
+        bug_on(PlantedBug::AdmissionBurst)
+    }
+
     /// Under [`PlantedBug::ForgottenReply`]: the remembered outcome of
     /// request `request_id` is not found.
     pub fn forgets_reply(request_id: u64) -> bool {
@@ -290,6 +319,11 @@ impl PlantedBugs {
         })
     }
 
+    /// The bug this node runs with (for tasks that outlive a request).
+    pub fn bug(&self) -> Option<PlantedBug> {
+        self.bug
+    }
+
     /// Under [`PlantedBug::LeaderClock`]: stamp entries with this node's own
     /// clock alone.
     pub fn stamps_own_clock(&self) -> bool {
@@ -320,6 +354,28 @@ impl PlantedBugs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_confirmations_of_every_fourth_hold_are_kept_from_watchers() {
+        let lost = Some(PlantedBug::LostWatchEvent);
+        assert!(PlantedBug::drops_watch_event(lost, "purchase_confirmed", 8));
+        assert!(!PlantedBug::drops_watch_event(
+            lost,
+            "purchase_confirmed",
+            9
+        ));
+        assert!(!PlantedBug::drops_watch_event(lost, "hold_created", 8));
+        assert!(!PlantedBug::drops_watch_event(
+            Some(PlantedBug::StaleRead),
+            "purchase_confirmed",
+            8
+        ));
+        assert!(!PlantedBug::drops_watch_event(
+            None,
+            "purchase_confirmed",
+            8
+        ));
+    }
 
     #[test]
     fn only_multiples_of_three_are_faked_and_only_under_the_bug() {
@@ -378,7 +434,7 @@ mod tests {
     mod machine_bugs {
         use super::super::{with_machine_bug, PlantedBug};
         use crate::machine::testing::*;
-        use crate::machine::{Effect, Rejection, Request};
+        use crate::machine::{Command, Effect, Rejection, Request};
 
         #[test]
         fn every_bug_is_named_and_only_known_names_are() {
@@ -459,6 +515,25 @@ mod tests {
                 }
             });
             assert_eq!(seqs, vec![1, 1, 3, 3], "without the bug: 1, 2, 3, 4");
+        }
+
+        #[test]
+        fn admission_burst_admits_the_whole_line_at_once() {
+            // 60 a minute, no cap on active shoppers: one at the opening.
+            let mut m = queued_machine(1_000, 60, 0);
+            let customers = ["ana", "bia", "caio", "davi"];
+            for (i, c) in customers.iter().enumerate() {
+                register(&mut m, c, i);
+            }
+            for (i, c) in customers.iter().enumerate() {
+                apply(&mut m, 10 + i as u64, 1_500, join_cmd(c)).unwrap();
+            }
+            let admitted = |m: &Sale| m.queue_position("rock", "davi").unwrap().admitted_up_to;
+            assert_eq!(admitted(&m), 1, "the rate allows one so far");
+            with_machine_bug(PlantedBug::AdmissionBurst, || {
+                apply(&mut m, 20, 1_600, Command::Tick).unwrap();
+            });
+            assert_eq!(admitted(&m), 4, "everyone, at once");
         }
 
         #[test]

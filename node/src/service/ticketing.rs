@@ -483,6 +483,8 @@ impl Ticketing for TicketingService {
         let state = self.state.clone();
         let mut applied = self.raft.metrics();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
+        #[cfg(feature = "planted-bugs")]
+        let planted = self.planted.bug();
         tokio::spawn(async move {
             let mut next = r.from_seq;
             // `from_seq == 0` means "from the oldest kept", but only at the start:
@@ -515,7 +517,16 @@ impl Ticketing for TicketingService {
                     if customer.as_ref().is_some_and(|c| c != &e.customer_id) {
                         continue;
                     }
-                    if tx.send(Ok(convert::domain_event(&e))).await.is_err() {
+                    let event = convert::domain_event(&e);
+                    #[cfg(feature = "planted-bugs")]
+                    if crate::planted::PlantedBug::drops_watch_event(
+                        planted,
+                        &event.kind,
+                        event.hold_id,
+                    ) {
+                        continue;
+                    }
+                    if tx.send(Ok(event)).await.is_err() {
                         return;
                     }
                 }
