@@ -225,6 +225,38 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
     Some((key, m))
 }
 
+/// Where the event feed puts one hold's expiry in the history. Feed order
+/// is log order, and the search's order is log order too, so:
+/// * it follows the invocation of every operation whose own event (hold
+///   created, purchase confirmed or declined, hold released) came before it
+///   in the feed: `after`, the latest such invocation, as (index, time);
+/// * it precedes every operation invoked after a consumer received it:
+///   `before`, the highest history index stamped at or before that
+///   delivery, with its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedWindow {
+    /// The invocation it certainly follows, if the feed showed one.
+    pub after: Option<(u64, u64)>,
+    /// The last record it may follow.
+    pub before: (u64, u64),
+}
+
+impl FeedWindow {
+    /// The span of the expiry of the hold invoked at `hold`.
+    fn span(&self, hold: Span) -> Span {
+        let (index, time) = self
+            .after
+            .filter(|&(index, _)| index > hold.invoke_index)
+            .unwrap_or((hold.invoke_index, hold.invoke_time_ns));
+        Span {
+            invoke_index: index,
+            invoke_time_ns: time,
+            complete_index: Some(self.before.0),
+            complete_time_ns: Some(self.before.1),
+        }
+    }
+}
+
 /// The expiries a history implies, as model operations: holds are given a
 /// lifetime, and one that ends unbought takes its tickets back without any
 /// client operation. For each hold in `ops` (all of one category or not):
@@ -242,13 +274,12 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
 ///   release or declined payment already gives the tickets back at any
 ///   later point or never);
 /// * nothing followed it: it lives on, unless the event feed says it
-///   expired: then it did, for certain, between the hold's invocation and
-///   the feed's delivery of `hold_expired` (`feed`: the history index of
-///   the last record at or before that delivery, and its time). The feed
-///   settles a timed-out purchase's hold the same way.
+///   expired: then it did, for certain, within the feed's window for it
+///   (see [`FeedWindow`]). The feed settles a timed-out purchase's hold the
+///   same way, and narrows the window a `hold_expired` answer gives.
 pub fn expiries<'o>(
     ops: &'o [Operation],
-    feed: &HashMap<(&str, u64), (u64, u64)>,
+    feed: &HashMap<(&str, u64), FeedWindow>,
 ) -> Vec<((&'o str, &'o str), ModelOp<'o>)> {
     // What the definite follow-ups of each hold id tell.
     enum Fate<'o> {
@@ -320,25 +351,31 @@ pub fn expiries<'o>(
             Outcome::Ok(reply) => {
                 let fed = feed
                     .get(&(call.event.as_str(), reply.hold_id))
-                    .map(|&(index, time)| Span {
-                        complete_index: Some(index),
-                        complete_time_ns: Some(time),
-                        ..op.span
-                    });
+                    .map(|window| window.span(op.span));
                 match fates.get(&reply.hold_id) {
                     Some(Fate::Ended) => {}
                     Some(Fate::Expired(revealed)) => {
-                        let span = Span {
+                        let answer = Span {
                             complete_index: revealed.span.complete_index,
                             complete_time_ns: revealed.span.complete_time_ns,
                             ..op.span
+                        };
+                        // The narrower of the answer's window and the feed's.
+                        let span = match fed {
+                            Some(f) if f.complete_index <= answer.complete_index => f,
+                            Some(f) => Span {
+                                invoke_index: f.invoke_index,
+                                invoke_time_ns: f.invoke_time_ns,
+                                ..answer
+                            },
+                            None => answer,
                         };
                         out.push((key, expire(span, false, None)));
                     }
                     // A timed-out purchase during an outage long enough for the
                     // hold to run out: it was bought, or it expired, or (while
-                    // the purchase is still unapplied) neither.
-                    // The feed says it expired: the purchase never happened.
+                    // the purchase is still unapplied) neither. When the feed
+                    // says it expired, the purchase never happened.
                     Some(Fate::Unknown(Some(purchase))) => match fed {
                         Some(span) => out.push((key, expire(span, false, Some(*purchase)))),
                         None => out.push((key, expire(open_ended, true, Some(*purchase)))),
