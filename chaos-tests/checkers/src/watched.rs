@@ -34,6 +34,9 @@ pub struct WatchedEvent {
     /// The sale event it belongs to (empty for events of no sale).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub event: String,
+    /// The category it is about (empty for none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub category: String,
     /// The hold it is about (0 for none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hold_id: u64,
@@ -156,6 +159,7 @@ mod tests {
             kind: "purchase_confirmed".into(),
             ts_ms: 1_000,
             customer: "ana".into(),
+            category: "pista".into(),
             event: "fest".into(),
             hold_id: 3,
             ticket_ids: vec!["t1".into()],

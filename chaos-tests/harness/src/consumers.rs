@@ -139,6 +139,7 @@ impl Consumer {
                             kind: e.kind,
                             ts_ms: e.ts_ms,
                             customer: e.customer_id,
+                            category: e.category_id,
                             event: e.event_id,
                             hold_id: e.hold_id,
                             ticket_ids: e.ticket_ids,

@@ -144,6 +144,7 @@ mod tests {
             kind: kind.into(),
             ts_ms,
             customer: customer.into(),
+            category: String::new(),
             event: "rir".into(),
             hold_id: 0,
             ticket_ids: Vec::new(),

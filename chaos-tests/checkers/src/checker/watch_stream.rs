@@ -258,6 +258,7 @@ mod tests {
                 kind: kind.into(),
                 ts_ms: seq * 10,
                 customer: String::new(),
+                category: String::new(),
                 event: "rir".into(),
                 hold_id,
                 ticket_ids: if kind == PURCHASE_CONFIRMED {

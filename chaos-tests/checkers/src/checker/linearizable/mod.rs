@@ -31,28 +31,31 @@
 //!   live hold of its own is checked by the end-state checkers, not here.
 
 mod counterexample;
+mod feed;
 pub mod model;
 mod search;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 pub use search::{search, DeadEnd, SearchBudget, Verdict};
 
 use super::{AnomalyKind, CheckResult, Run};
-use crate::history::{OpBody, Operation, Outcome};
-use model::{expiries, model_op, CategoryModel, FeedWindow, ModelOp};
+use model::{expiries, model_op, CategoryModel, ModelOp};
 
 /// Searches every category's history; see the module documentation.
 pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
     let mut result = CheckResult::new("linearizable-categories");
     let mut parts: BTreeMap<(&str, &str), Vec<ModelOp>> = BTreeMap::new();
-    for op in run.operations {
+    // Unknown outcomes settled by the event feed, when the run recorded one.
+    let settled = feed::settle(run.operations, run.watched);
+    let operations = settled.as_deref().unwrap_or(run.operations);
+    for op in operations {
         if let Some((key, m)) = model_op(op) {
             parts.entry(key).or_default().push(m);
         }
     }
-    let feed = feed_expiries(run);
-    let expired = expiries(run.operations, &feed);
+    let windows = feed::expiry_windows(operations, run.watched);
+    let expired = expiries(operations, &windows);
     // A purchase whose hold the feed saw expire never took effect.
     let never: HashSet<*const crate::history::Operation> = expired
         .iter()
@@ -112,95 +115,6 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
         }
     }
     result
-}
-
-/// The feed's window for every hold it saw expire (see [`FeedWindow`]).
-fn feed_expiries<'r>(run: &Run<'r>) -> HashMap<(&'r str, u64), FeedWindow> {
-    let received = run.watched.expiries_received();
-    if received.is_empty() {
-        return HashMap::new();
-    }
-    // Upper bounds: the highest index stamped at or before each delivery
-    // (records are stamped just before they are numbered, so two may cross
-    // by a hair: a running maximum).
-    let mut points: Vec<(u64, u64)> = run
-        .operations
-        .iter()
-        .flat_map(|op| {
-            let s = op.span;
-            [
-                Some((s.invoke_time_ns, s.invoke_index)),
-                s.complete_time_ns.zip(s.complete_index),
-            ]
-        })
-        .flatten()
-        .collect();
-    points.sort_unstable();
-    let mut latest = 0;
-    for point in &mut points {
-        latest = latest.max(point.1);
-        point.1 = latest;
-    }
-    let before = |at: u64| {
-        let n = points.partition_point(|&(time, _)| time <= at);
-        points
-            .get(n.checked_sub(1)?)
-            .map(|&(time, index)| (index, time))
-    };
-    // Lower bounds: walk the longest stream (log order), keeping the latest
-    // invocation among operations whose event has gone by.
-    let invoked = invocations_by_event(run.operations);
-    let longest = run.watched.consumers.values().max_by_key(|f| f.len());
-    let mut after: HashMap<(&str, u64), (u64, u64)> = HashMap::new();
-    let mut gone_by: Option<(u64, u64)> = None;
-    for e in longest.into_iter().flatten() {
-        if e.kind == "hold_expired" {
-            if let Some(point) = gone_by {
-                after.insert((e.event.as_str(), e.hold_id), point);
-            }
-        } else if let Some(&point) = invoked.get(&(e.kind.as_str(), e.event.as_str(), e.hold_id)) {
-            gone_by = gone_by.max(Some(point));
-        }
-    }
-    received
-        .into_iter()
-        .filter_map(|(key, at)| {
-            let window = FeedWindow {
-                after: after.get(&key).copied(),
-                before: before(at)?,
-            };
-            Some((key, window))
-        })
-        .collect()
-}
-
-/// The earliest invocation, as (index, time), of the operations an event
-/// of the feed stands for, by (event kind, sale event, hold id).
-fn invocations_by_event(operations: &[Operation]) -> HashMap<(&str, &str, u64), (u64, u64)> {
-    let mut first: HashMap<(&str, &str, u64), (u64, u64)> = HashMap::new();
-    for op in operations {
-        let keys: &[&str] = match &op.body {
-            OpBody::Hold { .. } => &["hold_created"],
-            OpBody::Purchase { .. } => &["purchase_confirmed", "payment_declined"],
-            OpBody::Release { .. } => &["hold_released"],
-            _ => continue,
-        };
-        let (event, hold) = match &op.body {
-            OpBody::Hold {
-                call,
-                outcome: Outcome::Ok(reply),
-            } => (call.event.as_str(), reply.hold_id),
-            OpBody::Purchase { call, .. } => (call.event.as_str(), call.hold_id),
-            OpBody::Release { call, .. } => (call.event.as_str(), call.hold_id),
-            _ => continue,
-        };
-        let point = (op.span.invoke_index, op.span.invoke_time_ns);
-        for kind in keys {
-            let at = first.entry((kind, event, hold)).or_insert(point);
-            *at = (*at).min(point);
-        }
-    }
-    first
 }
 
 #[cfg(test)]

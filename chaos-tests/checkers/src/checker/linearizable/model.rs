@@ -230,9 +230,10 @@ pub fn model_op(op: &Operation) -> Option<((&str, &str), ModelOp<'_>)> {
 /// * it follows the invocation of every operation whose own event (hold
 ///   created, purchase confirmed or declined, hold released) came before it
 ///   in the feed: `after`, the latest such invocation, as (index, time);
-/// * it precedes every operation invoked after a consumer received it:
-///   `before`, the highest history index stamped at or before that
-///   delivery, with its time.
+/// * it precedes every operation invoked after a consumer received it, and
+///   the completion of every operation whose own event came after it in
+///   the feed: `before`, the earlier of the highest history index stamped
+///   at or before that delivery and the earliest such completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedWindow {
     /// The invocation it certainly follows, if the feed showed one.

@@ -181,10 +181,14 @@ fn zobrist(op: usize) -> u128 {
 /// For each unknown-outcome operation, the one with the same effect invoked
 /// just before it, which must be linearized first (see the module docs).
 ///
-/// An expiry is not interchangeable with anything: it must follow its own
-/// hold (the hold is the operation it was derived from), so that hold is
-/// its predecessor instead — an expiry can never give back tickets its
-/// hold did not take.
+/// An expiry is not interchangeable with anything in general: it must
+/// follow its own hold (the hold is the operation it was derived from), so
+/// that hold is its predecessor instead — an expiry can never give back
+/// tickets its hold did not take. Except when its hold completed before
+/// the expiry's window opens (the hold is then linearized first anyway):
+/// such certain expiries of one size with the same window are
+/// interchangeable, and are chained like unknown outcomes. A burst of holds
+/// expiring together after an outage would otherwise cost 2ᵏ states.
 fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
     let is_expiry = |i: usize| matches!(ops[i].effect, Effect::Expire(_));
     let mut by_invocation: Vec<usize> = (0..ops.len())
@@ -196,10 +200,32 @@ fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
     for i in by_invocation {
         before[i] = last.insert(ops[i].effect, i);
     }
-    for i in (0..ops.len()).filter(|&i| is_expiry(i)) {
-        before[i] = (0..ops.len()).find(|&h| {
+    let hold_of = |i: usize| {
+        (0..ops.len()).find(|&h| {
             matches!(ops[h].effect, Effect::Hold(_)) && std::ptr::eq(ops[h].op, ops[i].op)
+        })
+    };
+    type Window = (Effect, u64, Option<u64>);
+    let mut last_in_window: HashMap<Window, usize> = HashMap::new();
+    for i in (0..ops.len()).filter(|&i| is_expiry(i)) {
+        let hold = hold_of(i);
+        let settled_before = hold.is_some_and(|h| {
+            !ops[h].optional
+                && ops[h]
+                    .span
+                    .complete_index
+                    .is_some_and(|done| done < ops[i].span.invoke_index)
         });
+        if settled_before && !ops[i].optional && ops[i].excludes.is_none() {
+            let window = (
+                ops[i].effect,
+                ops[i].span.invoke_index,
+                ops[i].span.complete_index,
+            );
+            before[i] = last_in_window.insert(window, i);
+        } else {
+            before[i] = hold;
+        }
     }
     before
 }

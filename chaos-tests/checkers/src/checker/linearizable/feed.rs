@@ -1,0 +1,312 @@
+//! What the recorded event feed settles before the search. Feed order is
+//! log order, every applied hold, purchase, release and expiry is in it,
+//! and each consumer stamped each delivery on the history's clock, so:
+//!
+//! * an operation whose outcome is unknown is settled: it happened iff its
+//!   event is in the feed (a hold: an otherwise unclaimed `hold_created` of
+//!   the same customer and category; a purchase: `purchase_confirmed` or
+//!   `payment_declined` of its hold; a release: `hold_released`), and then
+//!   it completed, at the latest, when a consumer received that event;
+//! * an expiry gets a window (see [`FeedWindow`]).
+//!
+//! Without this, every unknown outcome stays pending to the end of the
+//! history and multiplies the states the search must keep (a few timed-out
+//! holds under a power cut exhausted 2 000 000 states). That the feed is
+//! whole is the `watch-stream` checker's to say.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::model::FeedWindow;
+use crate::history::{
+    codes, HoldReply, OpBody, Operation, Outcome, PurchaseReply, ReleaseReply, Span,
+};
+use crate::watched::{Watched, WatchedEvent};
+
+/// The earliest invocation and latest completion of an event's operations.
+type EventSpan = ((u64, u64), Option<(u64, u64)>);
+
+/// An event and when a consumer first received it (history clock).
+type Delivery<'w> = (u64, &'w WatchedEvent);
+
+/// The highest history index stamped at or before a time.
+struct Clock {
+    /// (time, highest index stamped at or before it), sorted by time.
+    points: Vec<(u64, u64)>,
+}
+
+impl Clock {
+    fn of(operations: &[Operation]) -> Clock {
+        let mut points: Vec<(u64, u64)> = operations
+            .iter()
+            .flat_map(|op| {
+                let s = op.span;
+                [
+                    Some((s.invoke_time_ns, s.invoke_index)),
+                    s.complete_time_ns.zip(s.complete_index),
+                ]
+            })
+            .flatten()
+            .collect();
+        points.sort_unstable();
+        // Records are stamped just before they are numbered, so two may
+        // cross by a hair: a running maximum.
+        let mut latest = 0;
+        for point in &mut points {
+            latest = latest.max(point.1);
+            point.1 = latest;
+        }
+        Clock { points }
+    }
+
+    /// (index, time) of the last record it may precede, for a delivery at `at`.
+    fn before(&self, at: u64) -> Option<(u64, u64)> {
+        let n = self.points.partition_point(|&(time, _)| time <= at);
+        let (time, index) = *self.points.get(n.checked_sub(1)?)?;
+        Some((index, time))
+    }
+}
+
+/// The first delivery to any consumer of each event, by (kind, sale
+/// event, hold id), with the event itself.
+fn first_deliveries(watched: &Watched) -> HashMap<(&str, &str, u64), Delivery<'_>> {
+    let mut first: HashMap<(&str, &str, u64), Delivery> = HashMap::new();
+    for e in watched.consumers.values().flatten() {
+        if e.hold_id == 0 {
+            continue;
+        }
+        let at = first
+            .entry((e.kind.as_str(), e.event.as_str(), e.hold_id))
+            .or_insert((e.received_ns, e));
+        if e.received_ns < at.0 {
+            *at = (e.received_ns, e);
+        }
+    }
+    first
+}
+
+/// The operations with every unknown hold, purchase and release settled by
+/// the feed; `None` when the run recorded no feed.
+pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<Operation>> {
+    if watched.consumers.is_empty() {
+        return None;
+    }
+    let clock = Clock::of(operations);
+    let delivered = first_deliveries(watched);
+    let found = |kind: &str, event: &str, hold: u64| delivered.get(&(kind, event, hold)).copied();
+    // Holds created that no acknowledged hold claims, per (event, customer),
+    // in feed order: the unknown holds' candidates.
+    let claimed: HashSet<(&str, u64)> = operations
+        .iter()
+        .filter_map(|op| match &op.body {
+            OpBody::Hold {
+                call,
+                outcome: Outcome::Ok(reply),
+            } => Some((call.event.as_str(), reply.hold_id)),
+            _ => None,
+        })
+        .collect();
+    let mut unclaimed: BTreeMap<(&str, &str), Vec<Delivery>> = BTreeMap::new();
+    let mut created: Vec<_> = delivered
+        .iter()
+        .filter(|((kind, event, hold), _)| {
+            *kind == "hold_created" && !claimed.contains(&(*event, *hold))
+        })
+        .map(|(_, &(at, e))| (e.seq, at, e))
+        .collect();
+    created.sort_unstable_by_key(|&(seq, _, _)| seq);
+    for (_, at, e) in created {
+        unclaimed
+            .entry((e.event.as_str(), e.customer.as_str()))
+            .or_default()
+            .push((at, e));
+    }
+    let completed = |op: &Operation, at: u64| -> Span {
+        let (index, time) = clock
+            .before(at)
+            .unwrap_or((op.span.invoke_index, op.span.invoke_time_ns));
+        Span {
+            complete_index: Some(index.max(op.span.invoke_index)),
+            complete_time_ns: Some(time.max(op.span.invoke_time_ns)),
+            ..op.span
+        }
+    };
+    let mut settled = Vec::with_capacity(operations.len());
+    for op in operations {
+        let body = match &op.body {
+            OpBody::Hold {
+                call,
+                outcome: Outcome::Info(_),
+            } => {
+                let key = (call.event.as_str(), call.customer.as_str());
+                let candidates = unclaimed.entry(key).or_default();
+                // Of its category (feeds recorded before events named
+                // their category match on the customer alone).
+                let after_invoke = candidates.iter().position(|&(at, e)| {
+                    at >= op.span.invoke_time_ns
+                        && (e.category.is_empty() || e.category == call.category)
+                });
+                match after_invoke {
+                    None => continue,
+                    Some(i) => {
+                        let (at, e) = candidates.remove(i);
+                        let reply = HoldReply {
+                            hold_id: e.hold_id,
+                            expires_in_ms: None,
+                        };
+                        settled.push(Operation {
+                            span: completed(op, at),
+                            body: OpBody::Hold {
+                                call: call.clone(),
+                                outcome: Outcome::Ok(reply),
+                            },
+                            ..op.clone()
+                        });
+                        continue;
+                    }
+                }
+            }
+            OpBody::Purchase {
+                call,
+                outcome: Outcome::Info(_),
+            } => {
+                let confirmed = found("purchase_confirmed", &call.event, call.hold_id);
+                let declined = found("payment_declined", &call.event, call.hold_id);
+                match (confirmed, declined) {
+                    (Some((at, e)), _) => (
+                        at,
+                        OpBody::Purchase {
+                            call: call.clone(),
+                            outcome: Outcome::Ok(PurchaseReply {
+                                tickets: e.ticket_ids.clone(),
+                            }),
+                        },
+                    ),
+                    (None, Some((at, _))) => (
+                        at,
+                        OpBody::Purchase {
+                            call: call.clone(),
+                            outcome: Outcome::Fail(codes::PAYMENT_DECLINED.into()),
+                        },
+                    ),
+                    (None, None) => continue,
+                }
+            }
+            OpBody::Release {
+                call,
+                outcome: Outcome::Info(_),
+            } => match found("hold_released", &call.event, call.hold_id) {
+                Some((at, _)) => (
+                    at,
+                    OpBody::Release {
+                        call: call.clone(),
+                        outcome: Outcome::Ok(ReleaseReply {}),
+                    },
+                ),
+                None => continue,
+            },
+            _ => {
+                settled.push(op.clone());
+                continue;
+            }
+        };
+        let (at, body) = body;
+        settled.push(Operation {
+            span: completed(op, at),
+            body,
+            ..op.clone()
+        });
+    }
+    Some(settled)
+}
+
+/// The feed's window for every hold it saw expire (see [`FeedWindow`]).
+pub(super) fn expiry_windows<'o>(
+    operations: &'o [Operation],
+    watched: &'o Watched,
+) -> HashMap<(&'o str, u64), FeedWindow> {
+    let received = watched.expiries_received();
+    if received.is_empty() {
+        return HashMap::new();
+    }
+    let clock = Clock::of(operations);
+    let by_event = spans_by_event(operations);
+    let longest: Vec<&'o WatchedEvent> = watched
+        .consumers
+        .values()
+        .max_by_key(|f| f.len())
+        .map(|f| f.iter().collect())
+        .unwrap_or_default();
+    let is_expiry = |e: &WatchedEvent| e.kind == "hold_expired";
+    let spans = |e: &'o WatchedEvent| by_event.get(&(e.kind.as_str(), e.event.as_str(), e.hold_id));
+    // Lower bounds, forwards: the latest invocation among operations whose
+    // event has gone by.
+    let mut after: HashMap<(&str, u64), (u64, u64)> = HashMap::new();
+    let mut gone_by: Option<(u64, u64)> = None;
+    for &e in &longest {
+        if is_expiry(e) {
+            if let Some(point) = gone_by {
+                after.insert((e.event.as_str(), e.hold_id), point);
+            }
+        } else if let Some(&(invoked, _)) = spans(e) {
+            gone_by = gone_by.max(Some(invoked));
+        }
+    }
+    // Upper bounds, backwards: the earliest completion among operations
+    // whose event comes later (the expiry took effect before theirs did).
+    let mut before: HashMap<(&str, u64), (u64, u64)> = HashMap::new();
+    let mut to_come: Option<(u64, u64)> = None;
+    for &e in longest.iter().rev() {
+        if is_expiry(e) {
+            if let Some(point) = to_come {
+                before.insert((e.event.as_str(), e.hold_id), point);
+            }
+        } else if let Some(&(_, Some(ended))) = spans(e) {
+            to_come = Some(to_come.map_or(ended, |c| c.min(ended)));
+        }
+    }
+    received
+        .into_iter()
+        .filter_map(|(key, at)| {
+            let delivered = clock.before(at)?;
+            let window = FeedWindow {
+                after: after.get(&key).copied(),
+                before: before.get(&key).map_or(delivered, |&b| b.min(delivered)),
+            };
+            Some((key, window))
+        })
+        .collect()
+}
+
+/// For the operations an event of the feed stands for, by (event kind,
+/// sale event, hold id): the earliest invocation and the latest completion
+/// (none if one of them has none), each as (index, time). Which of them
+/// produced the event is not known, so these are the safe bounds.
+fn spans_by_event(operations: &[Operation]) -> HashMap<(&str, &str, u64), EventSpan> {
+    let mut spans: HashMap<(&str, &str, u64), EventSpan> = HashMap::new();
+    for op in operations {
+        let keys: &[&str] = match &op.body {
+            OpBody::Hold { .. } => &["hold_created"],
+            OpBody::Purchase { .. } => &["purchase_confirmed", "payment_declined"],
+            OpBody::Release { .. } => &["hold_released"],
+            _ => continue,
+        };
+        let (event, hold) = match &op.body {
+            OpBody::Hold {
+                call,
+                outcome: Outcome::Ok(reply),
+            } => (call.event.as_str(), reply.hold_id),
+            OpBody::Purchase { call, .. } => (call.event.as_str(), call.hold_id),
+            OpBody::Release { call, .. } => (call.event.as_str(), call.hold_id),
+            _ => continue,
+        };
+        let s = op.span;
+        let invoked = (s.invoke_index, s.invoke_time_ns);
+        let ended = s.complete_index.zip(s.complete_time_ns);
+        for kind in keys {
+            let span = spans.entry((kind, event, hold)).or_insert((invoked, ended));
+            span.0 = span.0.min(invoked);
+            span.1 = span.1.zip(ended).map(|(a, b)| a.max(b));
+        }
+    }
+    spans
+}
