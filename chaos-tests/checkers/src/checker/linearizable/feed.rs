@@ -84,6 +84,52 @@ fn first_deliveries(watched: &Watched) -> HashMap<(&str, &str, u64), Delivery<'_
     first
 }
 
+/// Which unclaimed `hold_created` (delivery time, hold id) each unknown
+/// hold produced, by the hold's invocation index. Each candidate, in feed
+/// order, goes to the latest unknown hold of its customer and category
+/// invoked before it was delivered and not yet given one: a process runs
+/// one operation at a time, so an earlier timed-out hold whose entry never
+/// committed must not take its successor's hold. Unknown holds given none
+/// never happened.
+fn assign_unknown_holds(
+    operations: &[Operation],
+    created: &[(u64, u64, &WatchedEvent)],
+) -> HashMap<u64, (u64, u64)> {
+    let mut unknown: BTreeMap<(&str, &str), Vec<&Operation>> = BTreeMap::new();
+    for op in operations {
+        if let OpBody::Hold {
+            call,
+            outcome: Outcome::Info(_),
+        } = &op.body
+        {
+            unknown
+                .entry((call.event.as_str(), call.customer.as_str()))
+                .or_default()
+                .push(op);
+        }
+    }
+    let mut assigned: HashMap<u64, (u64, u64)> = HashMap::new();
+    for &(_, at, e) in created {
+        let Some(ops) = unknown.get(&(e.event.as_str(), e.customer.as_str())) else {
+            continue;
+        };
+        // Of its category (feeds recorded before events named their
+        // category match on the customer alone).
+        let latest = ops.iter().rev().find(|op| {
+            let OpBody::Hold { call, .. } = &op.body else {
+                return false;
+            };
+            op.span.invoke_time_ns <= at
+                && !assigned.contains_key(&op.span.invoke_index)
+                && (e.category.is_empty() || e.category == call.category)
+        });
+        if let Some(op) = latest {
+            assigned.insert(op.span.invoke_index, (at, e.hold_id));
+        }
+    }
+    assigned
+}
+
 /// The operations with every unknown hold, purchase and release settled by
 /// the feed; `None` when the run recorded no feed.
 pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<Operation>> {
@@ -93,8 +139,8 @@ pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<
     let clock = Clock::of(operations);
     let delivered = first_deliveries(watched);
     let found = |kind: &str, event: &str, hold: u64| delivered.get(&(kind, event, hold)).copied();
-    // Holds created that no acknowledged hold claims, per (event, customer),
-    // in feed order: the unknown holds' candidates.
+    // Holds created that no acknowledged hold claims, in feed order: the
+    // unknown holds' candidates.
     let claimed: HashSet<(&str, u64)> = operations
         .iter()
         .filter_map(|op| match &op.body {
@@ -105,7 +151,6 @@ pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<
             _ => None,
         })
         .collect();
-    let mut unclaimed: BTreeMap<(&str, &str), Vec<Delivery>> = BTreeMap::new();
     let mut created: Vec<_> = delivered
         .iter()
         .filter(|((kind, event, hold), _)| {
@@ -114,12 +159,7 @@ pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<
         .map(|(_, &(at, e))| (e.seq, at, e))
         .collect();
     created.sort_unstable_by_key(|&(seq, _, _)| seq);
-    for (_, at, e) in created {
-        unclaimed
-            .entry((e.event.as_str(), e.customer.as_str()))
-            .or_default()
-            .push((at, e));
-    }
+    let holds_of = assign_unknown_holds(operations, &created);
     let completed = |op: &Operation, at: u64| -> Span {
         let (index, time) = clock
             .before(at)
@@ -137,33 +177,19 @@ pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<
                 call,
                 outcome: Outcome::Info(_),
             } => {
-                let key = (call.event.as_str(), call.customer.as_str());
-                let candidates = unclaimed.entry(key).or_default();
-                // Of its category (feeds recorded before events named
-                // their category match on the customer alone).
-                let after_invoke = candidates.iter().position(|&(at, e)| {
-                    at >= op.span.invoke_time_ns
-                        && (e.category.is_empty() || e.category == call.category)
-                });
-                match after_invoke {
-                    None => continue,
-                    Some(i) => {
-                        let (at, e) = candidates.remove(i);
-                        let reply = HoldReply {
-                            hold_id: e.hold_id,
+                let Some(&(at, hold_id)) = holds_of.get(&op.span.invoke_index) else {
+                    continue;
+                };
+                (
+                    at,
+                    OpBody::Hold {
+                        call: call.clone(),
+                        outcome: Outcome::Ok(HoldReply {
+                            hold_id,
                             expires_in_ms: None,
-                        };
-                        settled.push(Operation {
-                            span: completed(op, at),
-                            body: OpBody::Hold {
-                                call: call.clone(),
-                                outcome: Outcome::Ok(reply),
-                            },
-                            ..op.clone()
-                        });
-                        continue;
-                    }
-                }
+                        }),
+                    },
+                )
             }
             OpBody::Purchase {
                 call,

@@ -883,3 +883,19 @@ fn a_burst_of_expiries_after_an_outage_does_not_explode_the_search() {
         assert_valid(&result);
     }
 }
+
+#[test]
+fn a_hold_in_the_feed_goes_to_the_latest_timed_out_hold_before_it() {
+    // c1's hold of 2 times out and never commits; its next hold, of 1,
+    // times out too but does: the feed's one unclaimed hold is the second.
+    let mut s = Script::new();
+    s.call(1, hold("c1", 2));
+    s.info(1, OpKind::Hold);
+    s.call(1, hold("c1", 1));
+    s.info(1, OpKind::Hold);
+    let mut watched = Watched::default();
+    watched.push(fed(1, "hold_created", "c1", 5, s.now()));
+    s.call(2, read());
+    s.ok(2, counters(0, 1));
+    assert_valid(&lin_fed(&s, &watched));
+}
