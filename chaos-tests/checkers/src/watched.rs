@@ -37,6 +37,10 @@ pub struct WatchedEvent {
     /// The category it is about (empty for none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub category: String,
+    /// How many tickets it is about (holds; 0 for none, or a feed recorded
+    /// before events named it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quantity: u64,
     /// The hold it is about (0 for none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hold_id: u64,
@@ -58,6 +62,10 @@ fn is_zero(n: &u64) -> bool {
 pub struct Watched {
     /// Per consumer name, its events in delivery order.
     pub consumers: BTreeMap<String, Vec<WatchedEvent>>,
+    /// Whether the consumers went quiet at one last seq once the cluster had
+    /// settled: the feed is then whole, and what is not in it did not
+    /// happen. A feed cut short says only what is in it.
+    pub caught_up: bool,
 }
 
 impl Watched {
@@ -76,7 +84,8 @@ impl Watched {
     }
 
     /// Reads `watch.jsonl`: one [`WatchedEvent`] per line; a line
-    /// `{"consumer": name}` alone declares a consumer.
+    /// `{"consumer": name}` alone declares a consumer, and `{"caught_up":
+    /// true}` says the feed is whole.
     pub fn read_jsonl(input: impl std::io::Read) -> Result<Watched, HistoryError> {
         /// A declaration: exactly the consumer's name, so that a broken
         /// event line is an error rather than read as one.
@@ -85,11 +94,18 @@ impl Watched {
         struct Declaration {
             consumer: String,
         }
+        /// Whether the consumers caught up.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct CaughtUp {
+            caught_up: bool,
+        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Line {
             Event(WatchedEvent),
             Consumer(Declaration),
+            CaughtUp(CaughtUp),
         }
         let mut watched = Watched::default();
         for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
@@ -106,9 +122,21 @@ impl Watched {
             })? {
                 Line::Event(event) => watched.push(event),
                 Line::Consumer(d) => watched.add_consumer(&d.consumer),
+                Line::CaughtUp(c) => watched.caught_up = c.caught_up,
             }
         }
         Ok(watched)
+    }
+
+    /// Every seq once, in seq order (which is log order), as the first
+    /// consumer to list it received it: the feed, whichever consumer had a
+    /// gap or a repeat.
+    pub fn in_feed_order(&self) -> Vec<&WatchedEvent> {
+        let mut by_seq: BTreeMap<u64, &WatchedEvent> = BTreeMap::new();
+        for e in self.consumers.values().flatten() {
+            by_seq.entry(e.seq).or_insert(e);
+        }
+        by_seq.into_values().collect()
     }
 
     /// When each hold's `hold_expired` event first reached a consumer
@@ -128,7 +156,13 @@ impl Watched {
 
     /// Writes what [`Self::read_jsonl`] reads.
     pub fn write_jsonl(&self, mut out: impl Write) -> Result<(), HistoryError> {
-        let mut line = 0;
+        let mut line = 1;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "caught_up": self.caught_up })
+        )
+        .map_err(|source| HistoryError::Io { line, source })?;
         for (name, events) in &self.consumers {
             line += 1;
             let io = |source| HistoryError::Io { line, source };
@@ -150,7 +184,10 @@ mod tests {
 
     #[test]
     fn watched_events_round_trip_through_json_lines() {
-        let mut watched = Watched::default();
+        let mut watched = Watched {
+            caught_up: true,
+            ..Watched::default()
+        };
         watched.add_consumer("w2");
         watched.push(WatchedEvent {
             consumer: "w1".into(),
@@ -160,6 +197,7 @@ mod tests {
             ts_ms: 1_000,
             customer: "ana".into(),
             category: "pista".into(),
+            quantity: 1,
             event: "fest".into(),
             hold_id: 3,
             ticket_ids: vec!["t1".into()],

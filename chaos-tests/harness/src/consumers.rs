@@ -69,12 +69,15 @@ impl Consumers {
     }
 
     /// Waits until every consumer has sat at the same last seq for a while
-    /// (at most `limit`), stops them, and returns what they received. Call
-    /// it once the cluster has settled: nothing new is being applied.
+    /// (at most `limit`), stops them, and returns what they received, cut
+    /// at that seq (an event that slips in while they stop is not the
+    /// feed's end) and marked caught up; or, when they never agreed, as
+    /// they stand, not caught up. Call it once the cluster has settled.
     pub async fn finish(self, limit: Duration, say: &dyn Fn(String)) -> Watched {
         let deadline = Instant::now() + limit;
         let mut last: Vec<Option<u64>> = Vec::new();
         let mut since = Instant::now();
+        let mut agreed = None;
         loop {
             let now: Vec<Option<u64>> = lock(&self.received)
                 .consumers
@@ -85,6 +88,7 @@ impl Consumers {
                 last = now;
                 since = Instant::now();
             } else if last.windows(2).all(|w| w[0] == w[1]) && since.elapsed() >= QUIET {
+                agreed = Some(last.first().copied().flatten());
                 break;
             }
             if Instant::now() >= deadline {
@@ -102,7 +106,14 @@ impl Consumers {
         for task in self.tasks {
             let _ = task.await;
         }
-        std::mem::take(&mut *lock(&self.received))
+        let mut watched = std::mem::take(&mut *lock(&self.received));
+        if let Some(end) = agreed {
+            for events in watched.consumers.values_mut() {
+                events.retain(|e| Some(e.seq) <= end);
+            }
+            watched.caught_up = true;
+        }
+        watched
     }
 }
 
@@ -140,6 +151,7 @@ impl Consumer {
                             ts_ms: e.ts_ms,
                             customer: e.customer_id,
                             category: e.category_id,
+                            quantity: u64::from(e.quantity),
                             event: e.event_id,
                             hold_id: e.hold_id,
                             ticket_ids: e.ticket_ids,

@@ -24,7 +24,8 @@ struct Args {
     /// partition-halves, partition-ring, partition-bridge, flaky, slow,
     /// clock, membership, clock-jump, wipe, and the disk faults (on
     /// ingressoja-faultfs mounts) power-loss, power-loss-majority,
-    /// power-loss-all, disk-full, fsync-error, slow-fsync; `all`; `none`.
+    /// power-loss-all, disk-full, fsync-error, slow-fsync, snapshot-crash;
+    /// `all`; `none`.
     #[arg(long, default_value = "all")]
     nemesis: String,
     /// Seconds of workload (faults included).
@@ -71,8 +72,9 @@ struct Args {
     /// Only remove containers and networks left by earlier runs, then exit.
     #[arg(long)]
     cleanup: bool,
-    /// Only check a kept run again (its history.jsonl, final.json and
-    /// spec.json), e.g. after changing a checker; exit codes as for a run.
+    /// Only check a kept run again (its history.jsonl, final.json,
+    /// spec.json and watch.jsonl when it has one), e.g. after changing a
+    /// checker; exit codes as for a run.
     #[arg(long, value_name = "RUN_DIR")]
     check: Option<PathBuf>,
 }

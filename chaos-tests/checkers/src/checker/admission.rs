@@ -7,8 +7,8 @@
 //!   `(k − burst) · 60 000 / admit_per_minute` ms after the `sale_opened`
 //!   event (what the organiser set is what the fans get, faults or not).
 //!
-//! The feed is that of the consumer that received the most events; the
-//! watch-stream checker holds the consumers to each other.
+//! The feed is every seq once, in seq order, from whichever consumer
+//! received it; the watch-stream checker holds the consumers to each other.
 
 use std::collections::HashMap;
 
@@ -19,12 +19,13 @@ use crate::watched::WatchedEvent;
 /// Checks every queued event's admissions; see the module documentation.
 pub fn check(run: &Run) -> CheckResult {
     let mut result = CheckResult::new("queue-admission");
-    let Some(feed) = run.watched.consumers.values().max_by_key(|f| f.len()) else {
+    let feed = run.watched.in_feed_order();
+    if feed.is_empty() {
         result
             .notes
             .push("no event stream was recorded: admissions not checked".into());
         return result;
-    };
+    }
     let Some(node) = run.final_state.nodes.first() else {
         result
             .notes
@@ -43,6 +44,7 @@ pub fn check(run: &Run) -> CheckResult {
             .collect();
         let of_event = |kind: &'static str| {
             feed.iter()
+                .copied()
                 .filter(move |e| e.kind == kind && e.event == event.event)
         };
         let opened = of_event("sale_opened").next().map(|e| e.ts_ms);
@@ -60,7 +62,8 @@ pub fn check(run: &Run) -> CheckResult {
         }
         for (k, a) in (1u64..).zip(&admitted) {
             in_order(&mut result, &event.event, k, a, &line);
-            if let Some(opened) = opened {
+            // A rate of 0 is no rate (only a cap on active shoppers).
+            if let Some(opened) = opened.filter(|_| queue.admit_per_minute > 0) {
                 in_time(&mut result, &event.event, queue, k, a, opened);
             }
         }
@@ -104,7 +107,7 @@ fn in_time(
     a: &WatchedEvent,
     opened: u64,
 ) {
-    let earliest = (k.saturating_sub(queue.burst) * 60_000).div_ceil(queue.admit_per_minute.max(1));
+    let earliest = (k.saturating_sub(queue.burst) * 60_000).div_ceil(queue.admit_per_minute);
     let at = a.ts_ms.saturating_sub(opened);
     if at < earliest {
         result.anomaly(
@@ -145,6 +148,7 @@ mod tests {
             ts_ms,
             customer: customer.into(),
             category: String::new(),
+            quantity: 0,
             event: "rir".into(),
             hold_id: 0,
             ticket_ids: Vec::new(),

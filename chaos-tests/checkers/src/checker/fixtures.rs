@@ -99,6 +99,7 @@ pub(crate) fn run<'a>(ops: &'a [Operation], fin: &'a FinalState, spec: &'a SaleS
     /// No event consumer (the watch-stream tests set their own).
     static NO_WATCH: Watched = Watched {
         consumers: std::collections::BTreeMap::new(),
+        caught_up: false,
     };
     Run {
         operations: ops,

@@ -86,15 +86,17 @@ fn first_deliveries(watched: &Watched) -> HashMap<(&str, &str, u64), Delivery<'_
 
 /// Which unclaimed `hold_created` (delivery time, hold id) each unknown
 /// hold produced, by the hold's invocation index. Each candidate, in feed
-/// order, goes to the latest unknown hold of its customer and category
-/// invoked before it was delivered and not yet given one: a process runs
-/// one operation at a time, so an earlier timed-out hold whose entry never
-/// committed must not take its successor's hold. Unknown holds given none
-/// never happened.
+/// order, goes to the earliest unknown hold of its customer, category and
+/// size invoked before it was delivered and not yet given one. Unknown
+/// holds of one size with no follow-up are alike, so the earliest gives a
+/// window (its invocation to the delivery) that contains the true one's.
+/// In a feed recorded before events named their size, a candidate settles
+/// a hold only when it is the one eligible; otherwise those holds stay
+/// unknown. Unknown holds given none never happened.
 fn assign_unknown_holds(
     operations: &[Operation],
     created: &[(u64, u64, &WatchedEvent)],
-) -> HashMap<u64, (u64, u64)> {
+) -> HashMap<u64, Option<(u64, u64)>> {
     let mut unknown: BTreeMap<(&str, &str), Vec<&Operation>> = BTreeMap::new();
     for op in operations {
         if let OpBody::Hold {
@@ -108,32 +110,44 @@ fn assign_unknown_holds(
                 .push(op);
         }
     }
-    let mut assigned: HashMap<u64, (u64, u64)> = HashMap::new();
+    // Some(..): settled by that delivery; None: left unknown (ambiguous).
+    let mut assigned: HashMap<u64, Option<(u64, u64)>> = HashMap::new();
     for &(_, at, e) in created {
         let Some(ops) = unknown.get(&(e.event.as_str(), e.customer.as_str())) else {
             continue;
         };
-        // Of its category (feeds recorded before events named their
-        // category match on the customer alone).
-        let latest = ops.iter().rev().find(|op| {
-            let OpBody::Hold { call, .. } = &op.body else {
-                return false;
-            };
-            op.span.invoke_time_ns <= at
-                && !assigned.contains_key(&op.span.invoke_index)
-                && (e.category.is_empty() || e.category == call.category)
-        });
-        if let Some(op) = latest {
-            assigned.insert(op.span.invoke_index, (at, e.hold_id));
+        let eligible: Vec<&&Operation> = ops
+            .iter()
+            .filter(|op| {
+                let OpBody::Hold { call, .. } = &op.body else {
+                    return false;
+                };
+                op.span.invoke_time_ns <= at
+                    && !assigned.contains_key(&op.span.invoke_index)
+                    && (e.category.is_empty() || e.category == call.category)
+                    && (e.quantity == 0 || e.quantity == call.quantity)
+            })
+            .collect();
+        match eligible.first() {
+            Some(op) if e.quantity != 0 || eligible.len() == 1 => {
+                assigned.insert(op.span.invoke_index, Some((at, e.hold_id)));
+            }
+            Some(_) => {
+                for op in eligible {
+                    assigned.insert(op.span.invoke_index, None);
+                }
+            }
+            None => {}
         }
     }
     assigned
 }
 
 /// The operations with every unknown hold, purchase and release settled by
-/// the feed; `None` when the run recorded no feed.
+/// the feed; `None` when the run recorded no feed or the consumers did not
+/// catch up (an event missing from a feed cut short proves nothing).
 pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<Operation>> {
-    if watched.consumers.is_empty() {
+    if watched.consumers.is_empty() || !watched.caught_up {
         return None;
     }
     let clock = Clock::of(operations);
@@ -177,8 +191,14 @@ pub(super) fn settle(operations: &[Operation], watched: &Watched) -> Option<Vec<
                 call,
                 outcome: Outcome::Info(_),
             } => {
-                let Some(&(at, hold_id)) = holds_of.get(&op.span.invoke_index) else {
-                    continue;
+                let (at, hold_id) = match holds_of.get(&op.span.invoke_index) {
+                    Some(Some(delivered)) => *delivered,
+                    // Ambiguous in an old feed: stays unknown.
+                    Some(None) => {
+                        settled.push(op.clone());
+                        continue;
+                    }
+                    None => continue,
                 };
                 (
                     at,
@@ -256,15 +276,11 @@ pub(super) fn expiry_windows<'o>(
     }
     let clock = Clock::of(operations);
     let by_event = spans_by_event(operations);
-    let longest: Vec<&'o WatchedEvent> = watched
-        .consumers
-        .values()
-        .max_by_key(|f| f.len())
-        .map(|f| f.iter().collect())
-        .unwrap_or_default();
+    let longest: Vec<&'o WatchedEvent> = watched.in_feed_order();
     let is_expiry = |e: &WatchedEvent| e.kind == "hold_expired";
     let spans = |e: &'o WatchedEvent| by_event.get(&(e.kind.as_str(), e.event.as_str(), e.hold_id));
-    // Lower bounds, forwards: the latest invocation among operations whose
+    // Lower bounds, forwards (feed order is log order): the latest
+    // invocation among operations whose
     // event has gone by.
     let mut after: HashMap<(&str, u64), (u64, u64)> = HashMap::new();
     let mut gone_by: Option<(u64, u64)> = None;

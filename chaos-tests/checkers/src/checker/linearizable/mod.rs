@@ -18,13 +18,18 @@
 //!   purchase timed out (then as that purchase's exclusive alternative:
 //!   bought or expired, not both; see [`model::expiries`]).
 //! * other failures changed nothing and are left out; `info` operations may
-//!   take effect at any point after their invocation, or never.
+//!   take effect at any point after their invocation, or never, unless a
+//!   whole feed settles them (see `feed`): then they happened, by the
+//!   delivery of their event, or did not.
 //!
 //! Assumptions of the workload this checks:
 //! * a hold's expiry shows up: as a `hold_expired` answer to its purchase
 //!   or release, or in the event feed the run recorded. A category whose
 //!   holds are left to expire (`holds_expire` in the spec) is searched only
-//!   when the run recorded the feed;
+//!   when the run recorded a whole feed (the consumers caught up);
+//! * a hold is bought or released by at most one operation, and the only
+//!   `hold_released` of a hold a declined payment released comes from no
+//!   release operation;
 //! * a declined payment releases the hold (`release_hold_on_payment_failure`);
 //! * every category starts empty (fresh event);
 //! * the model tracks totals, not individual holds: that a purchase names a
@@ -73,7 +78,8 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
             !never.contains(&(m.op as *const _)) || matches!(m.effect, model::Effect::Expire(_))
         });
     }
-    let fed = !run.watched.consumers.is_empty();
+    // Walked-away holds' expiries are all in a whole feed.
+    let fed = !run.watched.consumers.is_empty() && run.watched.caught_up;
     for ((event, category), ops) in parts {
         let name = format!("{event}/{category}");
         let Some(spec) = run.spec.category(event, category) else {
@@ -89,7 +95,7 @@ pub fn check(run: &Run, budget: SearchBudget) -> CheckResult {
         if spec.holds_expire && !fed {
             result.notes.push(format!(
                 "{name}: not checked ({} operations): its holds may expire unrecorded \
-                 (no event feed in this run)",
+                 (no whole event feed in this run)",
                 ops.len()
             ));
             continue;

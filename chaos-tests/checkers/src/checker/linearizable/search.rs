@@ -27,6 +27,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::model::{CategoryModel, Counters, Effect, ModelOp};
+use crate::history::Operation;
 
 /// How much searching a category's history may cost before the verdict
 /// becomes "unknown" instead of the check hanging.
@@ -200,11 +201,12 @@ fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
     for i in by_invocation {
         before[i] = last.insert(ops[i].effect, i);
     }
-    let hold_of = |i: usize| {
-        (0..ops.len()).find(|&h| {
-            matches!(ops[h].effect, Effect::Hold(_)) && std::ptr::eq(ops[h].op, ops[i].op)
-        })
-    };
+    // Each hold's position, by the recorded operation it comes from.
+    let holds: HashMap<*const Operation, usize> = (0..ops.len())
+        .filter(|&h| matches!(ops[h].effect, Effect::Hold(_)))
+        .map(|h| (ops[h].op as *const Operation, h))
+        .collect();
+    let hold_of = |i: usize| holds.get(&(ops[i].op as *const Operation)).copied();
     type Window = (Effect, u64, Option<u64>);
     let mut last_in_window: HashMap<Window, usize> = HashMap::new();
     for i in (0..ops.len()).filter(|&i| is_expiry(i)) {
@@ -233,16 +235,23 @@ fn interchangeable_predecessors(ops: &[ModelOp]) -> Vec<Option<usize>> {
 /// For each operation, the exclusive alternative it is paired with (see the
 /// module docs): an expiry and the timed-out purchase it names.
 pub fn exclusive_partners(ops: &[ModelOp]) -> Vec<Option<usize>> {
+    // Operations that exclude nothing, by the recorded operation.
+    let plain: HashMap<*const Operation, usize> = (0..ops.len())
+        .filter(|&j| ops[j].excludes.is_none())
+        .map(|j| (ops[j].op as *const Operation, j))
+        .collect();
     let mut partner = vec![None; ops.len()];
     for i in 0..ops.len() {
         let Some(excluded) = ops[i].excludes else {
             continue;
         };
-        let j = (0..ops.len())
-            .find(|&j| j != i && ops[j].excludes.is_none() && std::ptr::eq(ops[j].op, excluded));
-        if let Some(j) = j {
-            partner[i] = Some(j);
-            partner[j] = Some(i);
+        // One to one: a purchase already paired (two expiries naming it,
+        // which only a broken history gives) keeps its first partner.
+        if let Some(&j) = plain.get(&(excluded as *const Operation)) {
+            if partner[j].is_none() {
+                partner[i] = Some(j);
+                partner[j] = Some(i);
+            }
         }
     }
     partner
