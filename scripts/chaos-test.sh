@@ -98,8 +98,10 @@ run all-nemeses --time-limit 88 --fault-secs 3 --calm-secs 2 --concurrency 12 \
 # A lost disk and the runbook that heals it (the wiped node must neither
 # vote nor act as a voter until it is removed and added back), and the
 # leader's clock jumping a day or an hour ahead (the sale's time must not
-# move: `sale-clock`).
-run wipe-and-clock-jump --nemesis wipe,clock-jump --time-limit 36 --fault-secs 5 --calm-secs 3 --concurrency 12
+# move: `sale-clock`); and a follower crashed inside the snapshot-install
+# window (`snapshot-crash`).
+run wipe-and-clock-jump --nemesis wipe,clock-jump,snapshot-crash --time-limit 48 --fault-secs 5 --calm-secs 3 \
+  --concurrency 12
 # The disk faults: each node's /data on an ingressoja-faultfs mount; power
 # cuts of one node, a majority and every node (unsynced writes lost), a
 # full disk, failing and slow fsyncs. A power cut longer than a hold's

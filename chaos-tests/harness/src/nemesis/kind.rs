@@ -53,11 +53,13 @@ pub enum NemesisKind {
     FsyncError,
     /// The leader's fsyncs take 300 ms each.
     SlowFsync,
+    /// A follower crashes while it catches up by snapshot install.
+    SnapshotCrash,
 }
 
 impl NemesisKind {
     /// Every kind, in the order the CLI lists them.
-    pub const ALL: [NemesisKind; 22] = [
+    pub const ALL: [NemesisKind; 23] = [
         NemesisKind::Kill,
         NemesisKind::KillLeader,
         NemesisKind::Pause,
@@ -80,6 +82,7 @@ impl NemesisKind {
         NemesisKind::DiskFull,
         NemesisKind::FsyncError,
         NemesisKind::SlowFsync,
+        NemesisKind::SnapshotCrash,
     ];
 
     /// The name used on the command line and in the history.
@@ -107,6 +110,7 @@ impl NemesisKind {
             NemesisKind::DiskFull => "disk-full",
             NemesisKind::FsyncError => "fsync-error",
             NemesisKind::SlowFsync => "slow-fsync",
+            NemesisKind::SnapshotCrash => "snapshot-crash",
         }
     }
 

@@ -30,6 +30,7 @@ mod pause;
 mod power_loss;
 pub mod schedule;
 mod slow;
+mod snapshot_crash;
 mod wipe;
 
 use std::collections::BTreeSet;
@@ -111,6 +112,7 @@ pub fn fault_for(kind: NemesisKind) -> Box<dyn Fault> {
         NemesisKind::SlowFsync => Box::new(disk_fault::DiskFault::new(
             disk_fault::DiskTrouble::SlowFsync,
         )),
+        NemesisKind::SnapshotCrash => Box::new(snapshot_crash::SnapshotCrash::default()),
     }
 }
 
