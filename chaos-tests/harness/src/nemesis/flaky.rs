@@ -19,7 +19,9 @@ impl Fault for Flaky {
         Box::pin(async move {
             let members = target.members();
             for &node in &members {
-                let pid = net::pid_of(target, node).await?;
+                let Some(pid) = net::running_pid(target, node).await? else {
+                    continue;
+                };
                 for &other in members.iter().filter(|&&o| o != node) {
                     let ip = target.cluster.ip(other);
                     let rule = [

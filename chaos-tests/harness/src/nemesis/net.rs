@@ -11,6 +11,17 @@ pub async fn pid_of(target: &FaultTarget<'_>, node: u64) -> Result<u32, DockerEr
     target.cluster.docker.pid(target.container(node)?).await
 }
 
+/// The pid of `node`'s process, or `None` when its container is stopped
+/// (killed or powered off by another fault of the round): a stopped node
+/// already hears no one, and when it starts again it gets a fresh network
+/// namespace, so a network fault leaves it out rather than failing.
+pub async fn running_pid(target: &FaultTarget<'_>, node: u64) -> Result<Option<u32>, DockerError> {
+    if !target.running(node).await? {
+        return Ok(None);
+    }
+    pid_of(target, node).await.map(Some)
+}
+
 /// Makes `node` drop every packet from and to `others`.
 pub async fn drop_between(
     target: &FaultTarget<'_>,
@@ -31,7 +42,9 @@ pub async fn drop_one_way(
     chain: &str,
     flag: &str,
 ) -> Result<(), DockerError> {
-    let pid = pid_of(target, node).await?;
+    let Some(pid) = running_pid(target, node).await? else {
+        return Ok(());
+    };
     for &other in others {
         let ip = target.cluster.ip(other);
         in_netns(pid, "iptables", &["-A", chain, flag, &ip, "-j", "DROP"]).await?;

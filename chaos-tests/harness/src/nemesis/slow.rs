@@ -15,7 +15,9 @@ impl Fault for Slow {
     fn start<'a>(&'a mut self, target: &'a mut FaultTarget<'_>) -> FaultFuture<'a, Applied> {
         Box::pin(async move {
             for node in target.members() {
-                let pid = net::pid_of(target, node).await?;
+                let Some(pid) = net::running_pid(target, node).await? else {
+                    continue;
+                };
                 in_netns(
                     pid,
                     "tc",
