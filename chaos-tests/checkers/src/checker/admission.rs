@@ -182,13 +182,7 @@ mod tests {
         let fin = line();
         let spec = queued_spec();
         let ops = Vec::new();
-        let mut run = run(&ops, &fin, &spec);
-        run.watched = &watched;
-        check(&run)
-    }
-
-    fn kinds(result: &CheckResult) -> Vec<AnomalyKind> {
-        result.anomalies.iter().map(|a| a.kind).collect()
+        check(&run_watched(&ops, &fin, &watched, &spec))
     }
 
     #[test]
@@ -201,7 +195,10 @@ mod tests {
     #[test]
     fn an_admission_past_someone_earlier_in_line_is_out_of_order() {
         let result = admit(&[("a", 0), ("c", 0)]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::AdmittedOutOfOrder]);
+        assert_eq!(
+            anomaly_kinds(&result),
+            vec![AnomalyKind::AdmittedOutOfOrder]
+        );
         let text = &result.anomalies[0].detail;
         assert!(text.contains("admission 2"), "{text}");
         assert!(text.contains("number 3"), "{text}");
@@ -211,7 +208,7 @@ mod tests {
     fn admissions_faster_than_the_rate_are_reported() {
         // The third may come 1 s after the opening, the fourth 2 s.
         let result = admit(&[("a", 0), ("b", 0), ("c", 999), ("d", 2_000)]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::AdmittedTooSoon]);
+        assert_eq!(anomaly_kinds(&result), vec![AnomalyKind::AdmittedTooSoon]);
         assert!(result.anomalies[0].detail.contains("from 1000 ms"));
     }
 
@@ -222,9 +219,7 @@ mod tests {
         let fin = line();
         let spec = spec();
         let ops = Vec::new();
-        let mut run = run(&ops, &fin, &spec);
-        run.watched = &watched;
-        let result = check(&run);
+        let result = check(&run_watched(&ops, &fin, &watched, &spec));
         assert_eq!(result.valid, Validity::Valid);
         assert_eq!(result.counts.get("admissions"), None);
     }

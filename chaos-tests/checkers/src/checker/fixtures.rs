@@ -109,6 +109,24 @@ pub(crate) fn run<'a>(ops: &'a [Operation], fin: &'a FinalState, spec: &'a SaleS
     }
 }
 
+/// A run over `ops` and `fin` against `spec`, with the event feed `watched`.
+pub(crate) fn run_watched<'a>(
+    ops: &'a [Operation],
+    fin: &'a FinalState,
+    watched: &'a Watched,
+    spec: &'a SaleSpec,
+) -> Run<'a> {
+    Run {
+        watched,
+        ..run(ops, fin, spec)
+    }
+}
+
+/// The kinds of a result's anomalies, in the order found.
+pub(crate) fn anomaly_kinds(result: &super::CheckResult) -> Vec<super::AnomalyKind> {
+    result.anomalies.iter().map(|a| a.kind).collect()
+}
+
 pub(crate) fn join(customer: &str) -> Call {
     Call::Join(JoinCall {
         event: "rir".into(),

@@ -314,13 +314,7 @@ mod tests {
                 watched.push(e);
             }
         }
-        let mut run = run(&ops, &fin, &spec);
-        run.watched = &watched;
-        check(&run)
-    }
-
-    fn kinds(result: &CheckResult) -> Vec<AnomalyKind> {
-        result.anomalies.iter().map(|a| a.kind).collect()
+        check(&run_watched(&ops, &fin, &watched, &spec))
     }
 
     #[test]
@@ -339,7 +333,7 @@ mod tests {
         lossy.remove(1);
         let result = check_feeds(&sale(), vec![feed("w1", "n1", &CLEAN), lossy]);
         assert_eq!(
-            kinds(&result),
+            anomaly_kinds(&result),
             vec![AnomalyKind::EventMissing, AnomalyKind::PurchaseEventMissing]
         );
         let text = &result.anomalies[0].detail;
@@ -351,7 +345,7 @@ mod tests {
         let mut repeated = feed("w1", "n1", &CLEAN);
         repeated.insert(2, repeated[1].clone());
         let result = check_feeds(&sale(), vec![repeated]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::EventRepeated]);
+        assert_eq!(anomaly_kinds(&result), vec![AnomalyKind::EventRepeated]);
     }
 
     #[test]
@@ -362,7 +356,7 @@ mod tests {
             &sale(),
             vec![feed("w1", "n1", &CLEAN), feed("w2", "n3", &other)],
         );
-        assert_eq!(kinds(&result), vec![AnomalyKind::EventsDiverged]);
+        assert_eq!(anomaly_kinds(&result), vec![AnomalyKind::EventsDiverged]);
     }
 
     #[test]
@@ -375,7 +369,10 @@ mod tests {
         let mut events = CLEAN.to_vec();
         events.push((5, PURCHASE_CONFIRMED, 3));
         let result = check_feeds(&s, vec![feed("w1", "n1", &events)]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::PurchaseEventWrong]);
+        assert_eq!(
+            anomaly_kinds(&result),
+            vec![AnomalyKind::PurchaseEventWrong]
+        );
     }
 
     #[test]
@@ -391,12 +388,15 @@ mod tests {
         twice.push((6, PURCHASE_CONFIRMED, 3));
         let ok = check_feeds(&s, vec![feed("w1", "n1", &CLEAN), feed("w2", "n2", &once)]);
         assert_eq!(
-            kinds(&ok),
+            anomaly_kinds(&ok),
             vec![AnomalyKind::WatchStalled],
             "w1 stopped at 4"
         );
         let result = check_feeds(&s, vec![feed("w1", "n1", &twice)]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::PurchaseEventRepeated]);
+        assert_eq!(
+            anomaly_kinds(&result),
+            vec![AnomalyKind::PurchaseEventRepeated]
+        );
         let result = check_feeds(&s, vec![feed("w1", "n1", &once)]);
         assert_eq!(result.valid, Validity::Valid, "{:#?}", result.anomalies);
     }
@@ -406,7 +406,10 @@ mod tests {
         let mut events = feed("w1", "n1", &CLEAN);
         events[1].ticket_ids = vec!["t9".into()];
         let result = check_feeds(&sale(), vec![events]);
-        assert_eq!(kinds(&result), vec![AnomalyKind::PurchaseEventWrong]);
+        assert_eq!(
+            anomaly_kinds(&result),
+            vec![AnomalyKind::PurchaseEventWrong]
+        );
     }
 
     #[test]
@@ -416,7 +419,7 @@ mod tests {
             vec![feed("w1", "n1", &CLEAN), feed("w2", "n2", &CLEAN[2..])],
         );
         assert_eq!(
-            kinds(&result),
+            anomaly_kinds(&result),
             vec![AnomalyKind::EventMissing, AnomalyKind::PurchaseEventMissing]
         );
     }
@@ -433,9 +436,7 @@ mod tests {
         {
             watched.push(e);
         }
-        let mut run = run(&ops, &fin, &spec);
-        run.watched = &watched;
-        let result = check(&run);
+        let result = check(&run_watched(&ops, &fin, &watched, &spec));
         assert_eq!(result.valid, Validity::Unknown, "{:#?}", result.anomalies);
         assert!(result.anomalies.is_empty());
     }

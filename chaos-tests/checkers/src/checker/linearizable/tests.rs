@@ -760,9 +760,10 @@ fn lin_fed(s: &Script, watched: &Watched) -> CheckResult {
     let ops = s.ops();
     let fin = FinalState::default();
     let spec = spec();
-    let mut r = run(&ops, &fin, &spec);
-    r.watched = watched;
-    check(&r, SearchBudget::default())
+    check(
+        &run_watched(&ops, &fin, watched, &spec),
+        SearchBudget::default(),
+    )
 }
 
 #[test]
@@ -895,9 +896,8 @@ fn a_burst_of_expiries_after_an_outage_does_not_explode_the_search() {
         let ops = s.ops();
         let fin = FinalState::default();
         let spec = spec();
-        let mut r = run(&ops, &fin, &spec);
-        r.watched = &watched;
-        let result = check(&r, SearchBudget { max_states: 200 });
+        let run = run_watched(&ops, &fin, &watched, &spec);
+        let result = check(&run, SearchBudget { max_states: 200 });
         assert_valid(&result);
     }
 }
